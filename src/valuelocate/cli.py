@@ -1,0 +1,62 @@
+"""The ``valuelocate`` command line. Each stage's commands live beside the stage's module;
+this file only assembles them and turns expected errors into one clear line (no traceback)."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from valuelocate.architectures import UnsupportedArchitectureError
+from valuelocate.models import ModelLoadError
+
+app = typer.Typer(
+    name="valuelocate",
+    help="Find the MLP neurons that carry human values in LLMs, and edit them to prove it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+MODEL_HELP = (
+    "Model: 'default' (embedded SmolLM2-135M-Instruct, offline), a local folder, or a hub id."
+)
+
+# Errors a user can cause and fix; they are printed as one line, never as a traceback.
+USER_ERRORS: tuple[type[Exception], ...] = (
+    ModelLoadError,
+    UnsupportedArchitectureError,
+    FileNotFoundError,
+    ValueError,
+)
+
+
+def _register_commands() -> None:
+    # Imported here so that each stage owns its commands and `valuelocate --help` lists them.
+    from valuelocate import demo
+
+    app.command("info")(demo.info_command)
+    app.command("demo")(demo.demo_command)
+    try:
+        from valuelocate.data.cli import data_app
+    except ImportError:  # the dataset stage is optional while it is being built
+        data_app = None
+    if data_app is not None:
+        app.add_typer(data_app, name="data")
+
+
+_register_commands()
+
+
+def main() -> None:
+    """Entry point of the ``valuelocate`` script."""
+    err = Console(stderr=True)
+    try:
+        app()
+    except USER_ERRORS as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/]")
+        sys.exit(130)

@@ -1,0 +1,436 @@
+"""Hooks that read and write MLP neurons, owned by context managers.
+
+Usage:
+
+1. ``with trace_neurons(model, callback, scope="generated"):`` calls
+   ``callback(layer, values, mask)`` at every forward call of every hooked layer, where
+   ``values`` is the site's tensor ``[batch, seq, neurons]`` and ``mask`` ``[batch, seq]`` marks
+   the positions in scope (never padding). Statistics accumulators are such callbacks.
+2. ``with capture_activations(model) as cap:`` is the same with a callback that keeps the
+   in-scope rows, for tests and small experiments (``cap.values(layer)`` -> ``[tokens, neurons]``).
+3. ``with edit_neurons(model, edit, scope="generated"):`` rewrites selected neurons at the
+   in-scope positions; ``edit`` is any :class:`Edit` (see :class:`NeuronEdit` for the simple one).
+4. Every hook is removed when the ``with`` block ends, also when it raises.
+
+Scope is decided per forward call from the number of tokens already in the KV cache (the
+2-D attention mask's length minus the new tokens, or the cache's own length) and the prompt
+length: the length of the last call that started from an empty cache (a prefill), unless
+``prompt_length`` is given. With left padding all prompts of a batch end at the same column,
+so one prompt length serves the batch. Padding (attention mask 0) is never in scope.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import torch
+from torch import Tensor, nn
+from torch.utils.hooks import RemovableHandle
+
+from valuelocate.architectures import (
+    SITES,
+    ArchSpec,
+    Site,
+    arch_for,
+    decoder_layers,
+    site_module,
+)
+
+Scope = Literal["prompt", "generated", "all"]
+SCOPES: tuple[Scope, ...] = ("prompt", "generated", "all")
+
+# callback(layer, values [batch, seq, neurons], mask [batch, seq] bool)
+TraceFn = Callable[[int, Tensor, Tensor], None]
+
+
+def _check_choice(name: str, value: str, choices: Sequence[str]) -> None:
+    if value not in choices:
+        raise ValueError(f"Unknown {name} {value!r}; expected one of: {', '.join(choices)}")
+
+
+class ScopeTracker:
+    """Works out, at each forward call of the whole model, which token positions are in scope.
+
+    A forward pre-hook on the root module reads the call's inputs (ids or embeddings, attention
+    mask, cache) and stores a ``[batch, seq]`` boolean mask that the per-layer hooks read. It is
+    owned by one context manager; nothing is global.
+
+    Args:
+        scope: ``prompt``, ``generated`` or ``all``.
+        prompt_length: fixed prompt length in (padded) tokens. When ``None``, every call that
+            starts from an empty cache is a prefill and sets it to that call's length, which is
+            right for ``generate`` with a KV cache. Pass it for a single forward over prompt and
+            continuation together, or for generation without a cache.
+        stop_token_ids: token ids that end a generated answer; from the first one onward a
+            row's generated positions are out of scope (``generate`` keeps feeding padding to
+            rows that have finished).
+    """
+
+    def __init__(
+        self,
+        scope: Scope,
+        *,
+        prompt_length: int | None = None,
+        stop_token_ids: Iterable[int] | None = None,
+    ) -> None:
+        _check_choice("scope", scope, SCOPES)
+        self.scope = scope
+        self.fixed_prompt_length = prompt_length
+        self.stop_token_ids = sorted(set(stop_token_ids or ()))
+        self.prompt_length: int | None = prompt_length
+        self.mask: Tensor | None = None  # [batch, seq] bool, on the inputs' device
+        self._by_device: dict[torch.device, Tensor] = {}
+        self._finished: Tensor | None = None  # [batch] bool: row has emitted a stop token
+
+    def mask_on(self, device: torch.device) -> Tensor:
+        """The current call's mask on ``device`` (copied once per call and device)."""
+        if self.mask is None:
+            raise RuntimeError("A neuron hook ran outside a forward call of the hooked model")
+        cached = self._by_device.get(device)
+        if cached is None:
+            cached = self.mask.to(device)
+            self._by_device[device] = cached
+        return cached
+
+    def pre_hook(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        ids = kwargs.get("input_ids", args[0] if args else None)
+        embeds = kwargs.get("inputs_embeds")
+        ref = ids if ids is not None else embeds
+        if ref is None:
+            raise ValueError("The hooked model was called without input_ids or inputs_embeds")
+        batch, seq = int(ref.shape[0]), int(ref.shape[1])
+        device = ref.device
+        attention = kwargs.get("attention_mask")
+        past = _past_length(kwargs, attention, seq)
+
+        if past == 0 and self.fixed_prompt_length is None:
+            self.prompt_length = seq
+        if past == 0:
+            self._finished = torch.zeros(batch, dtype=torch.bool, device=device)
+        prompt_length = self.prompt_length if self.prompt_length is not None else past + seq
+
+        positions = torch.arange(past, past + seq, device=device)  # [seq]
+        generated = (positions >= prompt_length).expand(batch, seq)  # [batch, seq]
+        valid = _valid_positions(attention, past, batch, seq, device)
+
+        if self.stop_token_ids and ids is not None:
+            stops = torch.tensor(self.stop_token_ids, device=device)
+            hit = torch.isin(ids, stops) & generated
+            finished = self._finished
+            if finished is None or finished.shape[0] != batch:
+                finished = torch.zeros(batch, dtype=torch.bool, device=device)
+            after_stop = (hit.cumsum(dim=1) > 0) | finished[:, None]
+            self._finished = after_stop[:, -1]
+            valid = valid & ~after_stop
+
+        if self.scope == "prompt":
+            in_scope = valid & ~generated
+        elif self.scope == "generated":
+            in_scope = valid & generated
+        else:
+            in_scope = valid
+        self.mask = in_scope
+        self._by_device = {device: in_scope}
+
+
+def _past_length(kwargs: dict[str, Any], attention: Tensor | None, seq: int) -> int:
+    """Tokens already in the KV cache before this call."""
+    if attention is not None and attention.dim() == 2:
+        # generate() passes a mask over past + current tokens.
+        return max(int(attention.shape[1]) - seq, 0)
+    cache_position = kwargs.get("cache_position")
+    if cache_position is not None and cache_position.numel() > 0:
+        return int(cache_position.reshape(-1)[0])
+    cache = kwargs.get("cache", kwargs.get("past_key_values"))
+    if cache is not None and hasattr(cache, "get_seq_length"):
+        return int(cache.get_seq_length())
+    return 0
+
+
+def _valid_positions(
+    attention: Tensor | None, past: int, batch: int, seq: int, device: torch.device
+) -> Tensor:
+    """``[batch, seq]`` True where the current token is not padding."""
+    if attention is not None and attention.dim() == 2 and attention.shape[1] >= past + seq:
+        return attention[:, past : past + seq].to(device=device, dtype=torch.bool)
+    # A 4-D (already expanded) mask says nothing simple about padding; treat all as real.
+    return torch.ones(batch, seq, dtype=torch.bool, device=device)
+
+
+@dataclass
+class HookSet:
+    """The handles of one context manager's hooks; removes them in reverse order."""
+
+    handles: list[RemovableHandle] = field(default_factory=list)
+
+    def remove(self) -> None:
+        while self.handles:
+            self.handles.pop().remove()
+
+
+def _layer_indices(n_layers: int, layers: Iterable[int] | None) -> list[int]:
+    chosen = list(range(n_layers)) if layers is None else sorted(set(layers))
+    bad = [i for i in chosen if not 0 <= i < n_layers]
+    if bad:
+        raise ValueError(f"Layer index {bad[0]} out of range: the model has {n_layers} layers")
+    return chosen
+
+
+def _register_site_hook(
+    module: nn.Module, site: Site, fn: Callable[[Tensor], Tensor | None]
+) -> RemovableHandle:
+    """Attach ``fn(values) -> new values or None`` to ``site`` of one layer's module."""
+    if site == "act":
+
+        def forward_hook(_m: nn.Module, _args: Any, output: Tensor) -> Tensor | None:
+            return fn(output)
+
+        return module.register_forward_hook(forward_hook)
+
+    def pre_hook(_m: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        new = fn(args[0])
+        return None if new is None else (new, *args[1:])
+
+    return module.register_forward_pre_hook(pre_hook)
+
+
+@contextmanager
+def _hooked(
+    model: nn.Module,
+    per_layer: Callable[[int, Tensor, Tensor], Tensor | None],
+    *,
+    site: Site,
+    scope: Scope,
+    layers: Iterable[int] | None,
+    prompt_length: int | None,
+    stop_token_ids: Iterable[int] | None,
+    arch: ArchSpec | None,
+) -> Iterator[ScopeTracker]:
+    """Install a root pre-hook (scope) and one site hook per layer; remove all on exit."""
+    _check_choice("site", site, SITES)
+    spec = arch_for(model, arch)
+    all_layers = decoder_layers(model, spec)
+    chosen = _layer_indices(len(all_layers), layers)
+    tracker = ScopeTracker(scope, prompt_length=prompt_length, stop_token_ids=stop_token_ids)
+    hooks = HookSet()
+    try:
+        # Registration is inside try so that a failure half-way removes what was added;
+        # the hooks list starts empty, so nothing is unbound if the first one fails.
+        hooks.handles.append(model.register_forward_pre_hook(tracker.pre_hook, with_kwargs=True))
+        for index in chosen:
+            module = site_module(all_layers[index], site, spec)
+
+            def on_values(values: Tensor, _index: int = index) -> Tensor | None:
+                mask = tracker.mask_on(values.device).reshape(values.shape[:-1])
+                return per_layer(_index, values, mask)
+
+            hooks.handles.append(_register_site_hook(module, site, on_values))
+        yield tracker
+    finally:
+        hooks.remove()
+
+
+@contextmanager
+def trace_neurons(
+    model: nn.Module,
+    callback: TraceFn,
+    *,
+    site: Site = "act",
+    scope: Scope = "all",
+    layers: Iterable[int] | None = None,
+    prompt_length: int | None = None,
+    stop_token_ids: Iterable[int] | None = None,
+    arch: ArchSpec | None = None,
+) -> Iterator[ScopeTracker]:
+    """Call ``callback(layer, values, mask)`` at every forward of every hooked layer.
+
+    Args:
+        model: a ``*ForCausalLM`` of a family in the architecture table (or pass ``arch``).
+        callback: receives the layer index, the site's values ``[batch, seq, neurons]`` and the
+            in-scope mask ``[batch, seq]``. It must not modify ``values``.
+        site: ``act`` (the neuron) or ``down_in`` (input of the down projection).
+        scope: ``prompt``, ``generated`` or ``all`` (see :class:`ScopeTracker`).
+        layers: layer indices to hook; all by default.
+        prompt_length, stop_token_ids: see :class:`ScopeTracker`.
+        arch: override of the architecture table.
+
+    Example:
+        >>> with trace_neurons(model, lambda l, v, m: print(l, v[m].shape)):
+        ...     model(**batch)
+    """
+
+    def on_layer(layer: int, values: Tensor, mask: Tensor) -> None:
+        callback(layer, values.detach(), mask)
+        return None
+
+    with _hooked(
+        model,
+        on_layer,
+        site=site,
+        scope=scope,
+        layers=layers,
+        prompt_length=prompt_length,
+        stop_token_ids=stop_token_ids,
+        arch=arch,
+    ) as tracker:
+        yield tracker
+
+
+@dataclass
+class ActivationCapture:
+    """In-scope neuron values gathered by :func:`capture_activations`, per layer."""
+
+    chunks: dict[int, list[Tensor]] = field(default_factory=dict)
+
+    def add(self, layer: int, values: Tensor, mask: Tensor) -> None:
+        self.chunks.setdefault(layer, []).append(values[mask].detach().float().cpu())
+
+    def values(self, layer: int) -> Tensor:
+        """All captured rows of ``layer``, ``[tokens, neurons]``, in call order."""
+        chunks = self.chunks.get(layer, [])
+        if not chunks:
+            return torch.empty(0, 0)
+        return torch.cat(chunks, dim=0)
+
+    @property
+    def layers(self) -> list[int]:
+        return sorted(self.chunks)
+
+
+@contextmanager
+def capture_activations(
+    model: nn.Module,
+    *,
+    site: Site = "act",
+    scope: Scope = "all",
+    layers: Iterable[int] | None = None,
+    prompt_length: int | None = None,
+    stop_token_ids: Iterable[int] | None = None,
+    arch: ArchSpec | None = None,
+) -> Iterator[ActivationCapture]:
+    """Keep every in-scope neuron value (float32, CPU). For small runs and tests only: it
+    stores all activations, which the streaming statistics of ``valuelocate.stats`` avoid.
+
+    Example:
+        >>> with capture_activations(model, layers=[0]) as cap:
+        ...     model(**batch)
+        >>> cap.values(0).shape  # [tokens, neurons]
+    """
+    capture = ActivationCapture()
+    with trace_neurons(
+        model,
+        capture.add,
+        site=site,
+        scope=scope,
+        layers=layers,
+        prompt_length=prompt_length,
+        stop_token_ids=stop_token_ids,
+        arch=arch,
+    ):
+        yield capture
+
+
+class Edit(Protocol):
+    """A rewrite of some neurons. :func:`edit_neurons` applies it at in-scope positions.
+
+    ``layers()`` names the layers it touches; ``edit(layer, values)`` gets the site's values
+    ``[batch, seq, neurons]`` and returns ``(indices [k], new_values [batch, seq, k])``: the
+    neurons to rewrite and their new values. It is called once per forward call and layer (so
+    a stochastic edit can redraw there), and only when some position is in scope.
+    """
+
+    def layers(self) -> Iterable[int]: ...
+
+    def edit(self, layer: int, values: Tensor) -> tuple[Tensor, Tensor]: ...
+
+
+@dataclass(frozen=True)
+class NeuronEdit:
+    """The simplest :class:`Edit`: the same element-wise function on chosen neurons per layer.
+
+    Attributes:
+        indices: layer -> neuron indices (a 1-D long tensor or a list of ints).
+        fn: element-wise rewrite, ``fn(values [batch, seq, k]) -> [batch, seq, k]``.
+
+    Example:
+        >>> NeuronEdit({3: [7, 9]}, lambda a: a + 1.0)  # add 1 to neurons 7 and 9 of layer 3
+    """
+
+    indices: Mapping[int, Sequence[int] | Tensor]
+    fn: Callable[[Tensor], Tensor]
+
+    def layers(self) -> Iterable[int]:
+        return self.indices.keys()
+
+    def edit(self, layer: int, values: Tensor) -> tuple[Tensor, Tensor]:
+        idx = torch.as_tensor(self.indices[layer], dtype=torch.long, device=values.device)
+        return idx, self.fn(values.index_select(-1, idx))
+
+
+def identity_edit(indices: Mapping[int, Sequence[int] | Tensor]) -> NeuronEdit:
+    """An edit that rewrites the chosen neurons with their own values (for oracle tests)."""
+    return NeuronEdit(indices, lambda a: a)
+
+
+def set_value_edit(indices: Mapping[int, Sequence[int] | Tensor], value: float) -> NeuronEdit:
+    """Set the chosen neurons to a constant (``value=0`` ablates them)."""
+    return NeuronEdit(indices, lambda a: torch.full_like(a, value))
+
+
+@contextmanager
+def edit_neurons(
+    model: nn.Module,
+    edit: Edit,
+    *,
+    site: Site = "act",
+    scope: Scope = "generated",
+    prompt_length: int | None = None,
+    stop_token_ids: Iterable[int] | None = None,
+    arch: ArchSpec | None = None,
+) -> Iterator[ScopeTracker]:
+    """Apply ``edit`` to the model's neurons while the ``with`` block runs.
+
+    Only in-scope positions change; other positions and other neurons keep their values
+    exactly. The site tensor is not modified in place: a new tensor is returned to the model.
+
+    Args:
+        model: a ``*ForCausalLM`` of a supported family.
+        edit: what to rewrite (:class:`NeuronEdit` or any :class:`Edit`).
+        site, scope, prompt_length, stop_token_ids, arch: as in :func:`trace_neurons`;
+            scope defaults to ``generated`` (edit only the answer, as in the study).
+
+    Example:
+        >>> with edit_neurons(model, set_value_edit({20: [5]}, 0.0), scope="all"):
+        ...     out = model.generate(**batch, max_new_tokens=20)
+    """
+
+    def on_layer(layer: int, values: Tensor, mask: Tensor) -> Tensor | None:
+        if not bool(mask.any()):
+            return None
+        idx, new = edit.edit(layer, values)
+        old = values.index_select(-1, idx)
+        new = torch.where(mask.unsqueeze(-1), new.to(values.dtype), old)
+        return values.index_copy(-1, idx, new)
+
+    with _hooked(
+        model,
+        on_layer,
+        site=site,
+        scope=scope,
+        layers=list(edit.layers()),
+        prompt_length=prompt_length,
+        stop_token_ids=stop_token_ids,
+        arch=arch,
+    ) as tracker:
+        yield tracker
+
+
+def count_hooks(model: nn.Module) -> int:
+    """Number of forward (pre-)hooks on ``model`` and all its submodules (for tests)."""
+    total = 0
+    for module in model.modules():
+        total += len(module._forward_hooks) + len(module._forward_pre_hooks)
+    return total

