@@ -16,9 +16,9 @@ from valuelocate.architectures import (
     model_shape,
     supported_families,
 )
-from valuelocate.demo import chat_inputs
 from valuelocate.hooks import capture_activations
 from valuelocate.models import ModelLoadError, load_model
+from valuelocate.prompting import chat_inputs
 
 from tiny_models import STORIES, build
 

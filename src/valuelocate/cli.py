@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from valuelocate.architectures import UnsupportedArchitectureError
+from valuelocate.artifacts import ArtifactError
 from valuelocate.models import ModelLoadError
 
 app = typer.Typer(
@@ -27,6 +28,7 @@ MODEL_HELP = (
 USER_ERRORS: tuple[type[Exception], ...] = (
     ModelLoadError,
     UnsupportedArchitectureError,
+    ArtifactError,
     FileNotFoundError,
     ValueError,
 )
@@ -35,9 +37,11 @@ USER_ERRORS: tuple[type[Exception], ...] = (
 def _register_commands() -> None:
     # Imported here so that each stage owns its commands and `valuelocate --help` lists them.
     from valuelocate import demo
+    from valuelocate.locate_cli import locate_command
 
     app.command("info")(demo.info_command)
     app.command("demo")(demo.demo_command)
+    app.command("locate")(locate_command)
     try:
         from valuelocate.data.cli import data_app
     except ImportError:  # the dataset stage is optional while it is being built

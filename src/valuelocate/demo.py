@@ -19,6 +19,7 @@ from torch import nn
 from valuelocate.architectures import ArchSpec, activation_name, arch_for, model_shape
 from valuelocate.hooks import Scope, trace_neurons
 from valuelocate.models import DEFAULT_MODEL, LoadedModel, load_model
+from valuelocate.prompting import chat_inputs
 
 MODEL_OPTION = typer.Option(
     DEFAULT_MODEL,
@@ -75,20 +76,6 @@ class _SummaryAccumulator:
                 )
             )
         return out
-
-
-def chat_inputs(tokenizer: object, prompts: list[str], *, chat_template: bool = True) -> dict:
-    """Tokenise prompts as a left-padded batch, through the chat template when there is one."""
-    has_template = chat_template and getattr(tokenizer, "chat_template", None)
-    if has_template:
-        texts = [
-            tokenizer.apply_chat_template(  # type: ignore[attr-defined]
-                [{"role": "user", "content": p}], add_generation_prompt=True, tokenize=False
-            )
-            for p in prompts
-        ]
-        return tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)  # type: ignore[operator]
-    return tokenizer(prompts, return_tensors="pt", padding=True)  # type: ignore[operator]
 
 
 def run_demo(

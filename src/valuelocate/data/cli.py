@@ -1,0 +1,108 @@
+"""``valuelocate data``: look at, check and export the ValueInsight dataset."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from valuelocate.data import KINDS, data_file, dataset_hash, stats, validate_file
+
+data_app = typer.Typer(
+    help="The ValueInsight dataset: statistics, validation of your own files, export.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def _table(title: str, counts: dict[str, Any]) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("key")
+    table.add_column("count", justify="right")
+    for key, count in counts.items():
+        table.add_row(key, str(count))
+    return table
+
+
+@data_app.command("stats")
+def stats_command(
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the statistics as JSON instead of tables."
+    ),
+    threshold: float = typer.Option(
+        0.5,
+        help="Word 3-gram Jaccard similarity from which two texts count as near-duplicates.",
+    ),
+) -> None:
+    """Counts by dimension, pole, basic value, domain and split; lengths; near-duplicates."""
+    report = stats(threshold=threshold)
+    report["dataset_hash"] = dataset_hash()
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    console = Console()
+    for part in ("descriptions", "prompts", "questionnaire"):
+        section = report[part]
+        console.rule(f"{part}: {section['total']}")
+        for key, value in section.items():
+            if key.startswith("by_"):
+                console.print(_table(f"{part} {key.replace('_', ' ')}", value))
+        w = section["words"]
+        console.print(
+            f"words per text: min {w['min']}, median {w['median']}, mean {w['mean']}, "
+            f"max {w['max']}"
+        )
+        if "situations" in section:
+            console.print(f"situations: {section['situations']}")
+        if "near_duplicates" in section:
+            nd = section["near_duplicates"]
+            console.print(
+                f"near-duplicates ({nd['method']}): {nd['pairs']} pairs, "
+                f"{nd['texts_with_duplicate']} texts ({nd['rate']:.2%})"
+            )
+    console.print(f"dataset hash: {report['dataset_hash']}")
+
+
+@data_app.command("validate")
+def validate_command(
+    path: Path = typer.Argument(..., help="A JSONL file of descriptions, prompts or items."),
+    kind: str | None = typer.Option(
+        None,
+        "--kind",
+        help="Record kind: descriptions, prompts or questionnaire (default: guessed from the "
+        "first record's fields).",
+    ),
+) -> None:
+    """Check a JSONL file; print every defect as FILE:LINE: FIELD: MESSAGE; exit 1 if any."""
+    if kind is not None and kind not in KINDS:
+        typer.echo(f"unknown kind {kind!r}; choose one of: {', '.join(KINDS)}", err=True)
+        raise typer.Exit(2)
+    records, issues = validate_file(path, kind)  # type: ignore[arg-type]
+    for issue in issues:
+        typer.echo(str(issue))
+    if issues:
+        typer.echo(f"{len(issues)} problem(s), {len(records)} valid record(s)", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{path}: {len(records)} valid record(s)")
+
+
+@data_app.command("export")
+def export_command(
+    out_dir: Path = typer.Argument(..., help="Folder to write the three JSONL files into."),
+) -> None:
+    """Write descriptions.jsonl, prompts.jsonl and questionnaire.jsonl to a folder.
+
+    The files are plain JSON Lines with the same fields on every line, so that
+    ``datasets.load_dataset("json", data_files=...)`` or pandas can read them.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for kind in KINDS:
+        target = out_dir / f"{kind}.jsonl"
+        target.write_bytes(data_file(kind).read_bytes())
+        typer.echo(f"wrote {target}")
+    manifest = {"dataset_hash": dataset_hash(), "files": [f"{k}.jsonl" for k in KINDS]}
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")

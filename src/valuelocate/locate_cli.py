@@ -1,0 +1,180 @@
+"""``valuelocate locate``: the command line of :mod:`valuelocate.locate`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from valuelocate.data import DIMENSIONS
+from valuelocate.locate import LocateOptions, PoleJob, PoleProgress, locate
+from valuelocate.selection import SELECTION_METHODS
+
+
+def parse_params(items: list[str]) -> dict[str, Any]:
+    """``["threshold=0.1", "min_required=2000"]`` -> ``{"threshold": 0.1, "min_required": 2000}``.
+
+    Values are read as JSON when they parse (numbers, true/false, null), else kept as text.
+    """
+    params: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--param takes KEY=VALUE, got {item!r}")
+        try:
+            params[key.strip().replace("-", "_")] = json.loads(raw)
+        except json.JSONDecodeError:
+            params[key.strip().replace("-", "_")] = raw
+    return params
+
+
+def _dimensions(value: str) -> tuple[str, ...]:
+    if value.strip() in ("all", ""):
+        return DIMENSIONS
+    return tuple(d.strip() for d in value.split(",") if d.strip())
+
+
+def print_summary(summary: dict[str, Any], console: Console) -> None:
+    """Sparsity per dimension and pole, the layer profile, and the affirm-set overlaps."""
+    table = Table(title=f"Selected neurons (of {summary['total_neurons']:,})")
+    table.add_column("dimension")
+    table.add_column("pole")
+    table.add_column("count", justify="right")
+    table.add_column("%", justify="right")
+    table.add_column("lower / upper half of layers", justify="right")
+    half = summary["num_layers"] // 2
+    for dimension, poles in summary["dimensions"].items():
+        for pole, info in poles.items():
+            lower = sum(info["per_layer"][:half])
+            upper = sum(info["per_layer"][half:])
+            table.add_row(
+                dimension, pole, str(info["count"]), f"{info['percent']:.2f}", f"{lower} / {upper}"
+            )
+    console.print(table)
+    profile = Table(title="Layer profile (selected neurons per layer, both poles)")
+    profile.add_column("dimension")
+    profile.add_column("per layer, layer 0 first")
+    for dimension, poles in summary["dimensions"].items():
+        counts = [a + o for a, o in zip(*(p["per_layer"] for p in poles.values()), strict=True)]
+        profile.add_row(dimension, " ".join(str(c) for c in counts))
+    console.print(profile)
+    dims = list(summary["dimensions"])
+    if len(dims) > 1:
+        for pole in ("affirm", "oppose"):
+            overlap = Table(title=f"Overlap (Jaccard) of the {pole} sets")
+            overlap.add_column("")
+            for d in dims:
+                overlap.add_column(d[:12], justify="right")
+            for d in dims:
+                overlap.add_row(d, *(f"{summary['overlap'][pole][d][d2]:.3f}" for d2 in dims))
+            console.print(overlap)
+
+
+def locate_command(
+    model: str = typer.Option(
+        "default", "--model", "-m", help="'default' (embedded SmolLM2), a local folder or a hub id."
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Run directory for all artifacts."),
+    dimensions: str = typer.Option(
+        "all",
+        help="Comma-separated dimension ids, or 'all': " + ", ".join(DIMENSIONS) + ".",
+    ),
+    prompts_per_pole: int | None = typer.Option(
+        None, min=1, help="Search prompts per pole (default: the whole search split)."
+    ),
+    scope: str = typer.Option(
+        "generated", help="Tokens counted: generated (the study), prompt, or all."
+    ),
+    site: str = typer.Option(
+        "act", help="Neuron site: act (activation output, the study) or down_in."
+    ),
+    max_new_tokens: int = typer.Option(64, min=1, help="Answer length, greedy (study: 500)."),
+    batch_size: int = typer.Option(8, min=1, help="Prompts per batch."),
+    repetition_penalty: float = typer.Option(1.1, help="Generation repetition penalty."),
+    dtype: str = typer.Option("float32", help="float32, bfloat16, float16 or auto."),
+    device: str | None = typer.Option(None, help="cpu, cuda, cuda:1 ... (default: cpu)."),
+    revision: str | None = typer.Option(None, help="Hub revision of --model."),
+    seed: int = typer.Option(0, help="Seed of prompt sampling and description pairing."),
+    chat_template: bool = typer.Option(
+        True, "--chat-template/--no-chat-template", help="Use the model's chat template."
+    ),
+    method: str = typer.Option(
+        "delta-p", help="Selection method: " + ", ".join(SELECTION_METHODS) + "."
+    ),
+    param: list[str] = typer.Option(
+        [],
+        "--param",
+        help=(
+            "Selection parameter KEY=VALUE, repeatable. delta-p: min_required (count, or "
+            "fraction of all neurons, default 0.005), threshold (0.1). cohens-d: q (0.01), "
+            "min_effect (0). lape: quantile (0.01), min_p. mean-diff: top_k (0.01)."
+        ),
+    ),
+    prompts_file: Path | None = typer.Option(
+        None, help="Your own situational prompts (JSONL, validated) instead of ValueInsight."
+    ),
+    descriptions_file: Path | None = typer.Option(
+        None, help="Your own value descriptions (JSONL, validated) instead of ValueInsight."
+    ),
+    checkpoint_seconds: float = typer.Option(
+        60.0, help="Write partial statistics at most this often (for --resume)."
+    ),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run in --out."),
+) -> None:
+    """Locate value neurons: stream per-neuron statistics for each pole, then select."""
+    options = LocateOptions(
+        model=model,
+        dimensions=_dimensions(dimensions),
+        prompts_per_pole=prompts_per_pole,
+        scope=scope,  # type: ignore[arg-type]
+        site=site,  # type: ignore[arg-type]
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        repetition_penalty=repetition_penalty,
+        dtype=dtype,
+        device=device,
+        revision=revision,
+        seed=seed,
+        chat_template=chat_template,
+        method=method,
+        method_params=parse_params(param),
+        prompts_file=str(prompts_file) if prompts_file else None,
+        descriptions_file=str(descriptions_file) if descriptions_file else None,
+        checkpoint_seconds=checkpoint_seconds,
+    )
+    options.validate()
+    console = Console()
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("prompts  {task.fields[rate]} tok/s"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    tasks: dict[str, int] = {}
+    with Progress(*columns, console=console) as bar:
+
+        def on_progress(job: PoleJob, counters: PoleProgress) -> None:
+            if job.key not in tasks:
+                tasks[job.key] = bar.add_task(
+                    job.key, total=counters.prompts_total, completed=counters.prompts_done, rate="-"
+                )
+            rate = counters.tokens / counters.seconds if counters.seconds > 0 else 0.0
+            bar.update(tasks[job.key], completed=counters.prompts_done, rate=f"{rate:.0f}")
+
+        result = locate(options, out, resume=resume, progress=on_progress)
+    print_summary(result.summary, console)
+    console.print(f"Artifacts in [bold]{result.run_dir}[/]")

@@ -1,0 +1,72 @@
+"""Turning text into model inputs: the locating template and chat formatting.
+
+The locating template pairs a value description (one pole's voice) with a situational
+question, as in the study: "Below is a value and a question ... ### Value: ... ### Question:
+... ### Response:". With a chat model the whole text is the user's turn and the assistant
+answers; without a chat template (base models, as the study ran them) the raw text ends with
+``### Response:`` and the model continues it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+LOCATE_TEMPLATE = (
+    "Below is a value and a question. Answer the question directly, in the first person, "
+    "as someone who holds this value would. Do not mention the value itself.\n\n"
+    "### Value:\n{description}\n\n### Question:\n{question}\n\n### Response:"
+)
+
+
+def locate_text(description: str, question: str) -> str:
+    """The locating prompt for one (description, question) pair."""
+    return LOCATE_TEMPLATE.format(description=description.strip(), question=question.strip())
+
+
+def has_chat_template(tokenizer: Any) -> bool:
+    return bool(getattr(tokenizer, "chat_template", None))
+
+
+def format_prompts(tokenizer: Any, prompts: list[str], *, chat_template: bool = True) -> list[str]:
+    """Each prompt as the model should see it: a user turn of the chat template when the
+    tokenizer has one (and ``chat_template`` is on), else the raw text."""
+    if not (chat_template and has_chat_template(tokenizer)):
+        return list(prompts)
+    return [
+        tokenizer.apply_chat_template(
+            [{"role": "user", "content": p}], add_generation_prompt=True, tokenize=False
+        )
+        for p in prompts
+    ]
+
+
+def chat_inputs(tokenizer: Any, prompts: list[str], *, chat_template: bool = True) -> dict:
+    """Tokenise prompts as a left-padded batch (``input_ids``, ``attention_mask``).
+
+    A chat template already holds the special tokens, so none are added again; raw text gets
+    the tokenizer's usual ones (e.g. BOS).
+    """
+    templated = chat_template and has_chat_template(tokenizer)
+    texts = format_prompts(tokenizer, prompts, chat_template=chat_template)
+    previous = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    try:
+        return dict(
+            tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=not templated)
+        )
+    finally:
+        tokenizer.padding_side = previous
+
+
+def stop_token_ids(model: Any, tokenizer: Any) -> list[int]:
+    """Token ids that end an answer: the generation config's EOS ids and the tokenizer's."""
+    ids: set[int] = set()
+    config = getattr(model, "generation_config", None)
+    eos = getattr(config, "eos_token_id", None)
+    if isinstance(eos, int):
+        ids.add(eos)
+    elif isinstance(eos, list | tuple):
+        ids.update(int(i) for i in eos)
+    if getattr(tokenizer, "eos_token_id", None) is not None:
+        ids.add(int(tokenizer.eos_token_id))
+    return sorted(ids)

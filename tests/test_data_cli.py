@@ -1,0 +1,87 @@
+"""Tests of ``valuelocate data``: stats, validate, export (in process, with typer's runner)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from valuelocate.data import KINDS, data_file, dataset_hash, load_file
+from valuelocate.data.cli import data_app
+
+runner = CliRunner()
+
+
+def test_stats_json() -> None:
+    result = runner.invoke(data_app, ["stats", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["descriptions"]["total"] == 640
+    assert report["prompts"]["total"] == 15_000
+    assert report["dataset_hash"] == dataset_hash()
+
+
+def test_stats_tables() -> None:
+    result = runner.invoke(data_app, ["stats"])
+    assert result.exit_code == 0, result.output
+    assert "near-duplicates" in result.stdout
+    assert "self_transcendence" in result.stdout
+
+
+def test_validate_good_file() -> None:
+    result = runner.invoke(data_app, ["validate", str(data_file("questionnaire"))])
+    assert result.exit_code == 0, result.output
+    assert "valid record" in result.stdout
+
+
+def test_validate_reports_defects_with_exit_code_1(tmp_path: Path) -> None:
+    path = tmp_path / "mine.jsonl"
+    good = {"id": "q1", "value": "power", "dimensions": ["self_enhancement"], "text": "They lead."}
+    bad = {"id": "q2", "value": "power", "dimensions": ["ambition"], "text": ""}
+    path.write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n")
+    result = runner.invoke(data_app, ["validate", str(path), "--kind", "questionnaire"])
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert f"{path}:2: text: is empty" in lines
+    assert any(line.startswith(f"{path}:2: dimensions: unknown dimension") for line in lines)
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_validate_missing_and_binary_files_without_traceback(tmp_path: Path) -> None:
+    missing = runner.invoke(data_app, ["validate", str(tmp_path / "none.jsonl")])
+    assert missing.exit_code == 1
+    assert "file not found" in missing.stdout
+    blob = tmp_path / "blob.bin"
+    blob.write_bytes(bytes(range(256)) * 4)
+    binary = runner.invoke(data_app, ["validate", str(blob)])
+    assert binary.exit_code == 1
+    assert "Traceback" not in binary.output
+    assert isinstance(binary.exception, SystemExit)
+
+
+def test_validate_unknown_kind() -> None:
+    result = runner.invoke(data_app, ["validate", str(data_file("prompts")), "--kind", "x"])
+    assert result.exit_code == 2
+    assert "descriptions, prompts, questionnaire" in result.output
+
+
+def test_export_round_trips(tmp_path: Path) -> None:
+    result = runner.invoke(data_app, ["export", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    for kind in KINDS:
+        exported = tmp_path / "out" / f"{kind}.jsonl"
+        assert load_file(exported, kind) == load_file(data_file(kind), kind)
+        # plain JSON Lines with the same keys on every line (what datasets' json loader needs)
+        keys = {tuple(json.loads(line)) for line in exported.read_text().splitlines()}
+        assert len(keys) == 1
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["dataset_hash"] == dataset_hash()
+
+
+def test_mounted_on_the_main_cli() -> None:
+    from valuelocate.cli import app
+
+    result = runner.invoke(app, ["data", "--help"])
+    assert result.exit_code == 0
+    assert "export" in result.stdout

@@ -1,0 +1,227 @@
+"""The locating pipeline on the real 260k-parameter Llama: artifacts, resume, bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from valuelocate.architectures import ModelShape
+from valuelocate.artifacts import ArtifactError, load_neuron_sets
+from valuelocate.data import DatasetError, load_descriptions, load_prompts, record_to_dict
+from valuelocate.hooks import capture_activations
+from valuelocate.locate import LocateOptions, build_jobs, locate, run_pole
+from valuelocate.models import load_model
+from valuelocate.prompting import chat_inputs, stop_token_ids
+from valuelocate.stats import NeuronStats
+
+from tiny_models import STORIES
+
+pytestmark = pytest.mark.skipif(not STORIES.is_dir(), reason="../shared/models is absent")
+
+OPTIONS = LocateOptions(
+    model=str(STORIES),
+    dimensions=("conservation", "self_enhancement"),
+    prompts_per_pole=5,
+    max_new_tokens=6,
+    batch_size=2,
+    checkpoint_seconds=0.0,
+    method_params={"min_required": 10, "threshold": 0.05},
+)
+
+
+@pytest.fixture(scope="module")
+def lm():  # type: ignore[no-untyped-def]
+    return load_model(str(STORIES))
+
+
+@pytest.fixture(scope="module")
+def finished_run(lm, tmp_path_factory):  # type: ignore[no-untyped-def]
+    run_dir = tmp_path_factory.mktemp("runs") / "whole"
+    return locate(OPTIONS, run_dir, lm=lm)
+
+
+def test_run_writes_every_artifact(finished_run, lm) -> None:  # type: ignore[no-untyped-def]
+    run_dir = finished_run.run_dir
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "complete"
+    assert manifest["model"]["num_layers"] == 5
+    assert manifest["model"]["neurons_per_layer"] == 172
+    assert manifest["options"]["method_params"] == {"min_required": 10, "threshold": 0.05}
+    assert manifest["dataset"]["hash"]
+    assert set(manifest["versions"]) >= {"torch", "transformers", "valuelocate"}
+    assert "### Value:" in manifest["template"]
+    for key in ("conservation.affirm", "conservation.oppose", "self_enhancement.oppose"):
+        assert (run_dir / "stats" / f"{key}.safetensors").is_file()
+        assert len(manifest["dataset"]["prompts"][key]) == 5
+    assert not list((run_dir / "checkpoints").glob("*")), "checkpoints are removed at the end"
+    sets = load_neuron_sets(run_dir, expect=ModelShape("llama", 5, 172))
+    summary = json.loads((run_dir / "summary.json").read_text())
+    for dimension, selection in sets.items():
+        for neuron_set in selection:
+            info = summary["dimensions"][dimension][neuron_set.pole]
+            assert info["count"] == len(neuron_set) >= 10  # min_required is kept
+            assert sum(info["per_layer"]) == len(neuron_set)
+            assert info["percent"] == pytest.approx(100 * len(neuron_set) / (5 * 172))
+    overlap = summary["overlap"]["affirm"]
+    assert overlap["conservation"]["conservation"] == 1.0
+    readable = json.loads((run_dir / "neurons.json").read_text())
+    assert readable["conservation"]["affirm"]["count"] == len(sets["conservation"].affirm)
+
+
+def test_both_poles_answer_the_same_questions() -> None:
+    jobs = build_jobs(OPTIONS, load_prompts(split="search"), load_descriptions())
+    by_key = {job.key: job for job in jobs}
+    affirm, oppose = by_key["conservation.affirm"], by_key["conservation.oppose"]
+    assert affirm.prompt_ids == oppose.prompt_ids
+    assert all(d.startswith("desc-conservation-affirm") for d in affirm.description_ids)
+    assert all(d.startswith("desc-conservation-oppose") for d in oppose.description_ids)
+    again = build_jobs(OPTIONS, load_prompts(split="search"), load_descriptions())
+    assert [j.texts for j in again] == [j.texts for j in jobs], "seeded, so deterministic"
+
+
+def test_pipeline_statistics_equal_brute_force(lm) -> None:  # type: ignore[no-untyped-def]
+    job = build_jobs(OPTIONS, load_prompts(split="search"), load_descriptions())[0]
+    stats = run_pole(lm, job, OPTIONS, NeuronStats(5, 172))
+    # Brute force: keep every in-scope activation of the same generation.
+    stops = stop_token_ids(lm.model, lm.tokenizer)
+    rows = []
+    for begin in range(0, len(job.texts), OPTIONS.batch_size):
+        batch = chat_inputs(lm.tokenizer, list(job.texts[begin : begin + OPTIONS.batch_size]))
+        with (
+            torch.no_grad(),
+            capture_activations(lm.model, scope="generated", stop_token_ids=stops) as cap,
+        ):
+            lm.model.generate(
+                **batch,
+                max_new_tokens=OPTIONS.max_new_tokens,
+                do_sample=False,
+                repetition_penalty=OPTIONS.repetition_penalty,
+                pad_token_id=lm.tokenizer.pad_token_id,
+            )
+        rows.append(torch.stack([cap.values(layer) for layer in range(5)]))
+    values = torch.cat(rows, dim=1).double()  # [layers, tokens, neurons]
+    assert values.shape[1] > 0
+    assert torch.equal(stats.n, torch.full((5,), values.shape[1], dtype=stats.n.dtype))
+    torch.testing.assert_close(stats.p, (values > 0).double().mean(dim=1))
+    torch.testing.assert_close(stats.mean, values.mean(dim=1), rtol=1e-5, atol=1e-6)
+
+
+def _state(run_dir: Path) -> dict[str, dict[str, torch.Tensor]]:
+    files = sorted((run_dir / "stats").glob("*.safetensors")) + [run_dir / "neurons.safetensors"]
+    return {f.name: load_file(str(f)) for f in files}
+
+
+def test_resume_after_interruption_gives_the_same_artifacts(finished_run, lm, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    run_dir = tmp_path / "interrupted"
+    batches = 0
+
+    def stop_in_second_pole(job, counters):  # type: ignore[no-untyped-def]
+        nonlocal batches
+        if job.key == "conservation.oppose" and counters.prompts_done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        locate(OPTIONS, run_dir, lm=lm, progress=stop_in_second_pole)
+    assert (run_dir / "stats" / "conservation.affirm.safetensors").is_file()
+    checkpoint = run_dir / "checkpoints" / "conservation.oppose.safetensors"
+    assert NeuronStats.read_metadata(checkpoint)["prompts_done"] == "2"
+    assert not (run_dir / "neurons.safetensors").exists()
+    with pytest.raises(ValueError, match="--resume"):
+        locate(OPTIONS, run_dir, lm=lm)
+    locate(OPTIONS, run_dir, lm=lm, resume=True)
+    whole, resumed = _state(finished_run.run_dir), _state(run_dir)
+    assert whole.keys() == resumed.keys()
+    for name, tensors in whole.items():
+        for key, tensor in tensors.items():
+            assert torch.equal(tensor, resumed[name][key]), f"{name}:{key} differs after resume"
+
+
+def test_resume_with_other_options_is_refused(finished_run, lm) -> None:  # type: ignore[no-untyped-def]
+    other = LocateOptions(**{**OPTIONS.__dict__, "max_new_tokens": 7})
+    with pytest.raises(ValueError, match="options differ"):
+        locate(other, finished_run.run_dir, lm=lm, resume=True)
+
+
+def test_corrupt_artifacts_are_clear_errors(finished_run, lm, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    run_dir = tmp_path / "corrupt"
+    shutil.copytree(finished_run.run_dir, run_dir)
+    (run_dir / "stats" / "conservation.affirm.safetensors").write_bytes(b"not a tensor file")
+    with pytest.raises(ArtifactError, match="conservation.affirm"):
+        locate(OPTIONS, run_dir, lm=lm, resume=True)
+    (run_dir / "neurons.safetensors").write_bytes(b"\x00" * 64)
+    with pytest.raises(ArtifactError, match="corrupt"):
+        load_neuron_sets(run_dir)
+
+
+def test_neuron_sets_for_another_model_are_refused(finished_run) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ArtifactError, match="5 layers x 172 neurons"):
+        load_neuron_sets(finished_run.run_dir, expect=ModelShape("llama", 30, 1536))
+
+
+def test_bad_input_is_refused_before_anything_runs(lm, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError, match="Unknown dimension 'kindness'"):
+        locate(LocateOptions(dimensions=("kindness",)), tmp_path / "a", lm=lm)
+    with pytest.raises(ValueError, match="Unknown selection method|delta-p"):
+        locate(LocateOptions(method="delta-q"), tmp_path / "b", lm=lm)
+    # An empty pole: a descriptions file without the opposing pole.
+    only_affirm = tmp_path / "descriptions.jsonl"
+    only_affirm.write_text(
+        "\n".join(
+            json.dumps(record_to_dict(d))
+            for d in load_descriptions(dimension="conservation", pole="affirm")
+        )
+    )
+    options = LocateOptions(
+        **{
+            **OPTIONS.__dict__,
+            "descriptions_file": str(only_affirm),
+            "dimensions": ("conservation",),
+        }
+    )
+    with pytest.raises(ValueError, match="'oppose' of dimension 'conservation' is empty"):
+        locate(options, tmp_path / "c", lm=lm)
+    # A dataset file that fails validation: the error names file, line and field.
+    broken = tmp_path / "prompts.jsonl"
+    good = record_to_dict(load_prompts(split="search")[0])
+    broken.write_text(json.dumps(good) + "\n" + json.dumps({**good, "id": "x", "dimension": "?"}))
+    options = LocateOptions(**{**OPTIONS.__dict__, "prompts_file": str(broken)})
+    with pytest.raises(DatasetError, match=r"prompts.jsonl:2: dimension"):
+        locate(options, tmp_path / "d", lm=lm)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "d").exists()
+
+
+def test_existing_run_is_never_overwritten(finished_run, lm) -> None:  # type: ignore[no-untyped-def]
+    before = {p: p.read_bytes() for p in finished_run.run_dir.rglob("*") if p.is_file()}
+    with pytest.raises(ValueError, match="already holds files"):
+        locate(OPTIONS, finished_run.run_dir, lm=lm)
+    after = {p: p.read_bytes() for p in finished_run.run_dir.rglob("*") if p.is_file()}
+    assert before == after
+
+
+def test_cli_locate_runs_and_prints_the_summary(tmp_path) -> None:
+    out = tmp_path / "cli"
+    cmd = [
+        sys.executable, "-m", "valuelocate", "locate", "--model", str(STORIES), "--out", str(out),
+        "--dimensions", "openness_to_change", "--prompts-per-pole", "2", "--max-new-tokens", "4",
+        "--param", "min_required=5",
+    ]  # fmt: skip
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "Selected neurons" in result.stdout and "openness_to_change" in result.stdout
+    assert (out / "neurons.safetensors").is_file()
+    bad = subprocess.run(
+        [*cmd[:7], str(tmp_path / "x"), "--dimensions", "kindness"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert bad.returncode == 2 and "Unknown dimension" in bad.stderr
+    assert "Traceback" not in bad.stderr

@@ -1,0 +1,380 @@
+"""Oracle tests for valuelocate.stats: streaming statistics against brute force."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from torch import Tensor
+
+from valuelocate import stats as stats_module
+from valuelocate.stats import NeuronStats
+
+L, N = 3, 7  # layers, neurons of the synthetic data
+BINS, WIDTH = 301, 0.01
+
+
+def make_batches(seed: int = 0) -> list[tuple[list[Tensor], Tensor]]:
+    """Batches of (per-layer values [batch, seq, N], mask [batch, seq]) with padding, a row
+    with no tokens, exact zeros and values past the histogram's range."""
+    gen = torch.Generator().manual_seed(seed)
+    batches = []
+    for batch, seq in ((4, 9), (3, 12), (5, 6)):
+        values = []
+        for _ in range(L):
+            v = torch.randn(batch, seq, N, generator=gen) * 1.3 + 0.4
+            v[..., 0] = v[..., 0].clamp(min=0.0)  # a ReLU-like neuron: many exact zeros
+            v[..., 1] = v[..., 1] * 3.0  # a neuron that often overflows the histogram
+            values.append(v)
+        mask = torch.rand(batch, seq, generator=gen) > 0.3
+        mask[0, :3] = False  # left padding
+        mask[1] = False  # a prompt with no counted token
+        batches.append((values, mask))
+    return batches
+
+
+def feed(stats: NeuronStats, batches: list[tuple[list[Tensor], Tensor]], *, decode: bool) -> None:
+    """One ``add`` per layer and batch, or (decode) one per layer and token position."""
+    for values, mask in batches:
+        seq = mask.shape[1]
+        chunks = [slice(t, t + 1) for t in range(seq)] if decode else [slice(0, seq)]
+        for chunk in chunks:
+            for layer in range(L):
+                stats.add(layer, values[layer][:, chunk], mask[:, chunk])
+        stats.end_batch()
+
+
+def brute(batches: list[tuple[list[Tensor], Tensor]], layer: int) -> dict[str, Tensor]:
+    """Every statistic recomputed from all materialised values of ``layer``."""
+    tokens = torch.cat([v[layer][m] for v, m in batches]).double()  # [tokens, N]
+    prompts = [
+        v[layer][i][m[i]].double().mean(0)
+        for v, m in batches
+        for i in range(m.shape[0])
+        if m[i].any()
+    ]
+    prompt_means = torch.stack(prompts)  # [prompts, N]
+    return {
+        "tokens": tokens,
+        "p": (tokens > 0).double().mean(0),
+        "mean": tokens.mean(0),
+        "var": tokens.var(0),
+        "prompt_count": torch.tensor(len(prompts)),
+        "prompt_mean": prompt_means.mean(0),
+        "prompt_var": prompt_means.var(0),
+    }
+
+
+def order_statistic(tokens: Tensor, q: float) -> Tensor:
+    """The ceil(q * n)-th smallest value per neuron (the value the histogram rule brackets)."""
+    rank = math.ceil(q * tokens.shape[0])
+    return tokens.sort(0).values[rank - 1]
+
+
+def assert_matches_brute(stats: NeuronStats, batches: list[tuple[list[Tensor], Tensor]]) -> None:
+    for layer in range(L):
+        ref = brute(batches, layer)
+        assert int(stats.n[layer]) == ref["tokens"].shape[0]
+        assert int(stats.prompt_count[layer]) == int(ref["prompt_count"])
+        for key in ("p", "mean", "var", "prompt_mean", "prompt_var"):
+            got = getattr(stats, key)[layer]
+            torch.testing.assert_close(got, ref[key], rtol=1e-12, atol=1e-12, msg=key)
+        exact = order_statistic(ref["tokens"], 0.95)
+        q95 = stats.q95[layer]
+        overflow = (BINS - 2) * WIDTH
+        expected = exact.clamp(0.0, overflow)  # negative reads as 0, overflow as its edge
+        inside = (exact >= 0) & (exact < overflow)
+        assert ((q95 - expected).abs()[inside] <= WIDTH + 1e-9).all()
+        assert torch.equal(q95[~inside], expected[~inside])
+
+
+def test_streaming_equals_brute_force() -> None:
+    batches = make_batches()
+    stats = NeuronStats(L, N)
+    feed(stats, batches, decode=False)
+    assert_matches_brute(stats, batches)
+
+
+def test_decode_style_calls_equal_one_call() -> None:
+    batches = make_batches()
+    whole, steps = NeuronStats(L, N), NeuronStats(L, N)
+    feed(whole, batches, decode=False)
+    feed(steps, batches, decode=True)
+    assert_matches_brute(steps, batches)
+    a, b = whole.state_dict(), steps.state_dict()
+    for key in ("n", "c", "hist", "prompt_n"):
+        assert torch.equal(a[key], b[key]), key
+    for key in ("mean", "m2", "prompt_mean", "prompt_m2"):
+        torch.testing.assert_close(a[key], b[key], rtol=1e-12, atol=1e-12)
+
+
+def test_weighted_path_equals_gathered_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The accelerator path (zero weights, no read-back) gives the CPU path's results."""
+    batches = make_batches(seed=1)
+    gathered = NeuronStats(L, N)
+    feed(gathered, batches, decode=True)
+    monkeypatch.setattr(stats_module, "_gathers_tokens", lambda device: False)
+    weighted = NeuronStats(L, N)
+    feed(weighted, batches, decode=True)
+    feed_check = weighted.state_dict()
+    for key, value in gathered.state_dict().items():
+        if value.dtype == torch.float64:
+            torch.testing.assert_close(feed_check[key], value, rtol=1e-12, atol=1e-12)
+        else:
+            assert torch.equal(feed_check[key], value), key
+    assert_matches_brute(weighted, batches)
+
+
+def test_no_mask_counts_everything() -> None:
+    values = torch.randn(2, 5, N, dtype=torch.float32)
+    a, b = NeuronStats(1, N), NeuronStats(1, N)
+    a.add(0, values)
+    b.add(0, values, torch.ones(2, 5, dtype=torch.bool))
+    a.end_batch()
+    b.end_batch()
+    for key, value in a.state_dict().items():
+        assert torch.equal(value, b.state_dict()[key]), key
+
+
+def test_merge_of_shards_equals_whole() -> None:
+    batches = make_batches()
+    whole = NeuronStats(L, N)
+    feed(whole, batches, decode=False)
+    shards = [NeuronStats(L, N) for _ in batches]
+    for shard, batch in zip(shards, batches, strict=True):
+        feed(shard, [batch], decode=False)
+    before = shards[0].state_dict()
+    merged = shards[0] + shards[1] + shards[2]
+    for key, value in before.items():  # __add__ leaves its operands alone
+        assert torch.equal(shards[0].state_dict()[key], value)
+    in_place = shards[2].clone().merge(shards[0]).merge(shards[1])
+    for result in (merged, in_place):
+        got, ref = result.state_dict(), whole.state_dict()
+        for key in ("n", "c", "hist", "prompt_n"):
+            assert torch.equal(got[key], ref[key]), key
+        for key in ("mean", "m2", "prompt_mean", "prompt_m2"):
+            torch.testing.assert_close(got[key], ref[key], rtol=1e-12, atol=1e-12)
+
+
+def test_merge_with_empty_is_identity() -> None:
+    stats = NeuronStats(L, N)
+    feed(stats, make_batches(), decode=False)
+    merged = stats + NeuronStats(L, N)
+    for key, value in stats.state_dict().items():
+        assert torch.equal(merged.state_dict()[key], value), key
+
+
+def test_merge_rejects_other_geometry_and_open_batches() -> None:
+    with pytest.raises(ValueError, match="geometry"):
+        NeuronStats(L, N).merge(NeuronStats(L, N, hist_bins=151, bin_width=0.02))
+    open_batch = NeuronStats(L, N)
+    open_batch.add(0, torch.randn(2, 3, N))
+    with pytest.raises(RuntimeError, match="end_batch"):
+        NeuronStats(L, N).merge(open_batch)
+
+
+def test_histogram_bin_edges() -> None:
+    values = torch.tensor([-0.5, -1e-6, 0.0, 0.005, 0.015, 1.0, 2.985, 2.995, 3.0, 50.0])
+    stats = NeuronStats(1, 1)
+    stats.add(0, values.view(1, -1, 1))
+    hist = stats.histogram(0)[0]
+    expected_bins = [0, 0, 1, 1, 2, 101, 299, 300, 300, 300]
+    expected = torch.bincount(torch.tensor(expected_bins), minlength=BINS).to(hist.dtype)
+    assert torch.equal(hist, expected)
+    assert stats.bin_edges()[:3].tolist() == [0.0, 0.01, 0.02]
+
+
+def test_nan_values_do_not_crash_the_histogram() -> None:
+    stats = NeuronStats(1, 2)
+    stats.add(0, torch.tensor([[[float("nan"), 1.0]]]))
+    assert int(stats.histogram(0).sum()) == 2
+
+
+def test_quantile_interpolates_inside_the_bin() -> None:
+    # 100 values at the bin centres 0.005, 0.015, ..., 0.995: one per bin.
+    values = (torch.arange(100, dtype=torch.float64) + 0.5) / 100
+    stats = NeuronStats(1, 1)
+    stats.add(0, values.view(1, -1, 1))
+    stats.end_batch()
+    # t = 95: bin 95 ([0.94, 0.95)) reaches it with its only value: 0.94 + 0.01 * 1/1.
+    assert stats.q95.item() == pytest.approx(0.95, abs=1e-12)
+    assert stats.quantile(0.5).item() == pytest.approx(0.50, abs=1e-12)
+    assert stats.quantile(1.0).item() == pytest.approx(1.00, abs=1e-12)
+
+
+def test_quantile_of_negative_and_overflowing_neurons_and_empty_stats() -> None:
+    stats = NeuronStats(2, 2)
+    stats.add(0, torch.tensor([[[-1.0, 5.0], [-2.0, 7.0]]]))
+    stats.end_batch()
+    assert stats.q95[0].tolist() == [0.0, pytest.approx(2.99)]
+    assert torch.isnan(stats.q95[1]).all()  # layer 1 never saw a token
+    assert torch.isnan(stats.p[1]).all()
+    assert stats.var[0].tolist() == [0.5, 2.0]  # n = 2: defined
+    assert torch.isnan(stats.prompt_var[0]).all()  # one prompt: undefined
+
+
+def test_batch_size_change_without_end_batch_is_an_error() -> None:
+    stats = NeuronStats(1, N)
+    stats.add(0, torch.randn(2, 3, N))
+    with pytest.raises(ValueError, match="end_batch"):
+        stats.add(0, torch.randn(3, 1, N))
+    with pytest.raises(RuntimeError, match="end_batch"):
+        stats.state_dict()
+
+
+def test_bad_calls_are_errors() -> None:
+    stats = NeuronStats(2, N)
+    with pytest.raises(ValueError, match="out of range"):
+        stats.add(2, torch.randn(1, 1, N))
+    with pytest.raises(ValueError, match="Expected values"):
+        stats.add(0, torch.randn(1, 1, N + 1))
+    with pytest.raises(ValueError, match="Mask shape"):
+        stats.add(0, torch.randn(1, 2, N), torch.ones(1, 3, dtype=torch.bool))
+
+
+def test_save_load_round_trip_is_bit_exact(tmp_path: Path) -> None:
+    stats = NeuronStats(L, N, hist_bins=151, bin_width=0.02)
+    feed(stats, make_batches(), decode=False)
+    path = tmp_path / "stats.safetensors"
+    stats.save(path, metadata={"dimension": "conservation", "pole": "affirm"})
+    loaded = NeuronStats.load(path)
+    assert (loaded.hist_bins, loaded.bin_width) == (151, 0.02)
+    for key, value in stats.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+    header = NeuronStats.read_metadata(path)
+    assert header["pole"] == "affirm" and header["num_layers"] == str(L)
+    with pytest.raises(ValueError, match="reserved"):
+        stats.save(path, metadata={"version": "9"})
+
+
+def test_garbage_and_truncated_files_raise_a_clear_error(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.safetensors"
+    garbage.write_bytes(b"this is not a safetensors file" * 10)
+    with pytest.raises(ValueError, match="garbage.safetensors"):
+        NeuronStats.load(garbage)
+    good = tmp_path / "good.safetensors"
+    NeuronStats(L, N).save(good)
+    truncated = tmp_path / "truncated.safetensors"
+    truncated.write_bytes(good.read_bytes()[:-100])
+    with pytest.raises(ValueError, match="truncated.safetensors"):
+        NeuronStats.load(truncated)
+
+
+def test_mismatched_files_raise_a_clear_error(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    stats = NeuronStats(L, N)
+    feed(stats, make_batches(), decode=False)
+    header = {
+        "format": stats_module.FORMAT_NAME,
+        "version": stats_module.FORMAT_VERSION,
+        "num_layers": str(L),
+        "neurons": str(N),
+        "hist_bins": str(BINS),
+        "bin_width": "0.01",
+    }
+    cases = {
+        "missing": ({k: v for k, v in stats.state_dict().items() if k != "m2"}, header),
+        "shape": ({**stats.state_dict(), "c": torch.zeros(L, N + 1, dtype=torch.int64)}, header),
+        "dtype": ({**stats.state_dict(), "mean": torch.zeros(L, N)}, header),
+        "header": (stats.state_dict(), {**header, "neurons": str(N + 1)}),
+        "counts": ({**stats.state_dict(), "n": stats.state_dict()["n"] + 1}, header),
+        "format": (stats.state_dict(), {**header, "format": "something.else"}),
+    }
+    for name, (state, meta) in cases.items():
+        path = tmp_path / f"{name}.safetensors"
+        save_file(state, str(path), meta)
+        with pytest.raises(ValueError, match=f"{name}.safetensors"):
+            NeuronStats.load(path)
+    with pytest.raises(FileNotFoundError):
+        NeuronStats.load(tmp_path / "absent.safetensors")
+
+
+def test_from_state_dict_validates() -> None:
+    state = NeuronStats(L, N).state_dict()
+    with pytest.raises(ValueError, match="keys"):
+        NeuronStats.from_state_dict({**state, "extra": torch.zeros(1)})
+
+
+def test_to_moves_state_and_results_stay_on_cpu() -> None:
+    stats = NeuronStats(L, N)
+    assert stats.to("cpu") is stats
+    feed(stats, make_batches(), decode=False)
+    assert stats.p.device.type == "cpu"
+    assert stats.histogram(0).shape == (N, BINS)
+
+
+# ---------------------------------------------------------------------- real hooks
+
+
+def tiny_llama() -> torch.nn.Module:
+    transformers = pytest.importorskip("transformers")
+    config = transformers.LlamaConfig(
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        vocab_size=100,
+    )
+    torch.manual_seed(0)
+    return transformers.LlamaForCausalLM(config).eval()
+
+
+def left_padded_batch() -> dict[str, Tensor]:
+    ids = torch.tensor([[0, 0, 0, 5, 6, 7, 8], [1, 2, 3, 4, 5, 6, 7], [0, 0, 0, 0, 0, 9, 10]])
+    attention = (torch.arange(7)[None, :] >= torch.tensor([[3], [0], [5]])).long()
+    return {"input_ids": ids, "attention_mask": attention}
+
+
+def test_real_hooks_single_forward_with_left_padding() -> None:
+    from valuelocate.hooks import capture_activations, trace_neurons
+
+    model = tiny_llama()
+    batch = left_padded_batch()
+    stats = NeuronStats(2, 128)
+    with torch.no_grad(), trace_neurons(model, stats.add, scope="all"):
+        model(**batch)
+    stats.end_batch()
+    with torch.no_grad(), capture_activations(model, scope="all") as cap:
+        model(**batch)
+    lengths = batch["attention_mask"].sum(1).tolist()  # tokens of each row, row-major order
+    for layer in range(2):
+        tokens = cap.values(layer).double()  # [tokens, neurons]
+        assert tokens.shape[0] == sum(lengths) == int(stats.n[layer])
+        prompt_means = torch.stack([t.mean(0) for t in tokens.split(lengths)])
+        close = {"rtol": 1e-9, "atol": 1e-12}
+        torch.testing.assert_close(stats.p[layer], (tokens > 0).double().mean(0), **close)
+        torch.testing.assert_close(stats.mean[layer], tokens.mean(0), **close)
+        torch.testing.assert_close(stats.var[layer], tokens.var(0), **close)
+        torch.testing.assert_close(stats.prompt_mean[layer], prompt_means.mean(0), **close)
+        torch.testing.assert_close(stats.prompt_var[layer], prompt_means.var(0), **close)
+
+
+def test_real_hooks_generate_with_kv_cache() -> None:
+    """Generated tokens arrive one decoding step at a time; prompt means still come out right."""
+    from valuelocate.hooks import capture_activations, trace_neurons
+
+    model = tiny_llama()
+    batch = left_padded_batch()
+    kwargs = {"max_new_tokens": 5, "do_sample": False, "pad_token_id": 0}
+    stats = NeuronStats(2, 128)
+    with torch.no_grad(), trace_neurons(model, stats.add, scope="generated"):
+        model.generate(**batch, **kwargs)
+    stats.end_batch()
+    with torch.no_grad(), capture_activations(model, scope="generated") as cap:
+        model.generate(**batch, **kwargs)
+    for layer in range(2):
+        steps = [chunk.double() for chunk in cap.chunks[layer] if chunk.shape[0]]
+        assert all(step.shape[0] == 3 for step in steps)  # one token per row per step
+        per_step = torch.stack(steps)  # [steps, rows, neurons]
+        tokens = per_step.reshape(-1, 128)
+        prompt_means = per_step.mean(0)  # [rows, neurons]
+        assert int(stats.n[layer]) == tokens.shape[0] and int(stats.prompt_count[layer]) == 3
+        close = {"rtol": 1e-9, "atol": 1e-12}
+        torch.testing.assert_close(stats.p[layer], (tokens > 0).double().mean(0), **close)
+        torch.testing.assert_close(stats.mean[layer], tokens.mean(0), **close)
+        torch.testing.assert_close(stats.prompt_mean[layer], prompt_means.mean(0), **close)
+        torch.testing.assert_close(stats.prompt_var[layer], prompt_means.var(0), **close)
