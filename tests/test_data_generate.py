@@ -207,6 +207,7 @@ def test_scripted_replies_write_valid_records_and_count_rejections(tmp_path) -> 
                 "Too short.",  # malformed
                 TEXTS[0].upper(),  # exact duplicate after normalisation
                 TEXTS[0].replace("alive", "awake"),  # near duplicate
+                "Excitement, novelty and challenge in life, independent thought and action",  # copy
                 shipped,  # duplicate of the reference data
                 TEXTS[1],
             )
@@ -219,7 +220,8 @@ def test_scripted_replies_write_valid_records_and_count_rejections(tmp_path) -> 
         client = OpenAIBackend(model="m", base_url=server.base_url, retries=0)
         report = generate(_config(out, 4, per_call=3), client, reference=[shipped])
     assert report.complete
-    assert (report.written, report.rejected_malformed, report.rejected_duplicate) == (4, 4, 3)
+    assert (report.written, report.rejected_malformed, report.rejected_duplicate) == (4, 5, 3)
+    assert report.reasons["copies the request"] == 1
     assert report.attempts == 3
     records, issues = validate_file(out, "descriptions")
     assert issues == []

@@ -38,16 +38,17 @@ def _register_commands() -> None:
     # Imported here so that each stage owns its commands and `valuelocate --help` lists them.
     from valuelocate import demo
     from valuelocate.locate_cli import locate_command
+    from valuelocate.steer import steer_command
 
     app.command("info")(demo.info_command)
     app.command("demo")(demo.demo_command)
     app.command("locate")(locate_command)
-    try:
-        from valuelocate.data.cli import data_app
-    except ImportError:  # the dataset stage is optional while it is being built
-        data_app = None
-    if data_app is not None:
-        app.add_typer(data_app, name="data")
+    app.command("steer")(steer_command)
+    from valuelocate.data.cli import data_app
+    from valuelocate.data.generate_cli import generate_command
+
+    data_app.command("generate")(generate_command)
+    app.add_typer(data_app, name="data")
 
 
 _register_commands()

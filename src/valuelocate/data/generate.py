@@ -100,6 +100,9 @@ VALUE_DEFINITIONS: dict[str, str] = {
 # Limits on an item's text; an item outside them is counted as malformed.
 MIN_WORDS = 6
 MAX_CHARS = 1200
+# An item whose word 3-grams come from the request at least this often copies the
+# instructions (small models recite the value definitions) instead of writing an item.
+MAX_COPIED = 0.5
 
 # HTTP statuses worth retrying: rate limits and server-side failures.
 _RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
@@ -1053,6 +1056,7 @@ def generate(
                 examples=rng.sample(same, min(config.n_examples, len(same))),
                 avoid=same[-config.n_avoid :] if config.n_avoid else (),
             )
+            asked = shingles(messages[-1]["content"])
             seed = _call_seed(config.seed, report.total, report.attempts)
             report.attempts += 1
             answers = backend.complete(
@@ -1066,7 +1070,7 @@ def generate(
                 for item in items:
                     if report.complete:
                         break
-                    record = _accept(item, config, target, number, seen, report)
+                    record = _accept(item, config, target, number, seen, report, asked)
                     if record is None:
                         continue
                     append_line(handle, record_to_dict(record))
@@ -1087,6 +1091,7 @@ def _accept(
     number: int,
     seen: Deduplicator,
     report: GenerationReport,
+    asked: frozenset[str],
 ) -> Record | None:
     """The record that ``item`` makes, or ``None`` after counting why it is rejected.
 
@@ -1097,6 +1102,7 @@ def _accept(
         number: the id number the record would take.
         seen: the texts it must not duplicate.
         report: where rejections are counted.
+        asked: the word 3-grams of the request, which an item must not mostly copy.
 
     Returns:
         A valid record, not yet written or remembered.
@@ -1109,8 +1115,12 @@ def _accept(
     if problem is not None:
         report.reject(problem)
         return None
-    if seen.is_duplicate(text):
+    if seen.is_duplicate(text):  # first: an item that copies a shown example is a duplicate
         report.rejected_duplicate += 1
+        return None
+    grams = shingles(text)
+    if len(grams & asked) >= MAX_COPIED * len(grams):
+        report.reject("copies the request")
         return None
     record, errors = _make_record(config, target, text, number)
     if record is None:

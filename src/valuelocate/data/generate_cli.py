@@ -1,7 +1,7 @@
 """``valuelocate data generate``: write new dataset items with an LLM (see :mod:`.generate`).
 
-The lead registers :func:`generate_command` on the ``data`` group; it is a plain function so that
-it can also be mounted on a test app.
+:func:`generate_command` is a plain function, registered on the ``data`` group with
+``data_app.command("generate")(generate_command)``, so that tests can mount it on their own app.
 """
 
 from __future__ import annotations
