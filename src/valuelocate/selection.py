@@ -468,7 +468,7 @@ class DeltaP:
 
     For the affirming pole, rank all neurons by ``d`` (descending; ties by lower flat index),
     keep the first ``min_required`` unconditionally, then keep adding while ``d >= threshold``.
-    The oppposing pole is the same on ``-d``. Because the first ``min_required`` are kept
+    The opposing pole is the same on ``-d``. Because the first ``min_required`` are kept
     whatever their score, a large ``min_required`` can select a neuron with ``d < 0`` for the
     affirming pole (and put one neuron in both sets); the study did this, and so do we.
 

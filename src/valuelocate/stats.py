@@ -13,10 +13,11 @@ Usage:
        stats.end_batch()
 
    A prompt is one batch row. With a KV cache its tokens arrive over many forward calls (one
-   per decoding step), so ``add`` only sums each row's values into a small per-batch buffer;
-   ``end_batch`` turns each row's sum into that prompt's mean and folds it into the
-   prompt-level statistics. The simple case, one forward over prompt and answer, is the same
-   recipe: ``add`` (through the hook) once, then ``end_batch``.
+   per decoding step), so ``add`` only adds each row's values (their sum and sum of squares)
+   and the histogram; ``end_batch`` turns each row's sums into that prompt's mean and folds
+   the batch into the token- and prompt-level statistics. The simple case, one forward over
+   prompt and answer, is the same recipe: ``add`` (through the hook) once, then ``end_batch``.
+   Until ``end_batch``, the batch is not in ``n``, ``mean``, ``prompt_mean`` and the like.
 3. Shards (two GPUs, two jobs, a resumed run) combine exactly: ``total = a + b`` or
    ``a.merge(b)``; ``stats.save(path)`` and ``NeuronStats.load(path)`` keep them on disk as
    safetensors.
@@ -25,18 +26,24 @@ Usage:
 
 What is kept, per neuron (``a`` is the neuron's value at one in-scope token):
 
-- ``n``: tokens counted (per layer: every neuron of a layer sees the same tokens) and ``c``:
-  tokens with ``a > 0``, so the activation probability is ``p = c / n``.
+- ``n``: tokens counted (per layer: every neuron of a layer sees the same tokens).
 - a histogram of ``a`` with ``hist_bins`` bins of width ``bin_width`` (the study: 301 and 0.01)::
 
-      bin 0                 a < 0
-      bin k, 1 <= k <= B-2  (k-1) * w <= a < k * w        (B = hist_bins, w = bin_width)
-      bin B-1               a >= (B-2) * w               (overflow; 2.99 and above by default)
+      bin 0                 a <= 0
+      bin k, 1 <= k <= B-2  (k-1) * w < a <= k * w        (B = hist_bins, w = bin_width)
+      bin B-1               a > (B-2) * w                (overflow; above 2.99 by default)
 
-  Bins are found as ``floor(a / w) + 1`` in float32, so a value within float32 rounding of an
-  edge may land in the bin next to it. Quantiles are read from it (see :meth:`quantile`).
+  Bin 0 holds exactly the tokens with ``a <= 0``, so ``c``, the number of tokens with
+  ``a > 0``, is ``n - hist[..., 0]`` and the activation probability is ``p = c / n``: exact,
+  and free in the forward pass. (The study's bin 0 is ``a < 0``; closing it at 0 only moves
+  exact zeros, which then read as 0 in quantiles.) Bins are found as ``ceil(a / w)`` in
+  float32, so a value within float32 rounding of an edge may land in the bin next to it, and
+  a positive float32 denormal may count as 0 where the hardware flushes denormals.
+  Quantiles are read from it (see :meth:`quantile`).
 - running mean and M2 of ``a`` over tokens, and over prompts of each prompt's mean ``a``
-  (float64), merged batch by batch with Chan et al.'s parallel formula.
+  (float64), merged batch by batch with Chan et al.'s parallel formula. Within a batch each
+  row keeps the sum and sum of squares of ``a - s``, with ``s`` the running mean when the
+  batch opened, so the power sums do not cancel once the mean is known.
 
 Design notes (the why):
 
@@ -47,6 +54,8 @@ Design notes (the why):
   the forward pass): out-of-scope tokens are weighted by zero instead of being removed, which
   costs arithmetic on padding but keeps the GPU queue full. On the CPU, where reading back is
   free, in-scope tokens are gathered first.
+- A decoding step is launch-bound, so ``add`` does few operations (about twenty tensor ops
+  per layer and call); the moment arithmetic waits for ``end_batch``.
 - Histogram counts are int32: half the memory of int64 (55 MB for 30 x 1536 neurons at 301
   bins, 552 MB for Llama-3-8B's 32 x 14,336), and safe up to 2**31 - 1 tokens per pole, about
   1000 times the study's 1.9 M generated tokens per pole. :meth:`end_batch` and :meth:`merge`
@@ -66,7 +75,7 @@ from safetensors.torch import load_file, safe_open, save_file
 from torch import Tensor
 
 FORMAT_NAME = "valuelocate.NeuronStats"
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"  # 2: bin 0 is a <= 0 and c is derived from it (1 stored c, bin 0 a < 0)
 HIST_DTYPE = torch.int32
 _HIST_LIMIT = 2**31 - 1  # largest count an int32 histogram cell holds
 _RESERVED_METADATA = ("format", "version", "num_layers", "neurons", "hist_bins", "bin_width")
@@ -85,6 +94,21 @@ class _Moments:
 
     def clone(self) -> _Moments:
         return _Moments(self.n.clone(), self.mean.clone(), self.m2.clone())
+
+
+@dataclass
+class _OpenBatch:
+    """One layer's sums for the batch being traced, per row (prompt)."""
+
+    shift: Tensor  # [neurons] float64: running token mean when the batch opened
+    total: Tensor  # [batch, neurons] float64: sum of (a - shift)
+    squares: Tensor  # [batch, neurons] float64: sum of (a - shift)^2
+    count: Tensor  # [batch] int64: tokens counted
+
+    def to(self, device: torch.device) -> _OpenBatch:
+        return _OpenBatch(
+            *(t.to(device) for t in (self.shift, self.total, self.squares, self.count))
+        )
 
 
 def _chan_update(acc: _Moments, n_b: Tensor, mean_b: Tensor, m2_b: Tensor) -> None:
@@ -108,13 +132,9 @@ def _gathers_tokens(device: torch.device) -> bool:
     return device.type == "cpu"
 
 
-def _batch_moments(x: Tensor, weight: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
-    """(count, mean, M2) over the rows of ``x`` [rows, neurons] float64, rows weighted 0/1."""
-    if weight is None:
-        n_b = torch.tensor(x.shape[0], dtype=torch.int64, device=x.device)
-        mean_b = x.sum(0) / max(x.shape[0], 1)
-        m2_b = (x - mean_b).square_().sum(0)
-        return n_b, mean_b, m2_b
+def _weighted_moments(x: Tensor, weight: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """(count, mean, M2) over the rows of ``x`` [rows, neurons] float64 with 0/1 ``weight``
+    [rows] bool; rows of weight 0 must hold finite values."""
     w = weight.to(torch.float64)[:, None]  # [rows, 1]
     n_b = weight.sum()
     mean_b = (x * w).sum(0) / n_b.clamp(min=1)
@@ -128,10 +148,10 @@ class NeuronStats:
     Args:
         num_layers: number of decoder layers ``L``.
         neurons: neurons per layer ``N``.
-        hist_bins: histogram bins ``B``, including the ``a < 0`` bin and the overflow bin
+        hist_bins: histogram bins ``B``, including the ``a <= 0`` bin and the overflow bin
             (default 301, the study's).
         bin_width: width of the regular bins (default 0.01): they cover
-            ``[0, (B - 2) * bin_width)``.
+            ``(0, (B - 2) * bin_width]``.
         device: where the (empty) state starts; each layer's state moves to its values' device
             on the first :meth:`add`.
 
@@ -156,7 +176,7 @@ class NeuronStats:
             raise ValueError(f"Need at least one layer and neuron, got {num_layers} x {neurons}")
         if hist_bins < 3:
             raise ValueError(
-                f"hist_bins must be at least 3 (negative, regular, overflow), got {hist_bins}"
+                f"hist_bins must be at least 3 (non-positive, regular, overflow), got {hist_bins}"
             )
         if not (bin_width > 0 and math.isfinite(bin_width)):
             raise ValueError(f"bin_width must be a positive number, got {bin_width}")
@@ -165,17 +185,15 @@ class NeuronStats:
         self.hist_bins = hist_bins
         self.bin_width = float(bin_width)
         dev = torch.device(device)
-        self._c = [torch.zeros(neurons, dtype=torch.int64, device=dev) for _ in range(num_layers)]
         self._hist = [
             torch.zeros(neurons * hist_bins, dtype=HIST_DTYPE, device=dev)  # [neurons * bins]
             for _ in range(num_layers)
         ]
         self._tok = [self._empty_moments(dev) for _ in range(num_layers)]
         self._prompt = [self._empty_moments(dev) for _ in range(num_layers)]
-        # Per-batch buffers: each row's (sum of a, token count) so far; None outside a batch.
-        self._row_sum: list[Tensor | None] = [None] * num_layers  # [batch, neurons] float64
-        self._row_count: list[Tensor | None] = [None] * num_layers  # [batch] int64
+        self._open: list[_OpenBatch | None] = [None] * num_layers  # None outside a batch
         self._offsets: dict[torch.device, Tensor] = {}  # [neurons] int64: j * bins
+        self._ones_buffer: dict[torch.device, Tensor] = {}  # [size] int32 ones
 
     def _empty_moments(self, device: torch.device) -> _Moments:
         zeros = torch.zeros(self.neurons, dtype=torch.float64, device=device)
@@ -200,17 +218,17 @@ class NeuronStats:
         device = values.device
         if self._hist[layer].device != device:
             self._move_layer(layer, device)
+        opened = self._open_batch(layer, batch, device)
         x = values.reshape(batch * seq, neurons)  # [tokens, neurons]
         keep = None if mask is None else mask.reshape(batch * seq).to(device, torch.bool)
-        rows = None
         if keep is not None and _gathers_tokens(device):
             picked = keep.nonzero().squeeze(1)  # [kept tokens]
-            x, rows, keep = x.index_select(0, picked), picked // seq, None
-        x64 = x.to(torch.float64)
-        if keep is not None:
-            x64 = x64 * keep[:, None]  # zero the out-of-scope tokens for every sum below
-        self._add_tokens(layer, x, x64, keep)
-        self._add_rows(layer, x64, rows, keep, batch)
+            x = x.index_select(0, picked)
+            self._add_gathered_rows(opened, x, picked // seq, batch)
+            keep = None
+        else:
+            self._add_rows(opened, x, keep, batch)
+        self._hist[layer].scatter_add_(0, *self._hist_update(x, keep))
 
     def _check_call(self, layer: int, values: Tensor, mask: Tensor | None) -> None:
         if not 0 <= layer < self.num_layers:
@@ -223,44 +241,48 @@ class NeuronStats:
             raise ValueError(
                 f"Mask shape {tuple(mask.shape)} does not match values {tuple(values.shape)}"
             )
-        pending = self._row_count[layer]
-        if pending is not None and pending.shape[0] != values.shape[0]:
+        opened = self._open[layer]
+        if opened is not None and opened.count.shape[0] != values.shape[0]:
             raise ValueError(
                 f"Layer {layer} got a batch of {values.shape[0]} rows while a batch of "
-                f"{pending.shape[0]} is open; call end_batch() between batches"
+                f"{opened.count.shape[0]} is open; call end_batch() between batches"
             )
 
-    def _add_tokens(self, layer: int, x: Tensor, x64: Tensor, keep: Tensor | None) -> None:
-        """Token-level update of ``layer`` with ``x`` [tokens, neurons] (``x64``: the same in
-        float64, zero where not kept); ``keep`` [tokens] bool weights tokens 0/1 (None: all)."""
-        _chan_update(self._tok[layer], *_batch_moments(x64, keep))
-        positive = x > 0  # [tokens, neurons]
-        if keep is not None:
-            positive &= keep[:, None]
-        self._c[layer].add_(positive.sum(0))
-        self._hist[layer].scatter_add_(0, *self._hist_update(x, keep))
+    def _open_batch(self, layer: int, batch: int, device: torch.device) -> _OpenBatch:
+        opened = self._open[layer]
+        if opened is None:
+            zeros = torch.zeros(batch, self.neurons, dtype=torch.float64, device=device)
+            opened = _OpenBatch(
+                shift=self._tok[layer].mean.clone(),
+                total=zeros,
+                squares=zeros.clone(),
+                count=torch.zeros(batch, dtype=torch.int64, device=device),
+            )
+            self._open[layer] = opened
+        return opened
 
-    def _add_rows(
-        self, layer: int, x64: Tensor, rows: Tensor | None, keep: Tensor | None, batch: int
-    ) -> None:
-        """Add each batch row's sum and token count to the open batch's buffer. ``rows``
-        [tokens] gives gathered tokens' rows; when None, ``x64`` is [batch * seq, neurons]
-        in row-major order."""
-        if self._row_sum[layer] is None:
-            self._row_sum[layer] = x64.new_zeros(batch, self.neurons)
-            self._row_count[layer] = torch.zeros(batch, dtype=torch.int64, device=x64.device)
-        row_sum, row_count = self._row_sum[layer], self._row_count[layer]
-        assert row_sum is not None and row_count is not None
-        if rows is None:
-            seq = x64.shape[0] // batch
-            rows = torch.arange(batch, device=x64.device).repeat_interleave(seq)
-        # A one-hot [batch, tokens] matmul sums each row's tokens: deterministic, no atomics,
-        # and much faster than index_add_ on the CPU. Out-of-scope tokens are already zero
-        # in x64 and weigh zero in the counts.
-        onehot = rows[None, :] == torch.arange(batch, device=x64.device)[:, None]
-        row_sum.add_(onehot.to(torch.float64) @ x64)
-        weight = onehot if keep is None else onehot & keep[None, :]
-        row_count.add_(weight.sum(1))
+    def _add_gathered_rows(self, opened: _OpenBatch, x: Tensor, rows: Tensor, batch: int) -> None:
+        """Add gathered tokens ``x`` [tokens, neurons] of batch rows ``rows`` [tokens]."""
+        centred = x - opened.shift  # [tokens, neurons] float64 by type promotion
+        # A one-hot [batch, tokens] matmul sums each row's tokens: deterministic and much
+        # faster on the CPU than index_add_.
+        onehot = rows[None, :] == torch.arange(batch, device=x.device)[:, None]
+        weights = onehot.to(torch.float64)
+        opened.total.add_(weights @ centred)
+        opened.squares.add_(weights @ centred.square_())
+        opened.count.add_(onehot.sum(1))
+
+    def _add_rows(self, opened: _OpenBatch, x: Tensor, keep: Tensor | None, batch: int) -> None:
+        """Add all tokens ``x`` [batch * seq, neurons] (row-major), weighted by ``keep``."""
+        centred = x - opened.shift  # [tokens, neurons] float64 by type promotion
+        if keep is not None:
+            centred = torch.where(keep[:, None], centred, 0.0)  # padding may hold anything
+        opened.total.add_(centred.view(batch, -1, self.neurons).sum(1))
+        opened.squares.add_(centred.square_().view(batch, -1, self.neurons).sum(1))
+        if keep is None:
+            opened.count.add_(x.shape[0] // batch)
+        else:
+            opened.count.add_(keep.view(batch, -1).sum(1))
 
     def _hist_update(self, x: Tensor, keep: Tensor | None) -> tuple[Tensor, Tensor]:
         """(flat cell index, increment), both [tokens * neurons], for ``scatter_add_``."""
@@ -269,38 +291,52 @@ class NeuronStats:
         if offsets is None:
             offsets = torch.arange(self.neurons, device=x.device) * bins
             self._offsets[x.device] = offsets
-        # bin = floor(a / w) + 1 clipped to [0, B-1]; after clipping, truncation is floor.
-        y = x.to(torch.float32) * (1.0 / self.bin_width) + 1.0
+        # bin = ceil(a / w) clipped to [0, B-1]: 0 for a <= 0, B-1 for the overflow.
+        y = (x.to(torch.float32) * (1.0 / self.bin_width)).ceil_()
         y.clamp_(0.0, bins - 1).nan_to_num_(0.0)
         flat = y.to(torch.int64).add_(offsets).reshape(-1)  # [tokens * neurons]
         if keep is None:
-            inc = torch.ones((), dtype=HIST_DTYPE, device=x.device).expand(flat.shape[0])
+            inc = self._ones(flat.shape[0], x.device)
         else:
             inc = keep.to(HIST_DTYPE)[:, None].expand(x.shape).reshape(-1)
         return flat, inc
 
+    def _ones(self, size: int, device: torch.device) -> Tensor:
+        """``[size]`` int32 ones, from a buffer kept per device (scatter_add_ is about twice
+        as fast on the CPU with a contiguous source as with an expanded scalar)."""
+        ones = self._ones_buffer.get(device)
+        if ones is None or ones.shape[0] < size:
+            ones = torch.ones(size, dtype=HIST_DTYPE, device=device)
+            self._ones_buffer[device] = ones
+        return ones[:size]
+
     def end_batch(self) -> None:
-        """Close the current batch: each row with at least one counted token becomes one prompt
-        whose mean value per neuron is folded into the prompt-level statistics.
+        """Close the current batch: fold its tokens into the token-level statistics, and each
+        row with at least one counted token, as one prompt, into the prompt-level ones.
 
         Safe to call when no batch is open (it does nothing).
         """
         for layer in range(self.num_layers):
-            row_sum, row_count = self._row_sum[layer], self._row_count[layer]
-            if row_sum is None or row_count is None:
+            opened = self._open[layer]
+            if opened is None:
                 continue
-            counted = row_count > 0  # [batch]
-            row_mean = row_sum / row_count.clamp(min=1)[:, None].to(torch.float64)
-            row_mean = row_mean * counted[:, None]
-            _chan_update(self._prompt[layer], *_batch_moments(row_mean, counted))
-            self._row_sum[layer] = None
-            self._row_count[layer] = None
+            count = opened.count.to(torch.float64)  # [batch]
+            n_b = opened.count.sum()
+            total = opened.total.sum(0)  # [neurons], of a - shift
+            mean_b = total / n_b.clamp(min=1)
+            m2_b = (opened.squares.sum(0) - total * mean_b).clamp_(min=0.0)
+            _chan_update(self._tok[layer], n_b, opened.shift + mean_b, m2_b)
+
+            counted = opened.count > 0  # [batch]
+            row_mean = opened.shift + opened.total / count.clamp(min=1.0)[:, None]
+            _chan_update(self._prompt[layer], *_weighted_moments(row_mean, counted))
+            self._open[layer] = None
         self._check_hist_bound()
 
     @property
     def has_open_batch(self) -> bool:
         """True between an :meth:`add` and the next :meth:`end_batch`."""
-        return any(buf is not None for buf in self._row_count)
+        return any(opened is not None for opened in self._open)
 
     def _check_hist_bound(self) -> None:
         largest = max(int(m.n) for m in self._tok)
@@ -313,14 +349,12 @@ class NeuronStats:
     # ------------------------------------------------------------------ devices and merging
 
     def _move_layer(self, layer: int, device: torch.device) -> None:
-        self._c[layer] = self._c[layer].to(device)
         self._hist[layer] = self._hist[layer].to(device)
         self._tok[layer] = self._tok[layer].to(device)
         self._prompt[layer] = self._prompt[layer].to(device)
-        for buffers in (self._row_sum, self._row_count):
-            buf = buffers[layer]
-            if buf is not None:
-                buffers[layer] = buf.to(device)
+        opened = self._open[layer]
+        if opened is not None:
+            self._open[layer] = opened.to(device)
 
     def to(self, device: torch.device | str) -> NeuronStats:
         """Move every layer's state to ``device`` (in place); returns ``self``."""
@@ -335,7 +369,6 @@ class NeuronStats:
         out = NeuronStats(
             self.num_layers, self.neurons, hist_bins=self.hist_bins, bin_width=self.bin_width
         )
-        out._c = [t.clone() for t in self._c]
         out._hist = [t.clone() for t in self._hist]
         out._tok = [m.clone() for m in self._tok]
         out._prompt = [m.clone() for m in self._prompt]
@@ -352,7 +385,6 @@ class NeuronStats:
         self._check_compatible(other)
         for layer in range(self.num_layers):
             device = self._hist[layer].device
-            self._c[layer].add_(other._c[layer].to(device))
             self._hist[layer].add_(other._hist[layer].to(device))
             for mine, theirs in (
                 (self._tok[layer], other._tok[layer]),
@@ -392,8 +424,10 @@ class NeuronStats:
 
     @property
     def c(self) -> Tensor:
-        """Tokens with ``a > 0``, ``[layers, neurons]`` int64."""
-        return self._gather(self._c)
+        """Tokens with ``a > 0``, ``[layers, neurons]`` int64: all but histogram bin 0."""
+        return self._gather(
+            [m.n - self.histogram(layer)[:, 0].to(torch.int64) for layer, m in enumerate(self._tok)]
+        )
 
     @property
     def p(self) -> Tensor:
@@ -449,8 +483,8 @@ class NeuronStats:
 
         Rule: with ``t = q * n``, take the first bin ``k`` whose cumulative count reaches ``t``
         (it holds the ``ceil(t)``-th smallest value) and interpolate linearly inside it:
-        ``lower_k + w * (t - cum_{k-1}) / count_k``. The result is within one bin width of
-        that order statistic. Two bins have no width: the ``a < 0`` bin reads as 0.0 (the
+        ``(k - 1) * w + w * (t - cum_{k-1}) / count_k``. The result is within one bin width of
+        that order statistic. Two bins have no width: the ``a <= 0`` bin reads as 0.0 (the
         histogram does not resolve negative values) and the overflow bin reads as its lower
         edge ``(B - 2) * w`` (a lower bound). NaN where ``n = 0``.
 
@@ -489,13 +523,13 @@ class NeuronStats:
     def state_dict(self) -> dict[str, Tensor]:
         """All counts and moments as CPU tensors (no open batch allowed).
 
-        Keys: ``n`` [L] int64, ``c`` [L, N] int64, ``hist`` [L, N, B] int32, ``mean``/``m2``
-        [L, N] float64, ``prompt_n`` [L] int64, ``prompt_mean``/``prompt_m2`` [L, N] float64.
+        Keys: ``n`` [L] int64, ``hist`` [L, N, B] int32, ``mean``/``m2`` [L, N] float64,
+        ``prompt_n`` [L] int64, ``prompt_mean``/``prompt_m2`` [L, N] float64 (``c`` is
+        ``n - hist[..., 0]``).
         """
         self._require_closed("save")
         return {
             "n": self.n,
-            "c": self.c,
             "hist": self._gather(self._hist).view(self.num_layers, self.neurons, self.hist_bins),
             "mean": self._gather([m.mean for m in self._tok]),
             "m2": self._gather([m.m2 for m in self._tok]),
@@ -517,7 +551,6 @@ class NeuronStats:
         num_layers, neurons, bins = state["hist"].shape
         out = cls(num_layers, neurons, hist_bins=bins, bin_width=bin_width)
         for layer in range(num_layers):
-            out._c[layer] = state["c"][layer].clone()
             out._hist[layer] = state["hist"][layer].reshape(-1).clone()
             out._tok[layer] = _Moments(
                 state["n"][layer].clone(), state["mean"][layer].clone(), state["m2"][layer].clone()
@@ -590,7 +623,6 @@ class NeuronStats:
 _STATE_SPEC: dict[str, tuple[int, torch.dtype]] = {
     # key: (number of dimensions, dtype); shapes are checked against hist [L, N, B]
     "n": (1, torch.int64),
-    "c": (2, torch.int64),
     "hist": (3, HIST_DTYPE),
     "mean": (2, torch.float64),
     "m2": (2, torch.float64),
@@ -619,7 +651,7 @@ def _validate_state(state: Mapping[str, Tensor]) -> None:
             raise ValueError(
                 f"State {key!r} has shape {tuple(state[key].shape)}, expected {expected}"
             )
-    if bool((state["n"] < 0).any()) or bool((state["c"] > state["n"][:, None]).any()):
-        raise ValueError("State counts are inconsistent (negative n, or c > n)")
+    if bool((state["n"] < 0).any()) or bool((state["hist"] < 0).any()):
+        raise ValueError("State counts are negative")
     if not torch.equal(state["hist"].sum((1, 2)), state["n"] * neurons):
         raise ValueError("State histogram totals do not match the token counts n")
