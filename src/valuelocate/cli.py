@@ -7,6 +7,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from valuelocate.architectures import UnsupportedArchitectureError
 from valuelocate.artifacts import ArtifactError
@@ -66,7 +67,8 @@ def main() -> None:
     try:
         app()
     except USER_ERRORS as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        # Escape the message: it may hold brackets (`valuelocate[vllm]`) that rich would eat.
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]")

@@ -9,6 +9,8 @@ Usage:
 3. Partial statistics are checkpointed; ``locate(..., resume=True)`` continues an interrupted
    run from its last checkpoint and ends with the same statistics as an uninterrupted run
    (batches are deterministic, and the checkpoint holds the exact float64 state).
+   Under ``torchrun`` each rank runs its share of the batches and checkpoints it in its own
+   file; the ranks' statistics are combined once per pole (see :mod:`valuelocate.distributed`).
 4. The selection method turns the two poles' statistics of each dimension into neuron sets;
    everything lands in the run directory (see :mod:`valuelocate.artifacts`).
 
@@ -51,6 +53,7 @@ from valuelocate.data import (
     load_file,
     load_prompts,
 )
+from valuelocate.distributed import Shard
 from valuelocate.hooks import SCOPES, Scope, trace_neurons
 from valuelocate.models import LoadedModel, load_model
 from valuelocate.prompting import LOCATE_TEMPLATE, chat_inputs, locate_text, stop_token_ids
@@ -58,6 +61,7 @@ from valuelocate.selection import Selection, get_method
 from valuelocate.stats import NeuronStats
 
 MANIFEST_VERSION = 1
+BACKENDS = ("transformers", "vllm")
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,10 @@ class LocateOptions:
         batch_size: prompts per batch. Part of the result: float sums depend on batching.
         repetition_penalty: as in the study's generation (1.1).
         dtype, device, revision: how the model is loaded.
+        device_map: ``auto`` spreads a model too large for one device over all of them
+            (accelerate); None keeps it whole on ``device``.
+        backend: ``transformers`` or ``vllm`` (the optional extra ``valuelocate[vllm]``;
+            ``--scope generated`` only).
         seed: prompt sampling and description pairing.
         chat_template: wrap prompts in the model's chat template when it has one.
         method, method_params: the selection strategy and its parameters.
@@ -93,6 +101,8 @@ class LocateOptions:
     dtype: str = "float32"
     device: str | None = None
     revision: str | None = None
+    device_map: str | None = None
+    backend: str = "transformers"
     seed: int = 0
     chat_template: bool = True
     method: str = "delta-p"
@@ -118,6 +128,10 @@ class LocateOptions:
             raise ValueError("--prompts-per-pole must be at least 1")
         if self.batch_size < 1 or self.max_new_tokens < 1:
             raise ValueError("--batch-size and --max-new-tokens must be at least 1")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"Unknown backend {self.backend!r}; expected one of {BACKENDS}")
+        if self.backend == "vllm" and (self.scope != "generated" or self.site != "act"):
+            raise ValueError("--backend vllm supports --scope generated and --site act only")
         get_method(self.method)(**dict(self.method_params))  # unknown name or parameter
 
     def manifest_view(self) -> dict[str, Any]:
@@ -247,16 +261,29 @@ def run_pole(
     *,
     start: int = 0,
     on_batch: Callable[[NeuronStats, int], None] | None = None,
+    batch_starts: Sequence[int] | None = None,
 ) -> NeuronStats:
     """Stream the statistics of one pole's prompts from prompt ``start`` on.
 
-    ``on_batch(stats, prompts_done)`` runs after each closed batch (checkpointing, progress).
+    Args:
+        lm, job, options: the model, the pole's prompts and the run's options.
+        stats: the accumulator to add to (returned).
+        start: first prompt (a multiple of the batch size when resuming).
+        on_batch: ``on_batch(stats, end)`` runs after each closed batch with the index one past
+            the batch's last prompt (checkpointing, progress).
+        batch_starts: the first prompt of each batch to run (a rank's share, see
+            :meth:`valuelocate.distributed.Shard.batch_starts`); overrides ``start``.
+
+    Returns:
+        ``stats``.
     """
     model = lm.model
-    device = next(model.parameters()).device
+    device = _input_device(model)
     stops = stop_token_ids(model, lm.tokenizer)
     pad = lm.tokenizer.pad_token_id
-    for begin in range(start, len(job.texts), options.batch_size):
+    if batch_starts is None:
+        batch_starts = range(start, len(job.texts), options.batch_size)
+    for begin in batch_starts:
         texts = list(job.texts[begin : begin + options.batch_size])
         batch = chat_inputs(lm.tokenizer, texts, chat_template=options.chat_template)
         batch = {k: v.to(device) for k, v in batch.items()}
@@ -282,6 +309,17 @@ def run_pole(
     return stats
 
 
+def _input_device(model: torch.nn.Module) -> torch.device:
+    """Where the inputs go: the input embeddings' device (the first device of a model
+    dispatched with ``device_map``), else the first parameter's."""
+    get_embeddings = getattr(model, "get_input_embeddings", None)
+    embeddings = get_embeddings() if callable(get_embeddings) else None
+    weight = getattr(embeddings, "weight", None)
+    if isinstance(weight, torch.Tensor) and weight.device.type != "meta":
+        return weight.device
+    return next(model.parameters()).device
+
+
 # ------------------------------------------------------------------ the run
 
 
@@ -289,8 +327,31 @@ def _stats_path(run_dir: Path, job: PoleJob) -> Path:
     return run_dir / "stats" / f"{job.key}.safetensors"
 
 
-def _checkpoint_path(run_dir: Path, job: PoleJob) -> Path:
-    return run_dir / "checkpoints" / f"{job.key}.safetensors"
+def _checkpoint_path(run_dir: Path, job: PoleJob, shard: Shard | None = None) -> Path:
+    """One file per pole, and per rank under a launch: ``{key}.rank{r}-of{W}.safetensors``."""
+    if shard is None or not shard.is_distributed:
+        return run_dir / "checkpoints" / f"{job.key}.safetensors"
+    name = f"{job.key}.rank{shard.rank}-of{shard.world_size}.safetensors"
+    return run_dir / "checkpoints" / name
+
+
+def _check_checkpoint_world(run_dir: Path, job: PoleJob, shard: Shard) -> None:
+    """Refuse checkpoints written by a launch of another size: they hold other shares."""
+    ours = {
+        _checkpoint_path(run_dir, job, Shard(r, shard.world_size)).name
+        for r in range(shard.world_size)
+    }
+    others = sorted(
+        p.name
+        for p in (run_dir / "checkpoints").glob(f"{job.key}.*safetensors")
+        if p.name not in ours and not p.name.startswith(".")
+    )
+    if others:
+        raise ValueError(
+            f"Cannot resume {run_dir} with {shard.world_size} process(es): checkpoint {others[0]} "
+            "was written by a launch of another size. Resume with the same number of processes, "
+            "or delete the pole's checkpoints to recompute it."
+        )
 
 
 def _save_stats(path: Path, stats: NeuronStats, metadata: Mapping[str, str]) -> None:
@@ -298,7 +359,7 @@ def _save_stats(path: Path, stats: NeuronStats, metadata: Mapping[str, str]) -> 
 
 
 def _manifest(
-    options: LocateOptions, lm: LoadedModel, shape: ModelShape, data_hash: str, jobs: list[PoleJob]
+    options: LocateOptions, lm: Any, shape: ModelShape, data_hash: str, jobs: list[PoleJob]
 ) -> dict[str, Any]:
     return {
         "version": MANIFEST_VERSION,
@@ -347,6 +408,7 @@ def locate(
     resume: bool = False,
     lm: LoadedModel | None = None,
     progress: Callable[[PoleJob, PoleProgress], None] | None = None,
+    shard: Shard | None = None,
 ) -> LocateResult:
     """Locate value neurons and write the run's artifacts.
 
@@ -356,6 +418,9 @@ def locate(
         resume: continue the interrupted run in ``run_dir`` (same options required).
         lm: an already loaded model (else ``options.model`` is loaded).
         progress: called after each batch with the job and its counters.
+        shard: this process's share under ``torchrun`` (from
+            :func:`valuelocate.distributed.process_group`); None runs everything here. Every
+            rank returns the combined result; only rank 0 writes the shared artifacts.
 
     Returns:
         A :class:`LocateResult` with the statistics, the neuron sets and the summary.
@@ -374,21 +439,24 @@ def locate(
         )
     if resume and not manifest_path.is_file():
         raise ValueError(f"Cannot resume: {manifest_path} does not exist")
+    shard = shard or Shard()
     prompts, descriptions, data_hash = _load_dataset(options)
     jobs = build_jobs(options, prompts, descriptions)
     if lm is None:
-        lm = load_model(
-            options.model, dtype=options.dtype, device=options.device, revision=options.revision
-        )
-    shape = model_shape(lm.model)
+        lm = _load_for(options, shard)
+    shape = _shape_of(lm)
     manifest = _manifest(options, lm, shape, data_hash, jobs)
+    manifest["world_size"] = shard.world_size
     if resume:
         _check_resumable(run_dir, manifest)
-    write_json(manifest_path, manifest)
+    # Every rank has checked the directory before any rank writes into it.
+    shard.barrier()
+    if shard.is_main:
+        write_json(manifest_path, manifest)
 
     all_stats: dict[str, NeuronStats] = {}
     for job in jobs:
-        all_stats[job.key] = _run_or_resume(lm, job, options, shape, run_dir, progress)
+        all_stats[job.key] = _run_or_resume(lm, job, options, shape, run_dir, progress, shard=shard)
 
     selections: dict[str, Selection] = {}
     method = get_method(options.method)(**dict(options.method_params))
@@ -396,6 +464,45 @@ def locate(
         affirm = all_stats[f"{dimension}.affirm"]
         oppose = all_stats[f"{dimension}.oppose"]
         selections[dimension] = method(affirm, oppose)
+    summary = summarize(selections, shape)
+    if shard.is_main:
+        _write_results(run_dir, selections, shape, summary, manifest, lm, options)
+    shard.barrier()  # the other ranks end when the artifacts are written
+    return LocateResult(run_dir, shape, all_stats, selections, summary)
+
+
+def _load_for(options: LocateOptions, shard: Shard) -> Any:
+    """Load ``options.model`` on this rank's device (``cuda:LOCAL_RANK`` under a launch)."""
+    device = options.device
+    if shard.is_distributed and device is not None and device.startswith("cuda"):
+        device = shard.device
+    if options.backend == "vllm":
+        from valuelocate.vllm_backend import VLLMLocator
+
+        return VLLMLocator.load(options, device=device)
+    return load_model(
+        options.model,
+        dtype=options.dtype,
+        device=device,
+        device_map=options.device_map,
+        revision=options.revision,
+    )
+
+
+def _shape_of(lm: Any) -> ModelShape:
+    return lm.shape if hasattr(lm, "shape") else model_shape(lm.model)
+
+
+def _write_results(
+    run_dir: Path,
+    selections: dict[str, Selection],
+    shape: ModelShape,
+    summary: dict[str, Any],
+    manifest: dict[str, Any],
+    lm: Any,
+    options: LocateOptions,
+) -> None:
+    """Write the neuron sets, the summary, and mark the manifest complete."""
     save_neuron_sets(
         run_dir / "neurons.safetensors",
         selections,
@@ -403,52 +510,77 @@ def locate(
         metadata={"config_hash": lm.config_hash, "model": options.model, "site": options.site},
     )
     write_json(run_dir / "neurons.json", neuron_sets_summary(selections))
-    summary = summarize(selections, shape)
     write_json(run_dir / "summary.json", summary)
     manifest["status"] = "complete"
-    write_json(manifest_path, manifest)
-    return LocateResult(run_dir, shape, all_stats, selections, summary)
+    write_json(run_dir / "manifest.json", manifest)
 
 
 def _run_or_resume(
-    lm: LoadedModel,
+    lm: Any,
     job: PoleJob,
     options: LocateOptions,
     shape: ModelShape,
     run_dir: Path,
     progress: Callable[[PoleJob, PoleProgress], None] | None,
+    *,
+    shard: Shard | None = None,
 ) -> NeuronStats:
-    """One pole: reuse its finished statistics, continue its checkpoint, or start afresh."""
+    """One pole: reuse its finished statistics, continue its checkpoint, or start afresh.
+
+    Under a launch each rank runs its own batches from its own checkpoint, then the ranks'
+    statistics are combined (one collective) and rank 0 writes the pole's file.
+    """
+    shard = shard or Shard()
     final = _stats_path(run_dir, job)
+    checkpoint = _checkpoint_path(run_dir, job, shard)
     if final.is_file():
+        checkpoint.unlink(missing_ok=True)  # left over if a run ended between the two steps
         return _load_stats(final, shape)
-    checkpoint = _checkpoint_path(run_dir, job)
-    start = 0
+    _check_checkpoint_world(run_dir, job, shard)
+    next_batch = 0
     if checkpoint.is_file():
         stats = _load_stats(checkpoint, shape)
-        start = int(NeuronStats.read_metadata(checkpoint).get("prompts_done", "0"))
+        meta = NeuronStats.read_metadata(checkpoint)
+        done = int(meta.get("prompts_done", "0"))
+        next_batch = int(meta.get("next_batch", str(done // options.batch_size)))
     else:
         stats = NeuronStats(shape.num_layers, shape.neurons_per_layer)
-    counters = PoleProgress(prompts_done=start, prompts_total=len(job.texts))
+    starts = shard.batch_starts(len(job.texts), options.batch_size, start=next_batch)
+    mine = shard.batch_starts(len(job.texts), options.batch_size)
+    sizes = {b: min(options.batch_size, len(job.texts) - b) for b in mine}
+    already = sum(size for b, size in sizes.items() if b not in starts)
+    counters = PoleProgress(prompts_done=already, prompts_total=sum(sizes.values()))
     last_save = time.monotonic()
     began = time.monotonic()
-    tokens_before = int(stats.n[0].item()) if start else 0
+    tokens_before = int(stats.n[0].item()) if next_batch else 0
 
-    def on_batch(current: NeuronStats, done: int) -> None:
+    def on_batch(current: NeuronStats, end: int) -> None:
         nonlocal last_save
-        counters.prompts_done = done
+        batch_index = -(-end // options.batch_size) - 1
+        counters.prompts_done += sizes[batch_index * options.batch_size]
         counters.tokens = int(current.n[0].item()) - tokens_before
         counters.seconds = time.monotonic() - began
-        if time.monotonic() - last_save >= options.checkpoint_seconds and done < len(job.texts):
-            _save_stats(checkpoint, current, {"prompts_done": str(done), "job": job.key})
+        remaining = counters.prompts_done < counters.prompts_total
+        if time.monotonic() - last_save >= options.checkpoint_seconds and remaining:
+            meta = {"next_batch": str(batch_index + 1), "job": job.key}
+            if not shard.is_distributed:
+                meta["prompts_done"] = str(end)
+            else:
+                meta["rank"] = f"{shard.rank}/{shard.world_size}"
+            _save_stats(checkpoint, current, meta)
             last_save = time.monotonic()
         if progress is not None:
             progress(job, counters)
 
     if progress is not None:
         progress(job, counters)
-    run_pole(lm, job, options, stats, start=start, on_batch=on_batch)
-    _save_stats(final, stats, {"prompts_done": str(len(job.texts)), "job": job.key})
+    if isinstance(lm, LoadedModel):
+        run_pole(lm, job, options, stats, on_batch=on_batch, batch_starts=starts)
+    else:  # another backend (vLLM) with the same contract
+        lm.run_pole(job, options, stats, on_batch=on_batch, batch_starts=starts)
+    stats = shard.combine(stats)
+    if shard.is_main:
+        _save_stats(final, stats, {"prompts_done": str(len(job.texts)), "job": job.key})
     checkpoint.unlink(missing_ok=True)
     return stats
 

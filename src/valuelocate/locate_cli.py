@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,8 @@ from rich.progress import (
 from rich.table import Table
 
 from valuelocate.data import DIMENSIONS
-from valuelocate.locate import LocateOptions, PoleJob, PoleProgress, locate
+from valuelocate.distributed import Shard, process_group
+from valuelocate.locate import BACKENDS, LocateOptions, PoleJob, PoleProgress, locate
 from valuelocate.selection import SELECTION_METHODS
 
 
@@ -104,7 +106,23 @@ def locate_command(
     batch_size: int = typer.Option(8, min=1, help="Prompts per batch."),
     repetition_penalty: float = typer.Option(1.1, help="Generation repetition penalty."),
     dtype: str = typer.Option("float32", help="float32, bfloat16, float16 or auto."),
-    device: str | None = typer.Option(None, help="cpu, cuda, cuda:1 ... (default: cpu)."),
+    device: str | None = typer.Option(
+        None, help="cpu, cuda, cuda:1 ... (default: cpu). Under torchrun, cuda is cuda:LOCAL_RANK."
+    ),
+    device_map: str | None = typer.Option(
+        None,
+        help="'auto' spreads a model too large for one device over all devices (accelerate).",
+    ),
+    backend: str = typer.Option(
+        "transformers",
+        help=(
+            "Backend: " + ", ".join(BACKENDS) + " (vllm: pip install 'valuelocate[vllm]', "
+            "--scope generated only)."
+        ),
+    ),
+    dist_timeout: float = typer.Option(
+        1800.0, help="Under torchrun: seconds a rank waits for the others before failing."
+    ),
     revision: str | None = typer.Option(None, help="Hub revision of --model."),
     seed: int = typer.Option(0, help="Seed of prompt sampling and description pairing."),
     chat_template: bool = typer.Option(
@@ -146,6 +164,8 @@ def locate_command(
         dtype=dtype,
         device=device,
         revision=revision,
+        device_map=device_map,
+        backend=backend,
         seed=seed,
         chat_template=chat_template,
         method=method,
@@ -155,6 +175,28 @@ def locate_command(
         checkpoint_seconds=checkpoint_seconds,
     )
     options.validate()
+    if backend == "vllm":
+        _require_vllm_or_exit()
+    with process_group(device=device, timeout=timedelta(seconds=dist_timeout)) as shard:
+        _run(options, out, resume=resume, shard=shard)
+
+
+def _require_vllm_or_exit() -> None:
+    """Stop with the install hint, printed without markup (``[vllm]`` is not a style tag)."""
+    from valuelocate.vllm_backend import VLLMUnavailableError, require_vllm
+
+    try:
+        require_vllm()
+    except VLLMUnavailableError as exc:
+        Console(stderr=True).print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from exc
+
+
+def _run(options: LocateOptions, out: Path, *, resume: bool, shard: Shard) -> None:
+    """Run on this rank; only rank 0 shows progress and prints the summary."""
+    if not shard.is_main:
+        locate(options, out, resume=resume, shard=shard)
+        return
     console = Console()
     columns = (
         TextColumn("{task.description}"),
@@ -175,6 +217,8 @@ def locate_command(
             rate = counters.tokens / counters.seconds if counters.seconds > 0 else 0.0
             bar.update(tasks[job.key], completed=counters.prompts_done, rate=f"{rate:.0f}")
 
-        result = locate(options, out, resume=resume, progress=on_progress)
+        result = locate(options, out, resume=resume, progress=on_progress, shard=shard)
     print_summary(result.summary, console)
+    if shard.is_distributed:
+        console.print(f"{shard.world_size} processes; statistics combined across ranks")
     console.print(f"Artifacts in [bold]{result.run_dir}[/]")
