@@ -25,7 +25,7 @@ import torch
 
 from valuelocate.architectures import model_shape
 from valuelocate.data import load_descriptions, load_prompts
-from valuelocate.hooks import capture_activations, trace_neurons
+from valuelocate.hooks import DecodeChunker, capture_activations, trace_neurons
 from valuelocate.locate import LocateOptions, build_jobs, run_pole
 from valuelocate.models import LoadedModel, load_model
 from valuelocate.prompting import chat_inputs, stop_token_ids
@@ -65,9 +65,11 @@ def overhead(args: argparse.Namespace) -> dict:
         stats = NeuronStats(shape.num_layers, shape.neurons_per_layer)
         kwargs = dict(max_new_tokens=args.new_tokens, do_sample=False, pad_token_id=pad)
         with torch.no_grad():
-            if hooked:
-                with trace_neurons(model, stats.add, scope="generated", stop_token_ids=stops):
+            if hooked:  # exactly what run_pole does
+                chunker = DecodeChunker(stats.add)
+                with trace_neurons(model, chunker, scope="generated", stop_token_ids=stops):
                     model.generate(**batch, **kwargs)
+                chunker.flush()
                 stats.end_batch()
             else:
                 model.generate(**batch, **kwargs)

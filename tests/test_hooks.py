@@ -259,3 +259,35 @@ def test_pad_token_is_never_captured() -> None:
         _logits(model, batch)
     assert cap.values(0).shape[0] == real
     assert (batch["input_ids"] == PAD_ID).sum().item() == batch["attention_mask"].numel() - real
+
+
+def test_decode_chunker_feeds_the_same_tokens_in_fewer_calls() -> None:
+    from valuelocate.hooks import DecodeChunker
+    from valuelocate.stats import NeuronStats
+
+    model = build("llama")
+    batch = _batch()
+    direct, chunked = NeuronStats(3, 96), NeuronStats(3, 96)
+    calls: list[int] = []
+
+    def counting_sink(layer: int, values: torch.Tensor, mask: torch.Tensor) -> None:
+        calls.append(values.shape[1])
+        chunked.add(layer, values, mask)
+
+    chunker = DecodeChunker(counting_sink, max_steps=3)
+    for scope in ("generated", "all"):
+        with trace_neurons(model, direct.add, scope=scope):
+            _greedy(model, batch, 8)
+        with trace_neurons(model, chunker, scope=scope):
+            _greedy(model, batch, 8)
+        chunker.flush()
+        direct.end_batch()
+        chunked.end_batch()
+    assert torch.equal(direct.n, chunked.n) and int(direct.n[0]) > 0
+    assert torch.equal(direct.c, chunked.c)
+    for layer in range(3):
+        assert torch.equal(direct.histogram(layer), chunked.histogram(layer))
+    torch.testing.assert_close(direct.mean, chunked.mean, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(direct.prompt_mean, chunked.prompt_mean, rtol=1e-10, atol=1e-12)
+    # 7 decoding steps per generate, in chunks of at most 3 (3 + 3 + 1), plus the prefill.
+    assert max(calls) == 6 and calls.count(3) == 2 * 2 * 3

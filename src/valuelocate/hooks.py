@@ -279,6 +279,58 @@ def trace_neurons(
         yield tracker
 
 
+class DecodeChunker:
+    """A :data:`TraceFn` adapter that hands decoding steps to ``sink`` in chunks.
+
+    During ``generate`` with a KV cache each forward call carries one token per row, so a
+    per-call consumer (the statistics) pays its fixed per-call cost at every step and layer.
+    This adapter keeps the one-token calls of each layer and passes them on concatenated along
+    the sequence axis, ``[batch, steps, neurons]`` with mask ``[batch, steps]``: the same rows
+    and tokens, in the same order, as if they had come in one call. Calls with more than one
+    token (prefill, full forwards) go straight through, after the layer's pending steps.
+
+    Memory is bounded by ``max_steps`` one-token calls per layer. Call :meth:`flush` before
+    reading the sink's results (``run_pole`` does it at the end of each batch).
+
+    Args:
+        sink: the consumer, e.g. ``NeuronStats.add``.
+        max_steps: flush a layer after this many buffered steps.
+    """
+
+    def __init__(self, sink: TraceFn, *, max_steps: int = 32) -> None:
+        if max_steps < 1:
+            raise ValueError("max_steps must be at least 1")
+        self.sink = sink
+        self.max_steps = max_steps
+        self._values: dict[int, list[Tensor]] = {}
+        self._masks: dict[int, list[Tensor]] = {}
+
+    def __call__(self, layer: int, values: Tensor, mask: Tensor) -> None:
+        if values.dim() != 3 or values.shape[1] != 1:
+            self._flush_layer(layer)
+            self.sink(layer, values, mask)
+            return
+        steps = self._values.setdefault(layer, [])
+        masks = self._masks.setdefault(layer, [])
+        if steps and steps[0].shape[0] != values.shape[0]:
+            self._flush_layer(layer)  # a new batch of another size: never mix rows
+        steps.append(values)
+        masks.append(mask)
+        if len(steps) >= self.max_steps:
+            self._flush_layer(layer)
+
+    def _flush_layer(self, layer: int) -> None:
+        steps = self._values.pop(layer, [])
+        masks = self._masks.pop(layer, [])
+        if steps:
+            self.sink(layer, torch.cat(steps, dim=1), torch.cat(masks, dim=1))
+
+    def flush(self) -> None:
+        """Pass every pending step on to the sink."""
+        for layer in sorted(self._values):
+            self._flush_layer(layer)
+
+
 @dataclass
 class ActivationCapture:
     """In-scope neuron values gathered by :func:`capture_activations`, per layer."""

@@ -54,7 +54,7 @@ from valuelocate.data import (
     load_prompts,
 )
 from valuelocate.distributed import Shard
-from valuelocate.hooks import SCOPES, Scope, trace_neurons
+from valuelocate.hooks import SCOPES, DecodeChunker, Scope, trace_neurons
 from valuelocate.models import LoadedModel, load_model
 from valuelocate.prompting import LOCATE_TEMPLATE, chat_inputs, locate_text, stop_token_ids
 from valuelocate.selection import Selection, get_method
@@ -287,10 +287,13 @@ def run_pole(
         texts = list(job.texts[begin : begin + options.batch_size])
         batch = chat_inputs(lm.tokenizer, texts, chat_template=options.chat_template)
         batch = {k: v.to(device) for k, v in batch.items()}
+        # Decoding steps reach the statistics in chunks: one update per 32 steps and layer
+        # instead of one per step keeps the hooks' overhead small (docs/benchmarks.md).
+        chunker = DecodeChunker(stats.add)
         with (
             torch.no_grad(),
             trace_neurons(
-                model, stats.add, site=options.site, scope=options.scope, stop_token_ids=stops
+                model, chunker, site=options.site, scope=options.scope, stop_token_ids=stops
             ),
         ):
             if options.scope == "prompt":
@@ -303,6 +306,7 @@ def run_pole(
                     repetition_penalty=options.repetition_penalty,
                     pad_token_id=pad,
                 )
+        chunker.flush()
         stats.end_batch()
         if on_batch is not None:
             on_batch(stats, begin + len(texts))
