@@ -32,6 +32,10 @@ Top-level keys:
   "gibberish" ratings).
 - ``examples``: a list of :class:`Example`: the first few answers of each (steered
   dimension, condition, gamma), for the report.
+- ``option_mass``: per condition, the mean next-token probability that the six answer
+  letters held before renormalising (low: the model was not answering with a letter).
+- ``warnings``: lines about choices forced on the evaluation (e.g. a random control drawn
+  outside the steered dimension's sets only, when the located sets leave too few neurons).
 - ``seconds``: wall time of the evaluation.
 
 Conditions (:data:`CONDITIONS`):
@@ -75,13 +79,14 @@ from __future__ import annotations
 
 import copy
 import csv
+import inspect
 import json
 import math
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -246,8 +251,8 @@ class EvaluateOptions:
         dimensions: steered dimensions; ``None`` takes every dimension of the run.
         judge_prompts: test-split prompts answered per dimension (seeded draw).
         max_new_tokens: answer length.
-        temperature: 0 for greedy answers, else seeded sampling at this temperature (the
-            same draws under every condition, so that differences come from the condition).
+        temperature: 0 for greedy answers, else seeded sampling at this temperature
+            (reproducible for the same options).
         repetition_penalty: as in the locating run's generation (the study: 1.1).
         batch_size: prompts per forward or generate call.
         seed: prompt draw, baseline descriptions, edit draws, bootstrap and permutations.
@@ -269,7 +274,7 @@ class EvaluateOptions:
     max_new_tokens: int = 48
     temperature: float = 0.0
     repetition_penalty: float = 1.1
-    batch_size: int = 20
+    batch_size: int = 40
     seed: int = 0
     v: str = "q95"
     fraction: float = 0.9
@@ -405,8 +410,8 @@ def option_token_ids(tokenizer: Any) -> OptionTokens:
                 by_kind["bare"].add(token_id)
             elif len(token) == 2 and token[0] in _SPACE_MARKS and token[1] == letter:
                 by_kind["spaced"].add(token_id)
-        for kind, ids in by_kind.items():
-            found[kind].append(ids)
+        for kind, kind_ids in by_kind.items():
+            found[kind].append(kind_ids)
     variants = tuple(kind for kind, per_letter in found.items() if all(per_letter))
     if not variants:
         raise ValueError(
@@ -520,7 +525,7 @@ def next_token_logits(
     texts: Sequence[str],
     *,
     edit: Edit | None = None,
-    batch_size: int = 20,
+    batch_size: int = 40,
     chat_template: bool = True,
     share_prefix: bool = True,
     min_shared: int = 8,
@@ -554,9 +559,8 @@ def next_token_logits(
         cache = None
         if shared >= min_shared:
             prefix = torch.tensor([rows[0][:shared]], device=device)  # [1, shared]
-            cache = model(
-                input_ids=prefix, attention_mask=torch.ones_like(prefix), use_cache=True
-            ).past_key_values
+            output = model(input_ids=prefix, attention_mask=torch.ones_like(prefix), use_cache=True)
+            cache = _output_cache(output)
             if not hasattr(cache, "batch_repeat_interleave"):
                 cache = None
         for begin in range(0, len(rows), batch_size):
@@ -576,11 +580,22 @@ def next_token_logits(
                     input_ids=ids.to(device),
                     attention_mask=full_mask.to(device),
                     position_ids=positions.to(device),
-                    past_key_values=past,
                     use_cache=True,
+                    **{_cache_argument(model): past},
                 )
             out.append(logits.float().cpu())  # [b, vocab]
     return torch.cat(out)
+
+
+def _cache_argument(model: nn.Module) -> str:
+    """The forward's name for the KV cache: ``cache`` (transformers 5) or ``past_key_values``."""
+    parameters = inspect.signature(model.forward).parameters
+    return "cache" if "cache" in parameters else "past_key_values"
+
+
+def _output_cache(output: Any) -> Any:
+    cache = getattr(output, "cache", None)
+    return cache if cache is not None else getattr(output, "past_key_values", None)
 
 
 def questionnaire_scores(
@@ -590,7 +605,7 @@ def questionnaire_scores(
     options: OptionTokens,
     prefix: str = "",
     edit: Edit | None = None,
-    batch_size: int = 20,
+    batch_size: int = 40,
     chat_template: bool = True,
     share_prefix: bool = True,
 ) -> tuple[Tensor, Tensor]:
@@ -649,7 +664,7 @@ def load_neutral_texts(path: Path | None = None) -> list[str]:
 
 
 def text_nll(
-    lm: LoadedModel, texts: Sequence[str], *, edit: Edit | None = None, batch_size: int = 20
+    lm: LoadedModel, texts: Sequence[str], *, edit: Edit | None = None, batch_size: int = 40
 ) -> Tensor:
     """Mean negative log-likelihood per predicted token of each text (raw text, no chat
     template), with ``edit`` applied at every position (scope ``all``).
@@ -674,9 +689,10 @@ def text_nll(
         batch = {k: v.to(device) for k, v in batch.items()}
         with torch.no_grad(), _edited(lm.model, edit, "all"):
             logits = _forward(lm.model, batch, last_only=False)  # [b, seq, vocab]
-        logprobs = torch.log_softmax(logits[:, :-1].double(), dim=-1)  # [b, seq-1, vocab]
+        logits = logits[:, :-1].float()  # [b, seq-1, vocab]
         targets = batch["input_ids"][:, 1:]  # [b, seq-1]
-        nll = -logprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)  # [b, seq-1]
+        picked = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1)  # [b, seq-1]
+        nll = (torch.logsumexp(logits, dim=-1) - picked).double()  # [b, seq-1]
         # A token is predicted when it and the token before it are real (not padding).
         mask = (batch["attention_mask"][:, 1:] * batch["attention_mask"][:, :-1]).double()
         out.append(((nll * mask).sum(-1) / mask.sum(-1).clamp(min=1)).cpu())
@@ -756,7 +772,8 @@ def generate_answers(
     Returns:
         One answer per prompt, special tokens removed.
     """
-    model, tokenizer = lm.model, lm.tokenizer
+    model: Any = lm.model
+    tokenizer = lm.tokenizer
     device = next(model.parameters()).device
     stops = stop_token_ids(model, tokenizer)
     answers: list[str] = []
@@ -786,6 +803,159 @@ def generate_answers(
         new = output[:, batch["input_ids"].shape[1] :]  # [b, new]
         answers.extend(tokenizer.decode(row, skip_special_tokens=True).strip() for row in new)
     return answers
+
+
+@dataclass
+class StackedEdit:
+    """Different edits on consecutive blocks of rows of one batch (an :class:`Edit`).
+
+    Block ``k`` (rows ``k * block`` to ``(k + 1) * block - 1``) gets ``edits[k]``; a ``None``
+    block is left as it is. Each sub-edit sees only its own rows, so its result is the same
+    as in a batch of its own (a stochastic edit draws once per forward call either way).
+
+    Attributes:
+        edits: one edit (or ``None``) per block.
+        block: rows per block.
+    """
+
+    edits: Sequence[Edit | None]
+    block: int
+    _layers: list[set[int]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._layers = [set() if e is None else set(e.layers()) for e in self.edits]
+
+    def layers(self) -> Iterable[int]:
+        return sorted(set().union(*self._layers))
+
+    def reset(self) -> None:
+        """Restart every sub-edit's draws."""
+        for edit in self.edits:
+            if edit is not None:
+                _restart(edit)
+
+    def edit(self, layer: int, values: Tensor) -> tuple[Tensor, Tensor]:
+        # values: [blocks * block, seq, neurons]
+        parts = []
+        for k, edit in enumerate(self.edits):
+            if edit is not None and layer in self._layers[k]:
+                rows = slice(k * self.block, (k + 1) * self.block)
+                parts.append((rows, *edit.edit(layer, values[rows])))
+        index = torch.unique(torch.cat([p[1].to(values.device) for p in parts]))  # [m], sorted
+        new = values.index_select(-1, index)  # [batch, seq, m], a copy
+        for rows, sub_index, sub_values in parts:
+            where = torch.searchsorted(index, sub_index.to(values.device))  # [k]
+            new[rows].index_copy_(-1, where, sub_values.to(new.dtype))
+        return index, new
+
+
+def generate_stacked(
+    lm: LoadedModel,
+    prompts: Sequence[str],
+    edits: Sequence[Edit | None],
+    *,
+    options: EvaluateOptions,
+    share_prefill: bool = True,
+) -> list[list[str]]:
+    """Answers to the same ``prompts`` under several edits, stacked into wide batches.
+
+    Settings are stacked ``batch_size // len(prompts)`` at a time, each block of rows with its
+    own edit (:class:`StackedEdit`). With ``edit_scope="generated"`` the prompts' forward is
+    never edited, so it is computed once (all but the last prompt token) and its KV cache is
+    copied to every block: only the answers are computed per setting. Greedy answers are the
+    same as separate :func:`generate_answers` calls (``tests/test_evaluate.py``).
+
+    Args:
+        lm: the model.
+        prompts: the prompts every setting answers.
+        edits: per setting, its edit or ``None``.
+        options: generation options.
+        share_prefill: reuse the unedited prompt cache (only with scope ``generated``).
+
+    Returns:
+        Per setting, its answers.
+    """
+    block = len(prompts)
+    per_call = max(1, options.batch_size // max(block, 1))
+    share = share_prefill and options.edit_scope == "generated" and block > 0
+    prefill = _prefill(lm, prompts, options) if share else None
+    out: list[list[str]] = []
+    for begin in range(0, len(edits), per_call):
+        group = list(edits[begin : begin + per_call])
+        stacked = None if all(e is None for e in group) else StackedEdit(group, block)
+        if prefill is None:
+            wide = replace(options, batch_size=max(options.batch_size, block * len(group)))
+            answers = generate_answers(lm, list(prompts) * len(group), options=wide, edit=stacked)
+        else:
+            answers = _generate_from_prefill(lm, prefill, len(group), stacked, options)
+        out.extend(answers[k * block : (k + 1) * block] for k in range(len(group)))
+    return out
+
+
+@dataclass
+class _Prefill:
+    """The prompts' batch and the KV cache of all but their last token."""
+
+    batch: dict[str, Tensor]  # input_ids, attention_mask: [n, prompt]
+    cache: Any
+
+
+def _prefill(lm: LoadedModel, prompts: Sequence[str], options: EvaluateOptions) -> _Prefill | None:
+    device = next(lm.model.parameters()).device
+    batch = chat_inputs(lm.tokenizer, list(prompts), chat_template=options.chat_template)
+    batch = {k: v.to(device) for k, v in batch.items()}
+    if batch["input_ids"].shape[1] < 2:
+        return None
+    head = {k: v[:, :-1] for k, v in batch.items()}
+    with torch.no_grad():
+        output = lm.model(
+            **head, position_ids=_position_ids(head["attention_mask"]), use_cache=True
+        )
+    cache = _output_cache(output)
+    if not hasattr(cache, "batch_select_indices"):
+        return None
+    return _Prefill(batch, cache)
+
+
+def _generate_from_prefill(
+    lm: LoadedModel,
+    prefill: _Prefill,
+    copies: int,
+    edit: Edit | None,
+    options: EvaluateOptions,
+) -> list[str]:
+    """Answers of ``copies`` blocks of the prefilled prompts, block-major, with ``edit`` at
+    the generated positions only."""
+    model: Any = lm.model
+    tokenizer = lm.tokenizer
+    n, width = prefill.batch["input_ids"].shape
+    cache = copy.deepcopy(prefill.cache)
+    rows = torch.arange(n, device=prefill.batch["input_ids"].device).repeat(copies)  # [copies*n]
+    cache.batch_select_indices(rows)
+    batch = {k: v.repeat(copies, 1) for k, v in prefill.batch.items()}  # [copies*n, width]
+    stops = stop_token_ids(model, tokenizer)
+    context: Any = nullcontext()
+    if edit is not None:
+        _restart(edit)
+        context = edit_neurons(
+            model, edit, scope="generated", prompt_length=width, stop_token_ids=stops
+        )
+    processors = []
+    if options.temperature > 0:
+        generator = torch.Generator().manual_seed(options.seed * 1000)
+        processors.append(_SeededSampling(options.temperature, generator))
+    with torch.no_grad(), context:
+        output = model.generate(
+            **batch,
+            max_new_tokens=options.max_new_tokens,
+            do_sample=False,
+            repetition_penalty=options.repetition_penalty,
+            logits_processor=processors,
+            pad_token_id=tokenizer.pad_token_id,
+            **{_cache_argument(model): cache},
+        )
+    new = output[:, width:]  # [copies*n, new]
+    return [tokenizer.decode(row, skip_special_tokens=True).strip() for row in new]
 
 
 PROMPT_BASELINE_TEMPLATE = (
@@ -950,11 +1120,41 @@ class EvaluationResult:
         return [r for r in self.scores if all(getattr(r, k) == v for k, v in where.items())]
 
 
-def steering_edits(selections: Mapping[str, Selection], options: EvaluateOptions) -> EditFactory:
+def steering_edits(
+    selections: Mapping[str, Selection],
+    options: EvaluateOptions,
+    *,
+    warnings: list[str] | None = None,
+) -> EditFactory:
     """The default :data:`EditFactory`: :func:`valuelocate.edits.steering_edit` for
     ``affirm``/``oppose`` and :func:`valuelocate.edits.random_control_edit` (random neurons
-    outside every located set) for ``random_affirm``/``random_oppose``."""
+    outside every located set) for ``random_affirm``/``random_oppose``.
+
+    When a layer has too few neurons outside the located sets of all dimensions (large sets
+    from a small run), the control is drawn outside the steered dimension's own sets only,
+    and a line is added to ``warnings`` (written into ``results.json``)."""
     from valuelocate.edits import random_control_edit, steering_edit
+
+    def random_control(dimension: str, pole: str, gamma: float) -> Edit:
+        kwargs: dict[str, Any] = {
+            "seed": options.seed,
+            "v": options.v,
+            "fraction": options.fraction,
+            "clamp": options.clamp,
+        }
+        selection = selections[dimension]
+        try:
+            return random_control_edit(
+                selection, pole, gamma, exclude=list(selections.values()), **kwargs
+            )
+        except ValueError as exc:
+            note = (
+                f"random control of {dimension}: drawn outside {dimension}'s own neuron sets "
+                f"only, not outside every dimension's ({exc})"
+            )
+            if warnings is not None and note not in warnings:
+                warnings.append(note)
+            return random_control_edit(selection, pole, gamma, exclude=(), **kwargs)
 
     def make(dimension: str, condition: str, gamma: float) -> Edit:
         selection = selections[dimension]
@@ -969,16 +1169,7 @@ def steering_edits(selections: Mapping[str, Selection], options: EvaluateOptions
                 clamp=options.clamp,
             )
         if condition in ("random_affirm", "random_oppose"):
-            return random_control_edit(
-                selection,
-                condition.removeprefix("random_"),
-                gamma,
-                exclude=list(selections.values()),
-                seed=options.seed,
-                v=options.v,  # type: ignore[arg-type]
-                fraction=options.fraction,
-                clamp=options.clamp,
-            )
+            return random_control(dimension, condition.removeprefix("random_"), gamma)
         raise ValueError(f"Condition {condition!r} edits no neuron")
 
     return make
@@ -1008,7 +1199,7 @@ def evaluate(
     seed: int = 0,
     temperature: float = 0.0,
     repetition_penalty: float = 1.1,
-    batch_size: int = 20,
+    batch_size: int = 40,
     edit_scope: Scope = "generated",
     v: str = "q95",
     fraction: float = 0.9,
@@ -1093,12 +1284,14 @@ def evaluate(
     names = [j.name for j in built]
     if len(set(names)) != len(names):
         raise ValueError(f"Two judges share a name: {names}")
-    make_edit = edit_factory or steering_edits(selections, options)
+    warnings: list[str] = []
+    make_edit = edit_factory or steering_edits(selections, options, warnings=warnings)
 
     baselines = prompt_baselines(chosen, seed=seed)
     keys = settings(chosen, options.gammas)
     with _progress(show_progress) as bar:
-        task = bar.add_task("evaluating", total=len(keys) + len(built) * len(chosen))
+        groups = len(_generation_groups(keys))
+        task = bar.add_task("evaluating", total=len(keys) + groups + len(built) * len(chosen))
         measured = _measure_all(lm, keys, baselines, make_edit, options, bar, task)
         for judge in built:
             for dimension in chosen:
@@ -1115,6 +1308,7 @@ def evaluate(
         baselines=baselines,
         measured=measured,
         seconds=time.monotonic() - started,
+        warnings=warnings,
     )
 
 
@@ -1148,8 +1342,11 @@ def _measure_all(
     bar: Progress,
     task: TaskID,
 ) -> dict[SettingKey, Measured]:
-    """Questionnaire, perplexity and answers of every setting (no judging yet). The
-    unedited questionnaire and perplexity are computed once and shared."""
+    """Questionnaire, perplexity and answers of every setting (no judging yet).
+
+    The unedited questionnaire and perplexity are computed once and shared; the answers of
+    several settings of one dimension are generated in one batch (:class:`StackedEdit`),
+    which amortises the decoding steps on a CPU."""
     items = load_questionnaire()
     letters = option_token_ids(lm.tokenizer)
     neutral = load_neutral_texts()
@@ -1157,36 +1354,61 @@ def _measure_all(
         d: judge_test_prompts(d, options.judge_prompts, seed=options.seed)
         for d in dict.fromkeys(k[0] for k in keys)
     }
-    q_kwargs = {"options": letters, "batch_size": options.batch_size}
-    q_kwargs["chat_template"] = options.chat_template
-    none_scores, none_mass = questionnaire_scores(lm, items, **q_kwargs)  # type: ignore[arg-type]
+
+    def questionnaire(prefix: str = "", edit: Edit | None = None) -> tuple[Tensor, Tensor]:
+        return questionnaire_scores(
+            lm,
+            items,
+            options=letters,
+            prefix=prefix,
+            edit=edit,
+            batch_size=options.batch_size,
+            chat_template=options.chat_template,
+        )
+
+    none_scores, none_mass = questionnaire()
+    base_nll = text_nll(lm, neutral, batch_size=options.batch_size)
     out: dict[SettingKey, Measured] = {}
+    edits: dict[SettingKey, Edit | None] = {}
+    prefixes: dict[SettingKey, str] = {}
     for key in keys:
         dimension, condition, gamma = key
         bar.update(task, description=f"{dimension} {condition} {'' if gamma is None else gamma}")
-        questions = [p.text for p in prompts[dimension]]
         edit: Edit | None = None
         prefix = ""
         nll: Tensor | None = None
         if condition == "none":
-            scores, mass = none_scores, none_mass
+            scores, mass, nll = none_scores, none_mass, base_nll
         elif condition.startswith("prompt_"):
             prefix = baselines[dimension][condition.removeprefix("prompt_")]
-            scores, mass = questionnaire_scores(lm, items, prefix=prefix, **q_kwargs)  # type: ignore[arg-type]
+            scores, mass = questionnaire(prefix)
         else:
             assert gamma is not None
             edit = make_edit(dimension, condition, gamma)
-            scores, mass = questionnaire_scores(lm, items, edit=edit, **q_kwargs)  # type: ignore[arg-type]
+            scores, mass = questionnaire(edit=edit)
             nll = text_nll(lm, neutral, edit=edit, batch_size=options.batch_size)
-        answers = generate_answers(lm, [prefix + q for q in questions], options=options, edit=edit)
-        out[key] = Measured(scores, mass, nll, list(prompts[dimension]), answers)
+        edits[key], prefixes[key] = edit, prefix
+        out[key] = Measured(scores, mass, nll, list(prompts[dimension]), [])
         bar.advance(task)
-    if any(m.text_nll is not None for m in out.values()):
-        base = text_nll(lm, neutral, batch_size=options.batch_size)
-        for (_, condition, _), m in out.items():
-            if condition == "none":
-                m.text_nll = base
+    for name, group in _generation_groups(keys).items():
+        bar.update(task, description=f"answering {name}")
+        questions = [prefixes[group[0]] + p.text for p in prompts[group[0][0]]]
+        answers = generate_stacked(lm, questions, [edits[k] for k in group], options=options)
+        for key, group_answers in zip(group, answers, strict=True):
+            out[key].answers = group_answers
+        bar.advance(task)
     return out
+
+
+def _generation_groups(keys: Sequence[SettingKey]) -> dict[str, list[SettingKey]]:
+    """Settings that answer the same prompts: per dimension, the unedited and the edited
+    ones together, and each prompt baseline on its own (its prompts carry a prefix)."""
+    groups: dict[str, list[SettingKey]] = {}
+    for key in keys:
+        dimension, condition, _ = key
+        name = f"{dimension} {condition}" if condition.startswith("prompt_") else dimension
+        groups.setdefault(name, []).append(key)
+    return groups
 
 
 def _judge_dimension(judge: Judge, dimension: str, measured: dict[SettingKey, Measured]) -> None:
@@ -1375,6 +1597,7 @@ def write_results(
     baselines: Mapping[str, Mapping[str, str]],
     measured: Mapping[SettingKey, Measured],
     seconds: float,
+    warnings: Sequence[str] = (),
 ) -> EvaluationResult:
     """Compute the rows and write ``results.json``, ``results.csv`` and ``answers.jsonl``
     (each atomically) under ``RUN_DIR/evaluation``."""
@@ -1411,6 +1634,7 @@ def write_results(
         "judges": _judge_totals(judges, measured),
         "option_mass": _option_mass(measured),
         "examples": [asdict(e) for e in examples],
+        "warnings": list(warnings),
         "seconds": round(seconds, 2),
     }
     out_dir = run_dir / "evaluation"
@@ -1498,8 +1722,8 @@ def print_results(result: EvaluationResult, console: Console) -> None:
     for dimension, condition, gamma in seen:
         cells = []
         for measure in ("questionnaire", *measures):
-            row = by_key.get((dimension, condition, gamma, measure))
-            cells.append("" if row is None else _cell(row))
+            found = by_key.get((dimension, condition, gamma, measure))
+            cells.append("" if found is None else _cell(found))
         table.add_row(dimension, condition, "" if gamma is None else f"{gamma:g}", *cells)
     console.print(table)
 
@@ -1538,7 +1762,7 @@ def evaluate_command(
         0.0, min=0.0, help="0: greedy answers; else seeded sampling at this temperature."
     ),
     repetition_penalty: float = typer.Option(1.1, help="Generation repetition penalty."),
-    batch_size: int = typer.Option(20, min=1, help="Prompts per forward or generate call."),
+    batch_size: int = typer.Option(40, min=1, help="Prompts per forward or generate call."),
     edit_scope: str = typer.Option(
         "generated",
         help=(

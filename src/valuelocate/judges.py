@@ -443,11 +443,11 @@ def parse_judge_spec(spec: str) -> tuple[str, str | None]:
     Raises:
         ValueError: unknown kind, or a chat judge without a model.
     """
-    kind, _, target = spec.partition(":")
+    kind, _, rest = spec.partition(":")
     kind = kind.strip().lower()
     if kind not in JUDGE_KINDS:
         raise ValueError(f"Unknown judge {kind!r}; expected one of: {', '.join(JUDGE_KINDS)}")
-    target = target.strip() or None
+    target = rest.strip() or None
     if kind == "hf" and target is None:
         target = "default"
     if kind == "openai" and target is None:

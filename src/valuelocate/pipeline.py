@@ -34,14 +34,14 @@ def run_command(
     out: Path | None = typer.Option(
         None, "--out", "-o", help="Run directory (default: runs/run-<date>-<time>)."
     ),
-    prompts_per_pole: int = typer.Option(24, min=1, help="Search prompts per pole for locating."),
-    max_new_tokens: int = typer.Option(24, min=1, help="Answer length while locating."),
+    prompts_per_pole: int = typer.Option(16, min=1, help="Search prompts per pole for locating."),
+    max_new_tokens: int = typer.Option(16, min=1, help="Answer length while locating."),
     gammas: str = typer.Option("0,1,2", help="Comma-separated gamma sweep for evaluation."),
     judge: list[str] = typer.Option(
         ["embedding"], "--judge", help="Judges to run: embedding, hf, openai (repeatable)."
     ),
-    judge_prompts: int = typer.Option(4, min=0, help="Test prompts per dimension to judge."),
-    answer_tokens: int = typer.Option(32, min=1, help="Answer length of judged answers."),
+    judge_prompts: int = typer.Option(2, min=0, help="Test prompts per dimension to judge."),
+    answer_tokens: int = typer.Option(24, min=1, help="Answer length of judged answers."),
     method: str = typer.Option("delta-p", help="Selection method (see `locate --help`)."),
     seed: int = typer.Option(0, help="Seed of every random choice."),
     device: str | None = typer.Option(None, help="cpu, cuda, ..."),
