@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from valuelocate.data.builder import DOMAINS
 from valuelocate.data.schema import (
     BASIC_VALUES,
     DIMENSIONS,
@@ -56,24 +57,6 @@ Message = dict[str, str]
 GENERATABLE_KINDS: tuple[str, ...] = ("descriptions", "prompts")
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
-
-# Life domains a situational prompt is set in (METHOD.md section 2): the shipped builder's
-# list when it is importable (see _domains), else this copy of it.
-DOMAINS: tuple[str, ...] = (
-    "work",
-    "family",
-    "friends",
-    "community",
-    "school",
-    "money",
-    "health",
-    "travel",
-    "technology",
-    "politics",
-    "environment",
-    "religion_culture",
-    "leisure",
-)
 
 DIMENSION_NAMES: dict[str, str] = {
     "openness_to_change": "Openness to Change",
@@ -609,14 +592,6 @@ def _neutrality_violations(text: str, dimension: str) -> list[str]:
     return neutrality_violations(text, dimension)
 
 
-def _domains() -> tuple[str, ...]:
-    try:
-        from valuelocate.data.builder import DOMAINS as shipped
-    except ImportError:
-        return DOMAINS
-    return tuple(shipped)
-
-
 # --------------------------------------------------------------------------- de-duplication
 
 
@@ -956,7 +931,7 @@ def _choose_target(
     pairs = [(v, p) for p in poles for v in BASIC_VALUES[config.dimension]]
     fewest = min(counts[pair] for pair in pairs)
     value, pole = rng.choice([pair for pair in pairs if counts[pair] == fewest])
-    domain = rng.choice(_domains()) if config.kind == "prompts" else None
+    domain = rng.choice(DOMAINS) if config.kind == "prompts" else None
     return Target(config.kind, config.dimension, value, pole, domain)
 
 
