@@ -36,8 +36,9 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -q -m "not slow" $(PYTEST_ARGS)
 
+# Exit code 5 (no test collected) is fine here: no test is marked slow at present.
 test-slow: $(VENV)/.installed
-	HF_HUB_OFFLINE=1 $(BIN)/pytest -q -m slow $(PYTEST_ARGS)
+	HF_HUB_OFFLINE=1 $(BIN)/pytest -q -m slow $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests benchmarks
