@@ -192,3 +192,30 @@ def test_steer_cli_prints_both_answers(tmp_path) -> None:  # type: ignore[no-unt
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert bad.returncode == 2 and "was not located" in bad.stderr
+
+
+def test_edit_is_applied_at_the_site_it_was_located_at() -> None:
+    model = build("llama")
+    edit = steering_edit(SELECTION, "affirm", 2.0, fraction=1.0, site="down_in")
+    assert edit.site == "down_in"
+    with capture_activations(model, site="down_in", scope="all") as raw_in:
+        with capture_activations(model, site="act", layers=[1], scope="all") as act_seen:
+            with edit_neurons(model, edit, scope="all"):  # no site: the edit's own
+                with capture_activations(model, site="down_in", scope="all") as out_in:
+                    with torch.no_grad():
+                        model(**BATCH)
+    with capture_activations(model, site="act", layers=[1], scope="all") as act_plain:
+        with torch.no_grad():
+            model(**BATCH)
+    # The act site of layer 1 is untouched (it is computed before the edited down input) ...
+    assert torch.equal(act_seen.values(1), act_plain.values(1))
+    # ... and the down projection's input carries the push.
+    idx = SELECTION.affirm.index[SELECTION.affirm.layer == 1]
+    assert not torch.equal(out_in.values(1)[:, idx], raw_in.values(1)[:, idx])
+    # An explicit site still wins over the edit's own.
+    with capture_activations(model, site="act", layers=[1], scope="all") as raw_act:
+        with edit_neurons(model, edit, site="act", scope="all"):
+            with capture_activations(model, site="act", layers=[1], scope="all") as out_act:
+                with torch.no_grad():
+                    model(**BATCH)
+    assert not torch.equal(out_act.values(1)[:, idx], raw_act.values(1)[:, idx])

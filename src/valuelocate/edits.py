@@ -25,6 +25,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from valuelocate.architectures import Site
 from valuelocate.hooks import NeuronEdit
 from valuelocate.selection import NeuronSet, Selection
 
@@ -53,12 +54,15 @@ class DynamicEdit:
         gamma: the strength.
         fraction: share of each layer's pushed neurons edited at each call (redrawn).
         seed: seed of the draw; the same seed and the same call sequence give the same draws.
+        site: where the neurons were located (``act`` or ``down_in``); ``edit_neurons``
+            applies the edit there unless told otherwise.
     """
 
     plans: Mapping[int, _LayerPlan]
     gamma: float
     fraction: float = 0.9
     seed: int = 0
+    site: Site = "act"
     _generator: torch.Generator = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -132,6 +136,7 @@ def steering_edit(
     fraction: float = 0.9,
     seed: int = 0,
     clamp: bool = True,
+    site: Site = "act",
 ) -> DynamicEdit:
     """Push the model toward ``pole`` of a dimension with the study's dynamic rule.
 
@@ -143,6 +148,7 @@ def steering_edit(
         fraction: share of pushed neurons edited at each forward call (redrawn, seeded).
         seed: seed of the draws.
         clamp: clamp the other pole's neurons to ``min(a, 0)``.
+        site: the site the neurons were located at (the run's ``--site``).
 
     Example:
         >>> edit = steering_edit(sets["conservation"], "affirm", 1.0)
@@ -150,7 +156,11 @@ def steering_edit(
     """
     target, other = _pole_sets(selection, pole)
     return DynamicEdit(
-        _plans(target, other if clamp else None, v), gamma=gamma, fraction=fraction, seed=seed
+        _plans(target, other if clamp else None, v),
+        gamma=gamma,
+        fraction=fraction,
+        seed=seed,
+        site=site,
     )
 
 
@@ -212,6 +222,7 @@ def random_control_edit(
     v: ValueSource = "q95",
     fraction: float = 0.9,
     clamp: bool = True,
+    site: Site = "act",
 ) -> DynamicEdit:
     """The random control of :func:`steering_edit`: the same edit on random neurons.
 
@@ -219,7 +230,9 @@ def random_control_edit(
     sets, each carrying a located neuron's (d, v), pushed and clamped the same way.
     """
     control = random_control_sets(selection, exclude=exclude, seed=seed)
-    return steering_edit(control, pole, gamma, v=v, fraction=fraction, seed=seed, clamp=clamp)
+    return steering_edit(
+        control, pole, gamma, v=v, fraction=fraction, seed=seed, clamp=clamp, site=site
+    )
 
 
 def _indices(neuron_set: NeuronSet) -> dict[int, Tensor]:

@@ -88,7 +88,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 import torch
@@ -105,7 +105,7 @@ from rich.progress import (
 )
 from torch import Tensor, nn
 
-from valuelocate.architectures import ModelShape, model_shape
+from valuelocate.architectures import ModelShape, Site, model_shape
 from valuelocate.artifacts import (
     ArtifactError,
     atomic_write,
@@ -144,15 +144,7 @@ Condition = Literal[
     "prompt_affirm",
     "prompt_oppose",
 ]
-CONDITIONS: tuple[Condition, ...] = (
-    "none",
-    "affirm",
-    "oppose",
-    "random_affirm",
-    "random_oppose",
-    "prompt_affirm",
-    "prompt_oppose",
-)
+CONDITIONS: tuple[Condition, ...] = get_args(Condition)
 # Conditions that edit neurons (and so depend on gamma); the others are computed once.
 EDIT_CONDITIONS: tuple[Condition, ...] = ("affirm", "oppose", "random_affirm", "random_oppose")
 RESULTS_FORMAT = "valuelocate.Evaluation"
@@ -257,6 +249,8 @@ class EvaluateOptions:
         batch_size: prompts per forward or generate call.
         seed: prompt draw, baseline descriptions, edit draws, bootstrap and permutations.
         v, fraction, clamp: the steering rule's options (see :mod:`valuelocate.edits`).
+        site: where the run located its neurons (read from its manifest by
+            :func:`evaluate`); every edit is applied there.
         edit_scope: positions edited while answering (``generated``, as in the study). The
             questionnaire and the perplexity read the prompt's forward, so they always edit
             with scope ``all`` (scope ``generated`` could not change a next-token read).
@@ -280,6 +274,7 @@ class EvaluateOptions:
     fraction: float = 0.9
     clamp: bool = True
     edit_scope: Scope = "generated"
+    site: Site = "act"
     chat_template: bool = True
     bootstrap: int = 1000
     permutations: int = 2000
@@ -1141,6 +1136,7 @@ def steering_edits(
             "v": options.v,
             "fraction": options.fraction,
             "clamp": options.clamp,
+            "site": options.site,
         }
         selection = selections[dimension]
         try:
@@ -1167,6 +1163,7 @@ def steering_edits(
                 fraction=options.fraction,
                 seed=options.seed,
                 clamp=options.clamp,
+                site=options.site,
             )
         if condition in ("random_affirm", "random_oppose"):
             return random_control(dimension, condition.removeprefix("random_"), gamma)
@@ -1262,6 +1259,8 @@ def evaluate(
     options.validate()
     run_dir = Path(run_dir)
     manifest = read_json(run_dir / "manifest.json")
+    # Edit the neurons where they were located.
+    options = replace(options, site=manifest.get("options", {}).get("site", "act"))
     if lm is None:
         run_options = manifest.get("options", {})
         lm = load_model(

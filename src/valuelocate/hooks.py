@@ -437,7 +437,7 @@ def edit_neurons(
     model: nn.Module,
     edit: Edit,
     *,
-    site: Site = "act",
+    site: Site | None = None,
     scope: Scope = "generated",
     prompt_length: int | None = None,
     stop_token_ids: Iterable[int] | None = None,
@@ -451,7 +451,10 @@ def edit_neurons(
     Args:
         model: a ``*ForCausalLM`` of a supported family.
         edit: what to rewrite (:class:`NeuronEdit` or any :class:`Edit`).
-        site, scope, prompt_length, stop_token_ids, arch: as in :func:`trace_neurons`;
+        site: ``act`` or ``down_in``; by default the edit's own ``site`` attribute when it
+            has one (edits built from neuron sets carry the site they were located at),
+            else ``act``.
+        scope, prompt_length, stop_token_ids, arch: as in :func:`trace_neurons`;
             scope defaults to ``generated`` (edit only the answer, as in the study).
 
     Example:
@@ -470,7 +473,7 @@ def edit_neurons(
     with _hooked(
         model,
         on_layer,
-        site=site,
+        site=site if site is not None else getattr(edit, "site", "act"),
         scope=scope,
         layers=list(edit.layers()),
         prompt_length=prompt_length,

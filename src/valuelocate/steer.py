@@ -23,7 +23,6 @@ def generate_answers(
     *,
     edit: Edit | None = None,
     scope: Scope = "generated",
-    site: str = "act",
     max_new_tokens: int = 64,
     chat_template: bool = True,
 ) -> list[str]:
@@ -48,7 +47,7 @@ def generate_answers(
     if edit is None:
         out = run()
     else:
-        with edit_neurons(model, edit, site=site, scope=scope, stop_token_ids=stops):  # type: ignore[arg-type]
+        with edit_neurons(model, edit, scope=scope, stop_token_ids=stops):
             out = run()
     width = batch["input_ids"].shape[1]
     return [lm.tokenizer.decode(row[width:], skip_special_tokens=True).strip() for row in out]
@@ -90,13 +89,13 @@ def steer_command(
         )
     site = manifest.get("options", {}).get("site", "act")
     edit = steering_edit(
-        sets[dimension], pole, gamma, v=v, fraction=fraction, seed=seed, clamp=clamp
+        sets[dimension], pole, gamma, v=v, fraction=fraction, seed=seed, clamp=clamp, site=site
     )  # type: ignore[arg-type]
     console = Console()
     with console.status("Generating ..."):
         (plain,) = generate_answers(lm, [prompt], max_new_tokens=max_new_tokens)
         (edited,) = generate_answers(
-            lm, [prompt], edit=edit, scope=scope, site=site, max_new_tokens=max_new_tokens
+            lm, [prompt], edit=edit, scope=scope, max_new_tokens=max_new_tokens
         )  # type: ignore[arg-type]
     table = Table(title=prompt, show_lines=True, expand=True)
     table.add_column("unedited", ratio=1)
