@@ -1,22 +1,6 @@
 """Where the neurons are: one table that knows each supported model family.
 
-Glossary (the vocabulary used across ValueLocate):
-
-- **layer**: one decoder block of the transformer, numbered from 0 at the embedding side.
-- **neuron**: coordinate j of the MLP's activation in layer l. For a gated MLP,
-  ``down(act(gate(x)) * up(x))``, the neuron is coordinate j of ``act(gate(x))``: the gated
-  branch before the product with ``up`` (the study's definition). For a plain MLP,
-  ``down(act(in(x)))``, it is coordinate j of ``act(in(x))``. MLP neurons have a privileged
-  basis because the activation function acts coordinate by coordinate.
-- **site**: the tensor a hook reads or writes. ``act`` is the activation function's output
-  (the neuron itself); ``down_in`` is the input of the down projection (``act * up`` for gated
-  MLPs, the same as ``act`` for plain ones).
-- **dimension**: one of Schwartz's four higher-order values (openness_to_change,
-  conservation, self_transcendence, self_enhancement).
-- **pole**: ``affirm`` (holding the dimension's values) or ``oppose`` (rejecting them).
-- **scope**: which token positions a hook touches: ``prompt``, ``generated`` or ``all``.
-  Padding is never in any scope.
-- **gamma**: the strength of a steering edit.
+The vocabulary (layer, neuron, site, scope ...) is defined in :mod:`valuelocate.vocab`.
 
 The table maps a ``config.model_type`` to an :class:`ArchSpec`: dotted attribute paths from the
 loaded ``*ForCausalLM`` module to its list of decoder layers, and from one layer to its MLP's
@@ -28,12 +12,12 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from typing import Literal
 
 from torch import nn
 
-Site = Literal["act", "down_in"]
-SITES: tuple[Site, ...] = ("act", "down_in")
+from valuelocate.vocab import SITES, Site
+
+__all__ = ["SITES", "Site"]  # re-exported: they were defined here before vocab.py
 
 
 class UnsupportedArchitectureError(ValueError):
@@ -88,6 +72,9 @@ ARCHITECTURES: dict[str, ArchSpec] = {
 }
 
 
+_ATTACHED = "_valuelocate_arch"  # the instance attribute attach_arch sets
+
+
 def supported_families() -> list[str]:
     """The ``model_type`` names the table knows, sorted."""
     return sorted(ARCHITECTURES)
@@ -102,6 +89,9 @@ def arch_for(model: nn.Module, arch: ArchSpec | None = None) -> ArchSpec:
     """
     if arch is not None:
         return arch
+    attached = getattr(model, _ATTACHED, None)
+    if isinstance(attached, ArchSpec):
+        return attached
     model_type = getattr(getattr(model, "config", None), "model_type", None)
     if model_type in ARCHITECTURES:
         return ARCHITECTURES[str(model_type)]
@@ -115,6 +105,15 @@ def arch_for(model: nn.Module, arch: ArchSpec | None = None) -> ArchSpec:
         "gated=True), with the dotted paths of your model's decoder layers, MLP activation "
         "module and down projection (see valuelocate/architectures.py)."
     )
+
+
+def attach_arch(model: nn.Module, arch: ArchSpec | None) -> None:
+    """Make ``arch`` the spec of this one model instance (``None`` does nothing).
+
+    ``locate``, ``evaluate`` and ``steer`` take ``arch=`` and attach it, so that every hook
+    they open later finds it without the table (``ARCHITECTURES``) being changed."""
+    if arch is not None:
+        setattr(model, _ATTACHED, arch)
 
 
 def _get(root: nn.Module, path: str) -> nn.Module:

@@ -25,9 +25,9 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from valuelocate.architectures import Site
 from valuelocate.hooks import NeuronEdit
 from valuelocate.selection import NeuronSet, Selection
+from valuelocate.vocab import Site
 
 ValueSource = Literal["q95", "p"]
 V_SOURCES: tuple[ValueSource, ...] = ("q95", "p")
@@ -239,16 +239,16 @@ def _indices(neuron_set: NeuronSet) -> dict[int, Tensor]:
     return neuron_set.by_layer()
 
 
-def scale_edit(neuron_set: NeuronSet, gamma: float) -> NeuronEdit:
+def scale_edit(neuron_set: NeuronSet, gamma: float, *, site: Site = "act") -> NeuronEdit:
     """``a <- gamma * a`` on the set's neurons."""
-    return NeuronEdit(_indices(neuron_set), lambda a: a * gamma)
+    return NeuronEdit(_indices(neuron_set), lambda a: a * gamma, site=site)
 
 
-def add_edit(neuron_set: NeuronSet, value: float) -> NeuronEdit:
+def add_edit(neuron_set: NeuronSet, value: float, *, site: Site = "act") -> NeuronEdit:
     """``a <- a + value`` on the set's neurons."""
-    return NeuronEdit(_indices(neuron_set), lambda a: a + value)
+    return NeuronEdit(_indices(neuron_set), lambda a: a + value, site=site)
 
 
-def ablate_edit(neuron_set: NeuronSet) -> NeuronEdit:
+def ablate_edit(neuron_set: NeuronSet, *, site: Site = "act") -> NeuronEdit:
     """``a <- 0`` on the set's neurons."""
-    return NeuronEdit(_indices(neuron_set), torch.zeros_like)
+    return NeuronEdit(_indices(neuron_set), torch.zeros_like, site=site)

@@ -24,31 +24,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 
-from valuelocate.architectures import (
-    SITES,
-    ArchSpec,
-    Site,
-    arch_for,
-    decoder_layers,
-    site_module,
-)
-
-Scope = Literal["prompt", "generated", "all"]
-SCOPES: tuple[Scope, ...] = ("prompt", "generated", "all")
+from valuelocate.architectures import ArchSpec, arch_for, decoder_layers, site_module
+from valuelocate.vocab import SCOPES, SITES, Scope, Site
+from valuelocate.vocab import check_choice as _check_choice
 
 # callback(layer, values [batch, seq, neurons], mask [batch, seq] bool)
 TraceFn = Callable[[int, Tensor, Tensor], None]
-
-
-def _check_choice(name: str, value: str, choices: Sequence[str]) -> None:
-    if value not in choices:
-        raise ValueError(f"Unknown {name} {value!r}; expected one of: {', '.join(choices)}")
 
 
 class ScopeTracker:
@@ -392,11 +379,21 @@ class Edit(Protocol):
     ``[batch, seq, neurons]`` and returns ``(indices [k], new_values [batch, seq, k])``: the
     neurons to rewrite and their new values. It is called once per forward call and layer (so
     a stochastic edit can redraw there), and only when some position is in scope.
+
+    ``site`` is where the edit's neurons live (``act`` or ``down_in``: an edit built from a
+    run's neuron sets carries the site they were located at), and ``reset()`` restarts any
+    seeded draws, so that every measurement of a condition sees the same sequence whatever
+    ran before it. Composite edits forward both to their parts.
     """
+
+    @property
+    def site(self) -> Site: ...
 
     def layers(self) -> Iterable[int]: ...
 
     def edit(self, layer: int, values: Tensor) -> tuple[Tensor, Tensor]: ...
+
+    def reset(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -406,6 +403,7 @@ class NeuronEdit:
     Attributes:
         indices: layer -> neuron indices (a 1-D long tensor or a list of ints).
         fn: element-wise rewrite, ``fn(values [batch, seq, k]) -> [batch, seq, k]``.
+        site: where the neurons live.
 
     Example:
         >>> NeuronEdit({3: [7, 9]}, lambda a: a + 1.0)  # add 1 to neurons 7 and 9 of layer 3
@@ -413,6 +411,7 @@ class NeuronEdit:
 
     indices: Mapping[int, Sequence[int] | Tensor]
     fn: Callable[[Tensor], Tensor]
+    site: Site = "act"
 
     def layers(self) -> Iterable[int]:
         return self.indices.keys()
@@ -421,15 +420,22 @@ class NeuronEdit:
         idx = torch.as_tensor(self.indices[layer], dtype=torch.long, device=values.device)
         return idx, self.fn(values.index_select(-1, idx))
 
+    def reset(self) -> None:
+        """Nothing to restart: the edit is deterministic."""
 
-def identity_edit(indices: Mapping[int, Sequence[int] | Tensor]) -> NeuronEdit:
+
+def identity_edit(
+    indices: Mapping[int, Sequence[int] | Tensor], *, site: Site = "act"
+) -> NeuronEdit:
     """An edit that rewrites the chosen neurons with their own values (for oracle tests)."""
-    return NeuronEdit(indices, lambda a: a)
+    return NeuronEdit(indices, lambda a: a, site=site)
 
 
-def set_value_edit(indices: Mapping[int, Sequence[int] | Tensor], value: float) -> NeuronEdit:
+def set_value_edit(
+    indices: Mapping[int, Sequence[int] | Tensor], value: float, *, site: Site = "act"
+) -> NeuronEdit:
     """Set the chosen neurons to a constant (``value=0`` ablates them)."""
-    return NeuronEdit(indices, lambda a: torch.full_like(a, value))
+    return NeuronEdit(indices, lambda a: torch.full_like(a, value), site=site)
 
 
 @contextmanager
@@ -451,9 +457,8 @@ def edit_neurons(
     Args:
         model: a ``*ForCausalLM`` of a supported family.
         edit: what to rewrite (:class:`NeuronEdit` or any :class:`Edit`).
-        site: ``act`` or ``down_in``; by default the edit's own ``site`` attribute when it
-            has one (edits built from neuron sets carry the site they were located at),
-            else ``act``.
+        site: ``act`` or ``down_in``; by default the edit's own ``site`` (edits built from
+            neuron sets carry the site they were located at).
         scope, prompt_length, stop_token_ids, arch: as in :func:`trace_neurons`;
             scope defaults to ``generated`` (edit only the answer, as in the study).
 
@@ -473,7 +478,7 @@ def edit_neurons(
     with _hooked(
         model,
         on_layer,
-        site=site if site is not None else getattr(edit, "site", "act"),
+        site=site if site is not None else edit.site,
         scope=scope,
         layers=list(edit.layers()),
         prompt_length=prompt_length,

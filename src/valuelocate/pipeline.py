@@ -1,25 +1,27 @@
-"""``valuelocate run``: the main job. Data -> locate -> evaluate -> report, in one command.
+"""The main job: data -> locate -> evaluate -> report, in one call (``valuelocate run``).
 
-The defaults are quick settings that finish on a 2-core CPU in about a quarter of an hour on
-the embedded model; every stage's own command (``locate``, ``evaluate``, ``report``) has the
-full set of options for real experiments.
+The defaults are quick settings for a 2-core CPU on the embedded model; every stage's own
+command (``locate``, ``evaluate``, ``report``) has the full set of options for real
+experiments. Every option is checked before any work starts, so a bad one fails in a second,
+not after the locating stage.
 """
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import typer
-from rich.console import Console
-
-from valuelocate.data import DIMENSIONS
-from valuelocate.evaluate import evaluate, parse_gammas, print_results
-from valuelocate.locate import LocateOptions, locate
-from valuelocate.locate_cli import print_summary
+from valuelocate.evaluation import EvaluateOptions, EvaluationResult, evaluate
+from valuelocate.evaluation.options import parse_gammas
+from valuelocate.judges import parse_judge_spec
+from valuelocate.locate import LocateOptions, LocateResult, locate
 from valuelocate.models import load_model
-from valuelocate.report import write_report
+from valuelocate.optionspec import option
+from valuelocate.reporting import write_report
+from valuelocate.selection import get_method
+from valuelocate.vocab import DIMENSIONS, Progress
 
 
 def default_run_dir() -> Path:
@@ -27,64 +29,97 @@ def default_run_dir() -> Path:
     return Path("runs") / datetime.now().strftime("run-%Y%m%d-%H%M%S")
 
 
-def run_command(
-    model: str = typer.Option(
-        "default", "--model", "-m", help="'default' (embedded SmolLM2), a local folder or hub id."
-    ),
-    out: Path | None = typer.Option(
-        None, "--out", "-o", help="Run directory (default: runs/run-<date>-<time>)."
-    ),
-    prompts_per_pole: int = typer.Option(16, min=1, help="Search prompts per pole for locating."),
-    max_new_tokens: int = typer.Option(16, min=1, help="Answer length while locating."),
-    gammas: str = typer.Option("0,1,2", help="Comma-separated gamma sweep for evaluation."),
-    judge: list[str] = typer.Option(
-        ["embedding"], "--judge", help="Judges to run: embedding, hf, openai (repeatable)."
-    ),
-    judge_prompts: int = typer.Option(2, min=0, help="Test prompts per dimension to judge."),
-    answer_tokens: int = typer.Option(24, min=1, help="Answer length of judged answers."),
-    method: str = typer.Option("delta-p", help="Selection method (see `locate --help`)."),
-    seed: int = typer.Option(0, help="Seed of every random choice."),
-    device: str | None = typer.Option(None, help="cpu, cuda, ..."),
-    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run in --out."),
-) -> None:
-    """The main job: locate value neurons, evaluate steering, write the HTML report."""
-    console = Console()
-    run_dir = out or default_run_dir()
-    started = time.perf_counter()
-    console.rule(f"[bold]ValueLocate run[/] -> {run_dir}")
-    lm = load_model(model, device=device)
-    options = LocateOptions(
-        model=model,
-        dimensions=DIMENSIONS,
-        prompts_per_pole=prompts_per_pole,
-        max_new_tokens=max_new_tokens,
-        seed=seed,
-        device=device,
-        method=method,
+@dataclass(frozen=True)
+class RunOptions:
+    """The main job's options (each stage's command has the rest)."""
+
+    model: str = option("default", "'default' (embedded SmolLM2), a local folder or hub id.",
+                        flag="--model")  # fmt: skip
+    prompts_per_pole: int = option(16, "Search prompts per pole for locating.", min=1)
+    max_new_tokens: int = option(16, "Answer length while locating.", min=1)
+    gammas: tuple[float, ...] = option(
+        (0.0, 1.0, 2.0), "Comma-separated gamma sweep for evaluation.", parse=parse_gammas
     )
-    console.print("[bold]1/3 Locating[/] value neurons on the search split ...")
-    with console.status("locating ...") as status:
+    # Repeatable on the command line (--judge X --judge Y), so the CLI declares it.
+    judge: tuple[str, ...] = option(("embedding",), "Judges to run.", cli=False)
+    judge_prompts: int = option(2, "Test prompts per dimension to judge.", min=1)
+    answer_tokens: int = option(24, "Answer length of judged answers.", min=1)
+    method: str = option("delta-p", "Selection method (see `locate --help`).")
+    seed: int = option(0, "Seed of every random choice.")
+    device: str | None = option(None, "cpu, cuda, ...")
 
-        def on_progress(job, counters):  # type: ignore[no-untyped-def]
-            status.update(
-                f"locating {job.key}: {counters.prompts_done}/{counters.prompts_total} prompts"
-            )
+    def locate_options(self) -> LocateOptions:
+        return LocateOptions(
+            model=self.model,
+            dimensions=DIMENSIONS,
+            prompts_per_pole=self.prompts_per_pole,
+            max_new_tokens=self.max_new_tokens,
+            seed=self.seed,
+            device=self.device,
+            method=self.method,
+        )
 
-        result = locate(options, run_dir, resume=resume, lm=lm, progress=on_progress)
-    print_summary(result.summary, console)
-    console.print(f"[bold]2/3 Evaluating[/] steering (gammas {gammas}) ...")
+    def evaluate_options(self) -> EvaluateOptions:
+        return EvaluateOptions(
+            gammas=self.gammas,
+            judge_prompts=self.judge_prompts,
+            max_new_tokens=self.answer_tokens,
+            seed=self.seed,
+        )
+
+    def validate(self) -> None:
+        """Check every stage's options before any work (raises ValueError naming the flag)."""
+        if self.judge_prompts < 1:
+            raise ValueError("--judge-prompts must be >= 1")
+        get_method(self.method)
+        self.evaluate_options().validate()
+        for spec in self.judge:
+            parse_judge_spec(spec)
+
+
+@dataclass
+class RunResult:
+    """What the main job produced."""
+
+    run_dir: Path
+    located: LocateResult
+    evaluation: EvaluationResult
+    report: Path
+
+
+def run(
+    options: RunOptions,
+    run_dir: Path,
+    *,
+    resume: bool = False,
+    on_stage: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Locate, evaluate and report into ``run_dir``.
+
+    Args:
+        options: :class:`RunOptions` (validated here first).
+        run_dir: the run directory.
+        resume: continue an interrupted run there.
+        on_stage: told the name of each stage as it starts (``locate``, ``evaluate``,
+            ``report``).
+        progress: ``progress(text, done, total)`` during each stage.
+    """
+    options.validate()
+    stage = on_stage or (lambda _name: None)
+    lm = load_model(options.model, device=options.device)
+    stage("locate")
+
+    def locate_progress(job, counters) -> None:  # type: ignore[no-untyped-def]
+        if progress is not None:
+            progress(f"locating {job.key}", counters.prompts_done, counters.prompts_total)
+
+    located = locate(
+        options.locate_options(), run_dir, resume=resume, lm=lm, progress=locate_progress
+    )
+    stage("evaluate")
     evaluation = evaluate(
-        run_dir,
-        lm=lm,
-        gammas=parse_gammas(gammas),
-        judges=judge,
-        judge_prompts=judge_prompts,
-        max_new_tokens=answer_tokens,
-        seed=seed,
+        run_dir, options=options.evaluate_options(), lm=lm, judges=options.judge, progress=progress
     )
-    print_results(evaluation, console)
-    console.print("[bold]3/3 Writing[/] the report ...")
-    report = write_report(run_dir)
-    minutes = (time.perf_counter() - started) / 60
-    console.print(f"Done in {minutes:.1f} min. Report: [bold]{report}[/]")
-    print(report)
+    stage("report")
+    return RunResult(run_dir, located, evaluation, write_report(run_dir))

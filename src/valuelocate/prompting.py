@@ -9,7 +9,11 @@ answers; without a chat template (base models, as the study ran them) the raw te
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+import torch
+from torch import Tensor
 
 LOCATE_TEMPLATE = (
     "Below is a value and a question. Answer the question directly, in the first person, "
@@ -70,3 +74,28 @@ def stop_token_ids(model: Any, tokenizer: Any) -> list[int]:
     if getattr(tokenizer, "eos_token_id", None) is not None:
         ids.add(int(tokenizer.eos_token_id))
     return sorted(ids)
+
+
+def token_lists(tokenizer: Any, texts: Sequence[str], chat_template: bool) -> list[list[int]]:
+    """Token ids of each prompt exactly as :func:`chat_inputs` makes them, unpadded."""
+    templated = chat_template and has_chat_template(tokenizer)
+    formatted = format_prompts(tokenizer, list(texts), chat_template=chat_template)
+    encoded = tokenizer(formatted, add_special_tokens=not templated)["input_ids"]
+    return [list(map(int, ids)) for ids in encoded]
+
+
+def left_pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[Tensor, Tensor]:
+    """``(ids [b, s], mask [b, s])`` of token lists padded on the left."""
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        if row:
+            ids[i, width - len(row) :] = torch.tensor(row)
+            mask[i, width - len(row) :] = 1
+    return ids, mask
+
+
+def pad_token_id(tokenizer: Any) -> int:
+    """The tokenizer's padding id, or 0 when it has none (padding is masked anyway)."""
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0

@@ -1,104 +1,130 @@
-"""``valuelocate steer``: answer a prompt with and without a steering edit, side by side."""
+"""Steering one prompt: the unedited and the edited answer, side by side (``valuelocate
+steer``).
+
+The answers come from the same generator and defaults as the evaluation's judged answers
+(:mod:`valuelocate.generation`), so ``steer`` shows the text that ``evaluate`` judged for the
+same prompt, edit, gamma and seed.
+
+Example:
+    >>> plain, edited = steer("runs/smol", "Should I move abroad?",
+    ...                       options=SteerOptions(dimension="openness_to_change", gamma=2))
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import torch
-import typer
-from rich.console import Console
-from rich.table import Table
-
-from valuelocate.architectures import model_shape
+from valuelocate.architectures import ArchSpec, attach_arch, model_shape
 from valuelocate.artifacts import load_neuron_sets, read_json
 from valuelocate.edits import V_SOURCES, steering_edit
-from valuelocate.hooks import SCOPES, Edit, Scope, edit_neurons
+from valuelocate.generation import GenerationConfig, generate_answers
+from valuelocate.hooks import Edit
 from valuelocate.models import LoadedModel, load_model
-from valuelocate.prompting import chat_inputs, stop_token_ids
+from valuelocate.optionspec import option, with_overrides
+from valuelocate.vocab import DIMENSIONS, POLES, SCOPES, Scope, check_choice
+
+_DEFAULTS = GenerationConfig()
 
 
-def generate_answers(
-    lm: LoadedModel,
-    prompts: list[str],
-    *,
-    edit: Edit | None = None,
-    scope: Scope = "generated",
-    max_new_tokens: int = 64,
-    chat_template: bool = True,
-) -> list[str]:
-    """Greedy answers to ``prompts`` (one left-padded batch), under ``edit`` if given."""
-    model = lm.model
-    device = next(model.parameters()).device
-    batch = {
-        k: v.to(device)
-        for k, v in chat_inputs(lm.tokenizer, prompts, chat_template=chat_template).items()
-    }
-    stops = stop_token_ids(model, lm.tokenizer)
+@dataclass(frozen=True)
+class SteerOptions:
+    """What ``valuelocate steer`` edits and how it answers."""
 
-    def run() -> torch.Tensor:
-        with torch.no_grad():
-            return model.generate(
-                **batch,
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                pad_token_id=lm.tokenizer.pad_token_id,
-            )
+    dimension: str = option("conservation", "Dimension to steer.", flag="--dimension")
+    pole: str = option("affirm", "Direction: affirm or oppose.")
+    gamma: float = option(1.0, "Strength of the edit (the study swept 0.1-2.0).")
+    v: str = option("q95", "Per-neuron value v: q95 (default) or p.")
+    fraction: float = option(
+        0.9, "Share of neurons pushed at each call (redrawn).", min=0.0, max=1.0
+    )
+    clamp: bool = option(True, "Clamp the other pole's neurons to min(a, 0).")
+    scope: Scope = option("generated", "Tokens edited: generated, prompt or all.")
+    seed: int = option(0, "Seed of the random draws.")
+    max_new_tokens: int = option(_DEFAULTS.max_new_tokens, "Answer length.", min=1)
+    temperature: float = option(0.0, "0: greedy; else seeded sampling.", min=0.0)
+    repetition_penalty: float = option(
+        _DEFAULTS.repetition_penalty, "Repetition penalty (as in evaluate)."
+    )
+    chat_template: bool = option(True, "Use the model's chat template.")
 
-    if edit is None:
-        out = run()
-    else:
-        with edit_neurons(model, edit, scope=scope, stop_token_ids=stops):
-            out = run()
-    width = batch["input_ids"].shape[1]
-    return [lm.tokenizer.decode(row[width:], skip_special_tokens=True).strip() for row in out]
+    def validate(self) -> None:
+        """Raise ValueError naming the bad option."""
+        check_choice("--dimension", self.dimension, DIMENSIONS)
+        check_choice("--pole", self.pole, POLES)
+        check_choice("--v", self.v, V_SOURCES)
+        check_choice("--scope", self.scope, SCOPES)
+        self.generation().validate()
 
-
-def steer_command(
-    prompt: str = typer.Argument(
-        "What would you do if your neighbours asked you to join a protest?",
-        help="The prompt to answer.",
-    ),
-    neurons: Path = typer.Option(..., "--neurons", "-n", help="Run directory of `locate`."),
-    dimension: str = typer.Option(..., "--dimension", "-d", help="Dimension to steer."),
-    pole: str = typer.Option("affirm", help="Direction: affirm or oppose."),
-    gamma: float = typer.Option(1.0, help="Strength of the edit (the study swept 0.1-2.0)."),
-    model: str | None = typer.Option(
-        None, "--model", "-m", help="Model (default: the one the neurons were located on)."
-    ),
-    v: str = typer.Option("q95", help="Per-neuron value v: q95 (default) or p."),
-    fraction: float = typer.Option(0.9, help="Share of neurons pushed at each call (redrawn)."),
-    clamp: bool = typer.Option(
-        True, "--clamp/--no-clamp", help="Clamp the other pole's neurons to min(a, 0)."
-    ),
-    scope: str = typer.Option("generated", help="Tokens edited: generated, prompt or all."),
-    seed: int = typer.Option(0, help="Seed of the random draws."),
-    max_new_tokens: int = typer.Option(64, min=1, help="Answer length (greedy)."),
-    device: str | None = typer.Option(None, help="cpu, cuda, ..."),
-) -> None:
-    """Print the unedited and the edited answer to PROMPT side by side."""
-    if v not in V_SOURCES:
-        raise ValueError(f"Unknown --v {v!r}; expected one of: {', '.join(V_SOURCES)}")
-    if scope not in SCOPES:
-        raise ValueError(f"Unknown --scope {scope!r}; expected one of: {', '.join(SCOPES)}")
-    manifest = read_json(neurons / "manifest.json")
-    lm = load_model(model or manifest["model"]["id"], device=device)
-    sets = load_neuron_sets(neurons, expect=model_shape(lm.model))
-    if dimension not in sets:
-        raise ValueError(
-            f"Dimension {dimension!r} was not located in {neurons}; it has: {', '.join(sets)}"
+    def generation(self) -> GenerationConfig:
+        return GenerationConfig(
+            max_new_tokens=self.max_new_tokens,
+            temperature=self.temperature,
+            repetition_penalty=self.repetition_penalty,
+            batch_size=1,
+            seed=self.seed,
+            chat_template=self.chat_template,
+            scope=self.scope,
         )
-    site = manifest.get("options", {}).get("site", "act")
-    edit = steering_edit(
-        sets[dimension], pole, gamma, v=v, fraction=fraction, seed=seed, clamp=clamp, site=site
-    )  # type: ignore[arg-type]
-    console = Console()
-    with console.status("Generating ..."):
-        (plain,) = generate_answers(lm, [prompt], max_new_tokens=max_new_tokens)
-        (edited,) = generate_answers(
-            lm, [prompt], edit=edit, scope=scope, max_new_tokens=max_new_tokens
-        )  # type: ignore[arg-type]
-    table = Table(title=prompt, show_lines=True, expand=True)
-    table.add_column("unedited", ratio=1)
-    table.add_column(f"{dimension} -> {pole}, gamma {gamma:g}", ratio=1)
-    table.add_row(plain, edited)
-    console.print(table)
+
+
+def run_steering_edit(
+    neurons: Path, lm: LoadedModel, options: SteerOptions, *, site: str | None = None
+) -> Edit:
+    """The study's dynamic edit for ``options`` from a run's neuron sets, at the run's site."""
+    manifest = read_json(neurons / "manifest.json")
+    sets = load_neuron_sets(neurons, expect=model_shape(lm.model))
+    if options.dimension not in sets:
+        raise ValueError(
+            f"Dimension {options.dimension!r} was not located in {neurons}; "
+            f"it has: {', '.join(sets)}"
+        )
+    return steering_edit(
+        sets[options.dimension],
+        options.pole,  # type: ignore[arg-type]
+        options.gamma,
+        v=options.v,  # type: ignore[arg-type]
+        fraction=options.fraction,
+        seed=options.seed,
+        clamp=options.clamp,
+        site=site or manifest.get("options", {}).get("site", "act"),
+    )
+
+
+def steer(
+    neurons: str | Path,
+    prompt: str,
+    *,
+    options: SteerOptions | None = None,
+    lm: LoadedModel | None = None,
+    model: str | None = None,
+    device: str | None = None,
+    arch: ArchSpec | None = None,
+    **overrides: Any,
+) -> tuple[str, str]:
+    """The unedited and the edited answer to ``prompt``.
+
+    Args:
+        neurons: a ``valuelocate locate`` run directory.
+        prompt: the prompt to answer.
+        options: :class:`SteerOptions`; any field may also be passed as a keyword.
+        lm: a loaded model (default: ``model``, or the run's model).
+        model, device: which model to load and where.
+        arch: an architecture spec for a family outside the table.
+
+    Returns:
+        ``(unedited, edited)``.
+    """
+    options = with_overrides(options or SteerOptions(), overrides)
+    options.validate()
+    neurons = Path(neurons)
+    if lm is None:
+        manifest = read_json(neurons / "manifest.json")
+        lm = load_model(model or manifest["model"]["id"], device=device)
+    attach_arch(lm.model, arch)
+    edit = run_steering_edit(neurons, lm, options)
+    config = options.generation()
+    (plain,) = generate_answers(lm, [prompt], config=config)
+    (edited,) = generate_answers(lm, [prompt], config=config, edit=edit)
+    return plain, edited

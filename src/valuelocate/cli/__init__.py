@@ -1,5 +1,7 @@
-"""The ``valuelocate`` command line. Each stage's commands live beside the stage's module;
-this file only assembles them and turns expected errors into one clear line (no traceback)."""
+"""The ``valuelocate`` command line: the only part of the package that imports typer and rich.
+
+One module per command; this one assembles them and turns expected errors into one clear line
+(no traceback)."""
 
 from __future__ import annotations
 
@@ -21,10 +23,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-MODEL_HELP = (
-    "Model: 'default' (embedded SmolLM2-135M-Instruct, offline), a local folder, or a hub id."
-)
-
 # Errors a user can cause and fix; they are printed as one line, never as a traceback.
 USER_ERRORS: tuple[type[Exception], ...] = (
     ModelLoadError,
@@ -36,24 +34,22 @@ USER_ERRORS: tuple[type[Exception], ...] = (
 
 
 def _register_commands() -> None:
-    # Imported here so that each stage owns its commands and `valuelocate --help` lists them.
-    from valuelocate import demo
-    from valuelocate.evaluate import evaluate_command
+    from valuelocate.cli.demo import demo_command, info_command
+    from valuelocate.cli.evaluate import evaluate_command
+    from valuelocate.cli.report import report_command
+    from valuelocate.cli.run import run_command
+    from valuelocate.cli.steer import steer_command
+    from valuelocate.data.cli import data_app
+    from valuelocate.data.generate_cli import generate_command
     from valuelocate.locate_cli import locate_command
-    from valuelocate.pipeline import run_command
-    from valuelocate.report import report_command
-    from valuelocate.steer import steer_command
 
     app.command("run")(run_command)
-    app.command("info")(demo.info_command)
-    app.command("demo")(demo.demo_command)
+    app.command("info")(info_command)
+    app.command("demo")(demo_command)
     app.command("locate")(locate_command)
     app.command("steer")(steer_command)
     app.command("evaluate")(evaluate_command)
     app.command("report")(report_command)
-    from valuelocate.data.cli import data_app
-    from valuelocate.data.generate_cli import generate_command
-
     data_app.command("generate")(generate_command)
     app.add_typer(data_app, name="data")
 
