@@ -191,7 +191,7 @@ def test_steer_cli_prints_both_answers(tmp_path) -> None:  # type: ignore[no-unt
          "--dimension", "power"],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
-    assert bad.returncode == 2 and "was not located" in bad.stderr
+    assert bad.returncode == 2 and "Unknown --dimension" in bad.stderr
 
 
 def test_edit_is_applied_at_the_site_it_was_located_at() -> None:

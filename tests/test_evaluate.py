@@ -15,33 +15,24 @@ import torch
 from transformers import AutoTokenizer
 
 from valuelocate.data import load_questionnaire
-from valuelocate.evaluate import (
-    CONDITIONS,
-    EDIT_CONDITIONS,
+from valuelocate.evaluation import EvaluateOptions, LeakageRow, ScoreRow, evaluate, parse_gammas
+from valuelocate.evaluation.cost import distinct_n, is_degenerate, text_nll
+from valuelocate.evaluation.questionnaire import (
     OPTION_LETTERS,
-    EvaluateOptions,
-    LeakageRow,
-    ScoreRow,
-    bootstrap_ci,
     centred_scores,
-    distinct_n,
-    evaluate,
     expected_score,
-    generate_answers,
-    generate_stacked,
-    is_degenerate,
     option_token_ids,
-    paired_permutation_pvalue,
-    parse_gammas,
     questionnaire_scores,
     questionnaire_text,
-    text_nll,
 )
+from valuelocate.evaluation.statistics import bootstrap_ci, paired_permutation_pvalue
+from valuelocate.generation import generate_answers, generate_stacked
 from valuelocate.hooks import NeuronEdit, edit_neurons
 from valuelocate.judges import JudgeRating
 from valuelocate.locate import LocateOptions, locate
 from valuelocate.models import ModelLoadError, default_model_dir, load_model
 from valuelocate.prompting import format_prompts
+from valuelocate.vocab import CONDITIONS, EDIT_CONDITIONS
 
 from tiny_models import STORIES
 
@@ -172,12 +163,12 @@ def test_degenerate_answers() -> None:
 @needs_stories
 @pytest.mark.parametrize("share_prefill", [True, False])
 def test_stacked_generation_equals_separate_generations(lm, share_prefill) -> None:  # type: ignore[no-untyped-def]
-    options = EvaluateOptions(max_new_tokens=5, batch_size=4)  # 2 settings per batch
+    options = EvaluateOptions(max_new_tokens=5, batch_size=4).generation()  # 2 settings a batch
     prompts = ["Tom had a ball.", "The sun was hot and the"]
     other = NeuronEdit({2: [0, 1, 2]}, lambda a: a - 1.5)
     edits = [None, EDIT, other]
-    stacked = generate_stacked(lm, prompts, edits, options=options, share_prefill=share_prefill)
-    separate = [generate_answers(lm, prompts, options=options, edit=e) for e in edits]
+    stacked = generate_stacked(lm, prompts, edits, config=options, share_prefill=share_prefill)
+    separate = [generate_answers(lm, prompts, config=options, edit=e) for e in edits]
     assert stacked == separate
     assert stacked[0] != stacked[1] or stacked[0] != stacked[2], "the edits do something"
 
@@ -260,7 +251,6 @@ def evaluated(lm, tmp_path_factory):  # type: ignore[no-untyped-def]
         max_new_tokens=4,
         bootstrap=200,
         permutations=200,
-        show_progress=False,
     )
     return run_dir, result
 
@@ -346,7 +336,7 @@ def test_evaluate_csv_and_answers_match_the_json(evaluated) -> None:  # type: ig
 def test_evaluate_refuses_an_unknown_dimension(evaluated, lm) -> None:  # type: ignore[no-untyped-def]
     run_dir, _ = evaluated
     with pytest.raises(ValueError, match="no neurons for"):
-        evaluate(run_dir, lm=lm, dimensions=["self_enhancement"], judges=[], show_progress=False)
+        evaluate(run_dir, lm=lm, dimensions=["self_enhancement"], judges=[])
 
 
 def test_options_are_validated() -> None:
@@ -360,7 +350,7 @@ def test_command_line_options(tmp_path: Path) -> None:
     import typer
     from typer.testing import CliRunner
 
-    from valuelocate.evaluate import evaluate_command
+    from valuelocate.cli.evaluate import evaluate_command
 
     app = typer.Typer()
     app.command()(evaluate_command)
@@ -393,7 +383,7 @@ def _set(pole: str, indices: list[int]):  # type: ignore[no-untyped-def]
 
 
 def test_random_control_falls_back_when_the_located_sets_fill_a_layer() -> None:
-    from valuelocate.evaluate import steering_edits
+    from valuelocate.evaluation import steering_edits
     from valuelocate.selection import Selection
 
     selections = {

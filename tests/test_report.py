@@ -16,14 +16,9 @@ from typer.testing import CliRunner
 
 from report_fixture import DIMENSIONS, EVIL_ANSWER, make_run
 from valuelocate.artifacts import ArtifactError, read_json
-from valuelocate.report import (
-    leakage_section,
-    load_run,
-    parse_evaluation,
-    reference_gamma,
-    report_command,
-    write_report,
-)
+from valuelocate.cli.report import report_command
+from valuelocate.reporting import load_run, parse_evaluation, write_report
+from valuelocate.reporting.steering import leakage_section, reference_gamma
 
 LOCATE_SECTIONS = {
     "sparsity": "Sparsity per dimension and pole",
