@@ -1,8 +1,10 @@
 """ValueLocate: find the MLP neurons that carry human values in LLMs, and edit them.
 
 The pipeline runs one way through the modules: prompts (``valuelocate.data``) -> activations
-(``hooks``) -> statistics -> neuron sets -> edits -> scores -> report. See the glossary in
-``valuelocate.architectures`` for the vocabulary (layer, neuron, site, pole, scope, gamma).
+(``hooks``) -> statistics (``stats``) -> neuron sets (``selection``, ``locating``) -> edits
+(``edits``) -> answers (``generation``) -> scores (``evaluation``) -> report (``reporting``).
+``valuelocate.cli`` is the command line. See the glossary in ``valuelocate.vocab`` for the
+vocabulary (dimension, pole, layer, neuron, site, scope, gamma, condition).
 """
 
 from valuelocate.architectures import (
@@ -15,6 +17,8 @@ from valuelocate.architectures import (
 )
 from valuelocate.artifacts import load_neuron_sets
 from valuelocate.edits import random_control_edit, steering_edit
+from valuelocate.evaluation import EvaluateOptions, EvaluationResult, evaluate
+from valuelocate.generation import GenerationConfig, generate_answers
 from valuelocate.hooks import (
     ActivationCapture,
     Edit,
@@ -27,16 +31,27 @@ from valuelocate.hooks import (
 )
 from valuelocate.locate import LocateOptions, locate
 from valuelocate.models import LoadedModel, ModelLoadError, load_model
+from valuelocate.pipeline import RunOptions, run
+from valuelocate.reporting import write_report
 from valuelocate.selection import NeuronSet, Selection, get_method
 from valuelocate.stats import NeuronStats
+from valuelocate.steer import SteerOptions, steer_prompt
+from valuelocate.vocab import DIMENSIONS, POLES, SCOPES, SITES
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ARCHITECTURES",
+    "DIMENSIONS",
+    "POLES",
+    "SCOPES",
+    "SITES",
     "ActivationCapture",
     "ArchSpec",
     "Edit",
+    "EvaluateOptions",
+    "EvaluationResult",
+    "GenerationConfig",
     "LoadedModel",
     "LocateOptions",
     "ModelLoadError",
@@ -44,10 +59,14 @@ __all__ = [
     "NeuronEdit",
     "NeuronSet",
     "NeuronStats",
+    "RunOptions",
     "Selection",
+    "SteerOptions",
     "UnsupportedArchitectureError",
     "capture_activations",
     "edit_neurons",
+    "evaluate",
+    "generate_answers",
     "get_method",
     "identity_edit",
     "load_model",
@@ -55,8 +74,11 @@ __all__ = [
     "locate",
     "model_shape",
     "random_control_edit",
+    "run",
     "set_value_edit",
+    "steer_prompt",
     "steering_edit",
     "supported_families",
     "trace_neurons",
+    "write_report",
 ]

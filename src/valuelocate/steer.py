@@ -6,7 +6,7 @@ The answers come from the same generator and defaults as the evaluation's judged
 same prompt, edit, gamma and seed.
 
 Example:
-    >>> plain, edited = steer("runs/smol", "Should I move abroad?",
+    >>> plain, edited = steer_prompt("runs/smol", "Should I move abroad?",
     ...                       options=SteerOptions(dimension="openness_to_change", gamma=2))
 """
 
@@ -92,7 +92,7 @@ def run_steering_edit(
     )
 
 
-def steer(
+def steer_prompt(
     neurons: str | Path,
     prompt: str,
     *,

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from valuelocate.cli.options import keyword, options_command
-from valuelocate.steer import SteerOptions, steer
+from valuelocate.steer import SteerOptions, steer_prompt
 
 
 def _steer(
@@ -19,7 +19,7 @@ def _steer(
     options.validate()
     console = Console()
     with console.status("Generating ..."):
-        plain, edited = steer(neurons, prompt, options=options, model=model, device=device)
+        plain, edited = steer_prompt(neurons, prompt, options=options, model=model, device=device)
     table = Table(title=prompt, show_lines=True, expand=True)
     table.add_column("unedited", ratio=1)
     table.add_column(f"{options.dimension} -> {options.pole}, gamma {options.gamma:g}", ratio=1)
