@@ -76,7 +76,7 @@ DOMAINS: tuple[str, ...] = (
 MAX_LENGTH_RATIO = 1.25
 # Situations whose content words overlap a locating prompt's situation this much (Jaccard)
 # count as near-duplicates: evaluation must not reuse what located the neurons.
-NEAR_DUPLICATE_JACCARD = 0.5
+NEAR_DUPLICATE_JACCARD = 0.4
 # Split balance: per dimension and value the two splits differ by at most one item, per
 # dimension and domain by at most two.
 MAX_VALUE_IMBALANCE = 1
@@ -241,14 +241,16 @@ def _prompt_index(path: str) -> _SituationIndex:
 
 
 def _overlap_issues(
-    name: str, items: list[tuple[int, ForcedChoiceItem]], prompts_path: Path
+    name: str, items: list[tuple[int, ForcedChoiceItem]], prompts_path: Path | None
 ) -> list[ValidationIssue]:
+    """Situations that repeat a locating prompt's (when ``prompts_path`` is given) or an
+    earlier item's."""
     issues: list[ValidationIssue] = []
-    prompts = _prompt_index(str(prompts_path))
+    prompts = _prompt_index(str(prompts_path)) if prompts_path is not None else None
     own: list[tuple[int, frozenset[str]]] = []
     for lineno, item in items:
         words = _content(item.situation)
-        best, best_text = prompts.best(words)
+        best, best_text = prompts.best(words) if prompts is not None else (0.0, "")
         if best >= NEAR_DUPLICATE_JACCARD:
             msg = f"near-duplicate of a locating prompt (overlap {best:.2f}): {best_text[:80]!r}"
             issues.append(ValidationIssue(name, lineno, "situation", msg))
@@ -289,7 +291,8 @@ def validate_forced_choice(
     Args:
         path: the file; the shipped one when ``None``.
         prompts_path: the locating prompts that no situation may duplicate or nearly
-            duplicate; ``None`` skips that check (it reads 15,000 prompts, about a second).
+            duplicate; ``None`` skips that check (it reads 15,000 prompts, a few seconds).
+            Situations repeated within the file are always reported.
         check_balance: also require balanced search/test splits per dimension, value and
             domain (issues on line 0, field ``split``).
 
@@ -333,8 +336,9 @@ def validate_forced_choice(
             items.append((lineno, item))
     if not items and not issues:
         issues.append(ValidationIssue(name, 0, None, "file holds no items"))
-    if prompts_path is not None:
-        issues.extend(_overlap_issues(name, items, Path(prompts_path)))
+    issues.extend(
+        _overlap_issues(name, items, Path(prompts_path) if prompts_path is not None else None)
+    )
     if check_balance and items:
         issues.extend(_balance_issues(name, [i for _, i in items]))
     return issues
