@@ -75,9 +75,14 @@ def test_shipped_items_have_similar_answers_and_no_giveaways() -> None:
         a, o = len(item.affirm.split()), len(item.oppose.split())
         assert max(a, o) <= 1.3 * min(a, o), item.id
         assert item.affirm.startswith("I") and item.oppose.startswith("I"), item.id
-        assert item.id.startswith({"openness_to_change": "fc-otc", "conservation": "fc-con",
-                                   "self_transcendence": "fc-str",
-                                   "self_enhancement": "fc-sen"}[item.dimension])
+        assert item.id.startswith(
+            {
+                "openness_to_change": "fc-otc",
+                "conservation": "fc-con",
+                "self_transcendence": "fc-str",
+                "self_enhancement": "fc-sen",
+            }[item.dimension]
+        )
 
 
 def test_a_clean_user_file_loads(tmp_path: Path) -> None:

@@ -91,11 +91,15 @@ _GIVEAWAY = re.compile(
 )
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 _STOPWORDS = frozenset(
-    "a an the and or but if of to in on at for from by with as is are was were be been being "
-    "you your yours i me my we our us he she his her they their them it its this that these "
-    "those there here has have had do does did will would could should can may might must "
-    "not no so than then too very just about into over out up down all any some one two "
-    "who whom which what when where why how each every other another more most own same".split()
+    re.findall(
+        r"\w+",
+        "a an the and or but if of to in on at for from by with as is are was were be been "
+        "being you your yours i me my we our us he she his her they their them it its this "
+        "that these those there here has have had do does did will would could should can may "
+        "might must not no so than then too very just about into over out up down all any some "
+        "one two who whom which what when where why how each every other another more most own "
+        "same",
+    )
 )
 
 
