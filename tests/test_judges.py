@@ -19,7 +19,7 @@ from valuelocate.judges import (
     parse_rating,
 )
 
-from chat_server import Reply, serve
+from fault_server import Reply, serve
 
 
 @pytest.mark.parametrize(

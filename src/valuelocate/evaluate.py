@@ -123,9 +123,9 @@ from valuelocate.data import (
     load_prompts,
     load_questionnaire,
 )
-from valuelocate.data.generate import DEFAULT_API_KEY_ENV, DEFAULT_BASE_URL
 from valuelocate.hooks import SCOPES, Edit, Scope, edit_neurons
 from valuelocate.judges import Judge, JudgeConfig, JudgeRating, build_judge
+from valuelocate.llm import DEFAULT_API_KEY_ENV, DEFAULT_BASE_URL, LLMError
 from valuelocate.models import LoadedModel, load_model
 from valuelocate.prompting import (
     chat_inputs,
@@ -1581,6 +1581,7 @@ def _judge_totals(judges: Sequence[Judge], measured: Mapping[SettingKey, Measure
             "ratings": sum(r.valid for r in ratings),
             "malformed": sum(r.malformed for r in ratings),
             "gibberish": sum(r.gibberish for r in ratings),
+            **({"failures": judge.failure_counts()} if hasattr(judge, "failure_counts") else {}),
         }
     return totals
 
@@ -1801,8 +1802,6 @@ def evaluate_command(
     ),
 ) -> None:
     """Evaluate steering: questionnaire, judged answers, cost and leakage, with 95% CIs."""
-    from valuelocate.data.generate import GenerationError
-
     chosen = (
         None
         if dimensions.strip() in ("all", "")
@@ -1842,7 +1841,7 @@ def evaluate_command(
             device=device,
             dtype=dtype,
         )
-    except GenerationError as exc:  # the judge's endpoint failed: a user-fixable error
+    except LLMError as exc:  # the judge's endpoint failed: a user-fixable error
         raise ValueError(str(exc)) from None
     print_results(result, console)
     console.print(f"Results in [bold]{result.path.parent}[/] ({result.data['seconds']:.0f} s)")

@@ -97,5 +97,3 @@ def text_problem(kind: str, text: str, dimension: str) -> str | None:
         if neutrality_violations(text, dimension):
             return "not neutral"
     return None
-
-

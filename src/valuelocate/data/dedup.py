@@ -75,4 +75,3 @@ def shipped_records(kind: str) -> list[Record]:
         return list(loader())
     except (ImportError, AttributeError, OSError, ValueError):
         return []
-

@@ -327,7 +327,6 @@ def _record_key(record: Record) -> tuple[str, str | None]:
     return getattr(record, "value", ""), None
 
 
-
 def _failures_of(backend: Backend) -> FailureCounts:
     """A copy of the backend's failure counts (all zero for a backend that keeps none)."""
     counts = getattr(backend, "failures", None)

@@ -17,7 +17,6 @@ class GenerationError(RuntimeError):
     """The generator cannot go on; the message says why and what to do."""
 
 
-
 @dataclass(frozen=True)
 class GenerationConfig:
     """One generation run.
@@ -138,4 +137,3 @@ class GenerationReport:
         if self.failures.failures or self.failures.failed_calls:
             line += f"; endpoint: {self.failures.summary()}"
         return line
-

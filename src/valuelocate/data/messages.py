@@ -102,4 +102,3 @@ def build_messages(
         "nothing else.",
     ]
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "\n".join(lines)}]
-

@@ -126,4 +126,3 @@ def append_line(handle: Any, obj: dict[str, Any]) -> None:
     handle.write(json.dumps(obj, ensure_ascii=False) + "\n")
     handle.flush()
     os.fsync(handle.fileno())
-

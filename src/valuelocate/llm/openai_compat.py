@@ -23,6 +23,7 @@ one whose answers stay malformed or empty returns ``[]``, which callers count as
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import time
@@ -39,10 +40,17 @@ from valuelocate.llm.base import (
     Message,
 )
 
-try:  # the HTTP library the openai package is built on: httpx2 (openai >= 3) or httpx
-    import httpx2 as _http
-except ImportError:  # pragma: no cover - older openai releases
-    import httpx as _http  # type: ignore[no-redef]
+
+def _http_module() -> Any:
+    """The HTTP library the installed openai package is built on (httpx, or httpx2 in recent
+    releases): the transport below must be of the same library as the client."""
+    for cls in openai.DefaultHttpxClient.__mro__[1:]:
+        if cls.__module__.split(".")[0].startswith("httpx"):
+            return importlib.import_module(cls.__module__.split(".")[0])
+    raise ImportError("cannot tell which HTTP library the openai package uses")
+
+
+_http = _http_module()
 
 # Sent when no key is configured: the package needs one, and without it would read
 # OPENAI_API_KEY by itself and send a real OpenAI key to whatever server base_url names.
@@ -52,7 +60,7 @@ _FIRST_DELAY_S = 0.5
 _MAX_DELAY_S = 8.0
 
 
-class _CountingTransport(_http.BaseTransport):
+class _CountingTransport(_http.BaseTransport):  # type: ignore[name-defined,misc]
     """Sends requests through the standard transport, reads each answer whole within a total
     deadline, and counts every failed attempt by kind (the package's retries pass here too)."""
 
@@ -72,9 +80,10 @@ class _CountingTransport(_http.BaseTransport):
         except _http.TransportError:
             self.failures.add("connection")
             raise
+        stream: Any = response.stream  # a sync stream: this transport serves a sync client
         try:
             chunks = []
-            for chunk in response.stream:
+            for chunk in stream:
                 chunks.append(chunk)
                 if time.monotonic() - start > self.timeout:
                     raise _http.ReadTimeout(f"no complete answer within {self.timeout:g} s")
@@ -85,7 +94,7 @@ class _CountingTransport(_http.BaseTransport):
             self.failures.add("truncated")
             raise
         finally:
-            response.stream.close()
+            stream.close()
         status = response.status_code
         if status == 429:
             self.failures.add("rate_limited")
