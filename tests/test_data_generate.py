@@ -266,7 +266,9 @@ def test_retry_after_500_and_429_then_success(tmp_path) -> None:
     assert report.written == 1 and report.attempts == 1
     assert len(server.requests) == 3
     assert (report.failures.server_error, report.failures.rate_limited) == (1, 1)
-    assert "server_error 1, rate_limited 1" in report.summary()
+    assert "3 request(s) for 1 call(s); failed attempts: rate_limited 1, server_error 1" in (
+        report.summary()
+    )
 
 
 def test_retries_run_out_with_a_clear_error(tmp_path) -> None:
