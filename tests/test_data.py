@@ -26,7 +26,7 @@ from valuelocate.data import (
     load_prompts,
     load_questionnaire,
     record_to_dict,
-    stats,
+    summary,
     validate_file,
 )
 from valuelocate.data.builder import (
@@ -36,10 +36,9 @@ from valuelocate.data.builder import (
     PartsError,
     build_prompts,
     neutrality_violations,
-    parse_situations,
     to_jsonl,
 )
-from valuelocate.data.parts import QUESTIONS
+from valuelocate.data.parts import QUESTIONS, load_situations, situations_from_json
 from valuelocate.data.stats import jaccard, near_duplicates, shingles
 
 # --- counts and ids ---------------------------------------------------------------------------
@@ -198,7 +197,7 @@ def test_builder_is_deterministic_and_seed_dependent() -> None:
 
 
 def test_parts_cover_every_value_and_many_domains() -> None:
-    situations = parse_situations()
+    situations = load_situations()
     for dim in DIMENSIONS:
         mine = [s for s in situations if s.dimension == dim]
         assert {s.value for s in mine} == set(BASIC_VALUES[dim])
@@ -206,24 +205,41 @@ def test_parts_cover_every_value_and_many_domains() -> None:
         assert all(len(s.details) >= 4 for s in mine)
 
 
+def _situation(**changes: object) -> dict[str, object]:
+    good = {"value": "security", "domain": "work", "key": "k", "text": "Hi.", "slots": {}}
+    return {**good, "details": ["a", "b"], **changes}
+
+
 @pytest.mark.parametrize(
-    ("text", "message"),
+    ("dimension", "items", "message"),
     [
-        ("=== nowhere\n", "unknown dimension"),
-        ("=== conservation\n@ power work k\nx\n+ a\n+ b\n", "not a value of conservation"),
-        ("=== conservation\n@ security sport k\nx\n+ a\n+ b\n", "unknown domain"),
-        ("=== conservation\n@ security work k\nHi {who}.\n+ a\n+ b\n", "slots used"),
-        ("=== conservation\n@ security work k\nHi.\n+ a\n", "two details"),
-        (
-            "=== conservation\n@ security work k\nHi.\n+ a\n+ b\n"
-            "@ security work k\nHo.\n+ a\n+ b\n",
-            "duplicate key",
-        ),
+        ("nowhere", [], "unknown dimension"),
+        ("conservation", [_situation(value="power")], "not a value of conservation"),
+        ("conservation", [_situation(domain="sport")], "unknown domain"),
+        ("conservation", [_situation(text="Hi {who}.")], "slots used"),
+        ("conservation", [_situation(slots={"who": ["you"]})], "slots used"),
+        ("conservation", [_situation(details=["a"])], "two details"),
+        ("conservation", [_situation(), _situation(text="Ho.")], "duplicate key"),
+        ("conservation", [_situation(slots={"who": []}, text="{who}")], "non-empty strings"),
+        ("conservation", [{"value": "security"}], "missing details, domain"),
+        ("conservation", {"key": "k"}, "a list of situations"),
     ],
 )
-def test_parse_situations_rejects_malformed_parts(text: str, message: str) -> None:
+def test_malformed_parts_are_rejected(dimension: str, items: object, message: str) -> None:
     with pytest.raises(PartsError, match=message):
-        parse_situations(text)
+        situations_from_json(dimension, items, "x.json")
+    (ok,) = situations_from_json("conservation", [_situation(text="{w}", slots={"w": ["a"]})])
+    assert ok.situation_id == "sit-conservation-k" and ok.combinations() == [{"w": "a"}]
+
+
+def test_parts_files_are_json_that_the_builder_reads() -> None:
+    from valuelocate.data.parts import PARTS_DIR
+
+    files = sorted(p.relative_to(PARTS_DIR).as_posix() for p in PARTS_DIR.rglob("*.json"))
+    assert files == ["questions.json", "remarks.json"] + [
+        f"situations/{d}.json" for d in sorted(DIMENSIONS)
+    ]
+    assert len(load_situations()) == 127 and len(QUESTIONS) == 48
 
 
 # --- neutrality -----------------------------------------------------------------------------
@@ -292,7 +308,7 @@ def test_near_duplicates_finds_a_planted_copy() -> None:
 
 
 def test_stats_counts_and_near_duplicate_rate() -> None:
-    report = stats()
+    report = summary()
     assert report["descriptions"]["total"] == 640
     assert report["descriptions"]["by_pole"] == {"affirm": 320, "oppose": 320}
     assert report["prompts"]["by_dimension"] == {d: 3750 for d in sorted(DIMENSIONS)}

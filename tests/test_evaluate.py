@@ -17,6 +17,7 @@ from transformers import AutoTokenizer
 from valuelocate.data import load_questionnaire
 from valuelocate.evaluation import EvaluateOptions, LeakageRow, ScoreRow, evaluate, parse_gammas
 from valuelocate.evaluation.cost import distinct_n, is_degenerate, text_nll
+from valuelocate.evaluation.judges import JudgeRating
 from valuelocate.evaluation.questionnaire import (
     OPTION_LETTERS,
     centred_scores,
@@ -28,7 +29,6 @@ from valuelocate.evaluation.questionnaire import (
 from valuelocate.evaluation.statistics import bootstrap_ci, paired_permutation_pvalue
 from valuelocate.generation import generate_answers, generate_stacked
 from valuelocate.hooks import NeuronEdit, edit_neurons
-from valuelocate.judges import JudgeRating
 from valuelocate.locate import LocateOptions, locate
 from valuelocate.models import ModelLoadError, default_model_dir, load_model
 from valuelocate.prompting import format_prompts

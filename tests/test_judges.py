@@ -8,7 +8,7 @@ import importlib.util
 import pytest
 
 from valuelocate.data import load_descriptions
-from valuelocate.judges import (
+from valuelocate.evaluation.judges import (
     ChatJudge,
     EmbeddingJudge,
     JudgeConfig,
@@ -19,7 +19,7 @@ from valuelocate.judges import (
     parse_rating,
 )
 
-from chat_server import Reply, serve
+from fault_server import Reply, serve
 
 
 @pytest.mark.parametrize(

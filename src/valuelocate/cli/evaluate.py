@@ -10,9 +10,9 @@ from rich.table import Table
 
 from valuelocate.cli.common import progress_bar
 from valuelocate.cli.options import keyword, options_command
-from valuelocate.data.generate import DEFAULT_API_KEY_ENV, DEFAULT_BASE_URL, GenerationError
 from valuelocate.evaluation import EvaluateOptions, EvaluationResult, ScoreRow, evaluate
-from valuelocate.judges import JudgeConfig
+from valuelocate.evaluation.judges import JudgeConfig
+from valuelocate.llm import DEFAULT_API_KEY_ENV, DEFAULT_BASE_URL, LLMError
 
 
 def print_results(result: EvaluationResult, console: Console) -> None:
@@ -83,7 +83,7 @@ def _evaluate(
                 dtype=dtype,
                 progress=progress,
             )
-    except GenerationError as exc:  # the judge's endpoint failed: a user-fixable error
+    except LLMError as exc:  # the judge's endpoint failed: a user-fixable error
         raise ValueError(str(exc)) from None
     print_results(result, console)
     console.print(f"Results in [bold]{result.path.parent}[/] ({result.data['seconds']:.0f} s)")

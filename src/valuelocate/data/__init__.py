@@ -22,18 +22,18 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-# Loaded before ``def stats`` below: importing a submodule sets the package attribute of its
-# name once, on first load, and the function must be what ``valuelocate.data.stats`` names.
-from valuelocate.data import stats as _stats_module
 from valuelocate.data.schema import (
     ALL_VALUES,
     ANSWER_SCALE,
     BASIC_VALUES,
+    DIMENSION_NAMES,
     DIMENSIONS,
+    DOMAINS,
     KINDS,
     OPPOSITE,
     POLES,
     SPLITS,
+    VALUE_DEFINITIONS,
     DatasetError,
     Description,
     Kind,
@@ -53,10 +53,13 @@ __all__ = [
     "ANSWER_SCALE",
     "BASIC_VALUES",
     "DIMENSIONS",
+    "DIMENSION_NAMES",
+    "DOMAINS",
     "KINDS",
     "OPPOSITE",
     "POLES",
     "SPLITS",
+    "VALUE_DEFINITIONS",
     "DatasetError",
     "Description",
     "Kind",
@@ -73,7 +76,7 @@ __all__ = [
     "load_questionnaire",
     "parse_record",
     "record_to_dict",
-    "stats",
+    "summary",
     "validate_file",
 ]
 
@@ -155,7 +158,7 @@ def load_prompts(
         split: keep ``"search"`` or ``"test"`` only.
         value: keep one basic value only (one of :data:`ALL_VALUES`; hedonism occurs in two
             dimensions).
-        domain: keep one life domain only (see :data:`valuelocate.data.builder.DOMAINS`).
+        domain: keep one life domain only (see :data:`DOMAINS`).
 
     Returns:
         The prompts in file order.
@@ -167,8 +170,6 @@ def load_prompts(
         >>> len(load_prompts(dimension="self_enhancement"))
         3750
     """
-    from valuelocate.data.builder import DOMAINS
-
     _check("dimension", dimension, DIMENSIONS)
     _check("split", split, SPLITS)
     _check("value", value, ALL_VALUES)
@@ -215,7 +216,7 @@ def dataset_hash() -> str:
     return digest.hexdigest()
 
 
-def stats(*, threshold: float = 0.5, near_duplicates: bool = True) -> dict[str, Any]:
+def summary(*, threshold: float = 0.5, near_duplicates: bool = True) -> dict[str, Any]:
     """Counts, lengths and near-duplicate rates of the shipped dataset.
 
     Args:
@@ -227,7 +228,9 @@ def stats(*, threshold: float = 0.5, near_duplicates: bool = True) -> dict[str, 
     Returns:
         See :func:`valuelocate.data.stats.dataset_stats`.
     """
-    return _stats_module.dataset_stats(
+    from valuelocate.data.stats import dataset_stats
+
+    return dataset_stats(
         load_descriptions(),
         load_prompts(),
         load_questionnaire(),

@@ -1,9 +1,9 @@
 """Compose ValueInsight's 15,000 situational prompts from hand-written parts, deterministically.
 
-The parts live in :mod:`valuelocate.data.parts`: per dimension, about forty *situations*, each
-a text with ``{slot}`` fields, several fills per slot and several further details; and two
-shared pools, open questions and neutral remarks. One prompt is one situation with its slots
-filled, one detail, sometimes a remark, and one question.
+The parts are JSON files read by :mod:`valuelocate.data.parts`: per dimension, about forty
+*situations*, each a text with ``{slot}`` fields, several fills per slot and several further
+details; and two shared pools, open questions and neutral remarks. One prompt is one
+situation with its slots filled, one detail, sometimes a remark, and one question.
 
 How the builder keeps the dataset clean:
 
@@ -12,9 +12,9 @@ How the builder keeps the dataset clean:
    stratified by basic value), so no two prompts that share a situation straddle the splits.
 2. Within a situation, no two prompts share both their detail and their question, and slot
    fills cycle through a shuffled product, so siblings differ in several places at once.
-3. Every prompt is checked against :data:`NEUTRALITY_BANNED` (names of dimensions and basic
-   values, leading phrases) and its dimension's :data:`POLE_WORDS` (words that would name or
-   presuppose a pole); a hit is an error at build time.
+3. Every prompt is checked against the word lists of :mod:`valuelocate.data.neutrality`
+   (names of dimensions and basic values, leading phrases, and the dimension's words that
+   would name or presuppose a pole); a hit is an error at build time.
 
 Usage::
 
@@ -25,23 +25,43 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import functools
 import hashlib
 import itertools
 import json
 import math
 import random
 import re
-import string
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from valuelocate.data.parts import QUESTIONS, REMARKS, SITUATIONS
-from valuelocate.data.schema import BASIC_VALUES, DIMENSIONS, SituationalPrompt, record_to_dict
+from valuelocate.data.neutrality import NEUTRALITY_BANNED, POLE_WORDS, neutrality_violations
+from valuelocate.data.parts import (
+    QUESTIONS,
+    REMARKS,
+    PartsError,
+    Situation,
+    load_situations,
+    situations_from_json,
+)
+from valuelocate.data.schema import DIMENSIONS, DOMAINS, SituationalPrompt, record_to_dict
+
+__all__ = [
+    "DOMAINS",
+    "NEUTRALITY_BANNED",
+    "POLE_WORDS",
+    "PartsError",
+    "Situation",
+    "build_prompts",
+    "load_situations",
+    "main",
+    "neutrality_violations",
+    "shipped_path",
+    "situations_from_json",
+    "to_jsonl",
+]
 
 PROMPTS_PER_DIMENSION = 3750
 TEST_FRACTION = 0.2
@@ -52,298 +72,6 @@ REMARK_RATE = 0.35
 DETAILS_PER_PROMPT = 1
 # Candidates drawn per prompt for the farthest-point selection (more: more varied, slower).
 POOL_PER_PROMPT = 30
-
-DOMAINS: tuple[str, ...] = (
-    "work",
-    "family",
-    "friends",
-    "community",
-    "school",
-    "money",
-    "health",
-    "travel",
-    "technology",
-    "politics",
-    "environment",
-    "religion_culture",
-    "leisure",
-)
-
-# Never in any prompt: the names of the dimensions and of the basic values (with their common
-# inflections), and phrasings that lead the respondent toward an answer. Patterns are regular
-# expressions matched case-insensitively at word boundaries.
-NEUTRALITY_BANNED: tuple[str, ...] = (
-    r"openness",
-    r"open to change",
-    r"conservation",
-    r"conservatives?",
-    r"conservatism",
-    r"self[- ]transcend\w*",
-    r"transcend\w*",
-    r"self[- ]enhanc\w*",
-    r"self[- ]direct\w*",
-    r"stimulation",
-    r"hedonis\w*",
-    r"security",
-    r"secure",
-    r"insecure",
-    r"conformity",
-    r"conform\w*",
-    r"traditions?",
-    r"traditional\w*",
-    r"universalis\w*",
-    r"benevolen\w*",
-    r"power\w*",
-    r"achievements?",
-    r"values?",
-    r"should(?:n't| not)? you",
-    r"don't you think",
-    r"the right thing",
-    r"the responsible thing",
-    r"selfish\w*",
-)
-
-# Words that would name a pole of the dimension, or presuppose one, in a situation. They are
-# evaluative: "exciting", "boring", "reckless" say what the respondent ought to feel. Topic
-# words that a situation needs ("custom", "holiday", "savings", "donation") are allowed, because
-# a neutral prompt must still make the dimension's values relevant.
-POLE_WORDS: dict[str, tuple[str, ...]] = {
-    "openness_to_change": (
-        r"adventurous",
-        r"daring",
-        r"reckless\w*",
-        r"rebel\w*",
-        r"exciting",
-        r"excitement",
-        r"thrill\w*",
-        r"boring",
-        r"bored",
-        r"dull",
-        r"stale",
-        r"in a rut",
-        r"old-fashioned",
-        r"outdated",
-        r"open-minded\w*",
-        r"closed-minded\w*",
-        r"narrow-minded\w*",
-        r"unconventional",
-        r"free spirit",
-        r"spontaneous\w*",
-        r"fun",
-        r"pleasure\w*",
-        r"indulg\w*",
-        r"treat yourself",
-    ),
-    "conservation": (
-        r"old-fashioned",
-        r"outdated",
-        r"backward",
-        r"obedien\w*",
-        r"obey\w*",
-        r"disobe\w*",
-        r"law-abiding",
-        r"rebel\w*",
-        r"reckless\w*",
-        r"irresponsib\w*",
-        r"disrespect\w*",
-        r"respectable",
-        r"proper",
-        r"improper",
-        r"play it safe",
-        r"safe option",
-        r"safe choice",
-        r"risky",
-        r"stability",
-        r"order and",
-        r"rule-breaker",
-    ),
-    "self_transcendence": (
-        r"selfless\w*",
-        r"altruis\w*",
-        r"generous",
-        r"generosity",
-        r"greed\w*",
-        r"compassion\w*",
-        r"kind-hearted",
-        r"heartless",
-        r"callous",
-        r"caring",
-        r"charitable",
-        r"fairness",
-        r"unfair\w*",
-        r"justice",
-        r"injustice",
-        r"moral\w*",
-        r"immoral\w*",
-        r"ethical\w*",
-        r"unethical\w*",
-        r"good cause",
-    ),
-    "self_enhancement": (
-        r"ambitio\w*",
-        r"greed\w*",
-        r"prestig\w*",
-        r"status symbol",
-        r"success\w*",
-        r"unsuccessful",
-        r"winners?",
-        r"losers?",
-        r"impressive",
-        r"glory",
-        r"brag\w*",
-        r"show(?:-| )off",
-        r"materialis\w*",
-        r"luxur\w*",
-        r"indulg\w*",
-        r"treat yourself",
-        r"fun",
-        r"pleasure\w*",
-    ),
-}
-
-
-@functools.cache
-def _pattern(dimension: str) -> re.Pattern[str]:
-    words = (*NEUTRALITY_BANNED, *POLE_WORDS[dimension])
-    return re.compile(r"\b(?:" + "|".join(words) + r")\b", re.IGNORECASE)
-
-
-def neutrality_violations(text: str, dimension: str) -> list[str]:
-    """The banned words or phrases that occur in a prompt of ``dimension``.
-
-    Args:
-        text: the prompt.
-        dimension: its dimension; its :data:`POLE_WORDS` apply beside the shared list.
-
-    Returns:
-        The matched strings, in order of appearance (empty when the prompt is neutral).
-
-    Example:
-        >>> neutrality_violations("Is it exciting?", "openness_to_change")
-        ['exciting']
-    """
-    return [m.group(0) for m in _pattern(dimension).finditer(text)]
-
-
-@dataclass(frozen=True)
-class Situation:
-    """One hand-written situation: a text with slots, their fills, and further details."""
-
-    dimension: str
-    value: str
-    domain: str
-    key: str
-    text: str
-    slots: dict[str, tuple[str, ...]]
-    details: tuple[str, ...]
-
-    @property
-    def situation_id(self) -> str:
-        """The id shared by every prompt built from this situation."""
-        return f"sit-{self.dimension}-{self.key}"
-
-    def combinations(self) -> list[dict[str, str]]:
-        """Every way to fill the slots, in a fixed order."""
-        names = sorted(self.slots)
-        return [
-            dict(zip(names, fills, strict=True))
-            for fills in itertools.product(*(self.slots[n] for n in names))
-        ]
-
-
-class PartsError(ValueError):
-    """The parts text is malformed; the message names the line."""
-
-
-def parse_situations(text: str = SITUATIONS) -> list[Situation]:
-    """Parse the situations' line format (see :mod:`valuelocate.data.parts`).
-
-    Args:
-        text: the parts text.
-
-    Returns:
-        The situations, in the order written.
-
-    Raises:
-        PartsError: for an unknown dimension, value or domain, a duplicate key, a slot used
-            but not filled (or filled but not used), or a situation with fewer than two
-            details.
-    """
-    situations: list[Situation] = []
-    dimension: str | None = None
-    current: dict[str, object] | None = None
-    seen: set[tuple[str, str]] = set()
-
-    def close(lineno: int) -> None:
-        if current is None:
-            return
-        body = " ".join(current["lines"])  # type: ignore[arg-type]
-        slots: dict[str, tuple[str, ...]] = current["slots"]  # type: ignore[assignment]
-        used = {f for _, f, _, _ in string.Formatter().parse(body) if f}
-        where = f"situation {current['key']!r} (before line {lineno})"
-        if used != set(slots):
-            raise PartsError(f"{where}: slots used {sorted(used)} but filled {sorted(slots)}")
-        details: list[str] = current["details"]  # type: ignore[assignment]
-        if len(details) < 2:
-            raise PartsError(f"{where}: needs at least two details")
-        situations.append(
-            Situation(
-                dimension=str(current["dimension"]),
-                value=str(current["value"]),
-                domain=str(current["domain"]),
-                key=str(current["key"]),
-                text=body,
-                slots=slots,
-                details=tuple(details),
-            )
-        )
-
-    for lineno, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line:
-            continue
-        if line.startswith("==="):
-            close(lineno)
-            current = None
-            dimension = line[3:].strip()
-            if dimension not in DIMENSIONS:
-                raise PartsError(f"line {lineno}: unknown dimension {dimension!r}")
-        elif line.startswith("@"):
-            close(lineno)
-            parts = line[1:].split()
-            if dimension is None or len(parts) != 3:
-                raise PartsError(f"line {lineno}: expected '@ value domain key' inside a block")
-            value, domain, key = parts
-            if value not in BASIC_VALUES[dimension]:
-                raise PartsError(f"line {lineno}: {value!r} is not a value of {dimension}")
-            if domain not in DOMAINS:
-                raise PartsError(f"line {lineno}: unknown domain {domain!r}")
-            if (dimension, key) in seen:
-                raise PartsError(f"line {lineno}: duplicate key {key!r} in {dimension}")
-            seen.add((dimension, key))
-            current = {
-                "dimension": dimension,
-                "value": value,
-                "domain": domain,
-                "key": key,
-                "lines": [],
-                "slots": {},
-                "details": [],
-            }
-        elif current is None:
-            raise PartsError(f"line {lineno}: text outside a situation")
-        elif line.startswith("|"):
-            name, sep, fills = line[1:].partition(":")
-            options = tuple(f.strip() for f in fills.split(";") if f.strip())
-            if not sep or not options:
-                raise PartsError(f"line {lineno}: expected '| slot: fill; fill; ...'")
-            current["slots"][name.strip()] = options  # type: ignore[index]
-        elif line.startswith("+"):
-            current["details"].append(line[1:].strip())  # type: ignore[attr-defined]
-        else:
-            current["lines"].append(line)  # type: ignore[attr-defined]
-    close(len(text.splitlines()) + 1)
-    return situations
 
 
 def _counts(total: int, parts: int) -> list[int]:
@@ -489,7 +217,7 @@ def build_prompts(
         >>> len(prompts)
         15000
     """
-    situations = parse_situations()
+    situations = load_situations()
     records: list[SituationalPrompt] = []
     seen: set[str] = set()
     for dimension in DIMENSIONS:

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from valuelocate.data import KINDS, data_file, dataset_hash, stats, validate_file
+from valuelocate.data import KINDS, data_file, dataset_hash, summary, validate_file
 
 data_app = typer.Typer(
     help="The ValueInsight dataset: statistics, validation of your own files, export.",
@@ -39,7 +39,7 @@ def stats_command(
     ),
 ) -> None:
     """Counts by dimension, pole, basic value, domain and split; lengths; near-duplicates."""
-    report = stats(threshold=threshold)
+    report = summary(threshold=threshold)
     report["dataset_hash"] = dataset_hash()
     if as_json:
         typer.echo(json.dumps(report, indent=2))

@@ -15,17 +15,13 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from valuelocate.data.generate import (
-    DEFAULT_API_KEY_ENV,
-    DEFAULT_BASE_URL,
-    Backend,
     GenerationConfig,
     GenerationError,
     GenerationReport,
-    HFBackend,
-    OpenAIBackend,
     generate,
 )
 from valuelocate.data.schema import POLES
+from valuelocate.llm import DEFAULT_API_KEY_ENV, DEFAULT_BASE_URL, Backend, LLMError
 from valuelocate.models import ModelLoadError
 
 # The choices below mirror valuelocate.data.schema (a test checks that they agree); typer needs
@@ -98,7 +94,11 @@ def _make_backend(
     dtype: str,
 ) -> Backend:
     if backend == "hf":
+        from valuelocate.llm.hf import HFBackend
+
         return HFBackend.load(model, dtype=dtype, device=device)
+    from valuelocate.llm.openai_compat import OpenAIBackend
+
     return OpenAIBackend.from_env(
         model, base_url=base_url, api_key_env=api_key_env, timeout=timeout, retries=retries
     )
@@ -205,13 +205,17 @@ def generate_command(
         "printed or written). May be unset for endpoints other than OpenAI's.",
     ),
     timeout: float = typer.Option(
-        120.0, "--timeout", min=1.0, help="openai: seconds to wait for one response."
+        120.0,
+        "--timeout",
+        min=0.1,
+        help="openai: seconds one request may take, the whole answer included.",
     ),
     retries: int = typer.Option(
         3,
         "--retries",
         min=0,
-        help="openai: further tries, with doubling backoff, after HTTP 429/5xx or network errors.",
+        help="openai: further tries after a timeout, HTTP 429/5xx, a broken connection or a "
+        "malformed answer, with doubling backoff (or what Retry-After asks).",
     ),
     device: str | None = typer.Option(
         None, "--device", help="hf: where to run the model (cpu, cuda, cuda:1)."
@@ -243,6 +247,7 @@ def generate_command(
         similarity=similarity,
         id_prefix=id_prefix,
     )
+    chosen: Backend | None = None
     try:
         config.check()
         chosen = _make_backend(
@@ -256,8 +261,11 @@ def generate_command(
             dtype=dtype.value,
         )
         report = _run_with_progress(config, chosen, console)
-    except (GenerationError, ModelLoadError, ValueError, OSError) as exc:
+    except (GenerationError, LLMError, ModelLoadError, ValueError, OSError) as exc:
         console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        failures = getattr(chosen, "failures", None)
+        if failures is not None and failures.calls:
+            console.print(escape(f"endpoint: {failures.summary()}"), highlight=False)
         raise typer.Exit(EXIT_ERROR) from None
     console.print(escape(f"{out}: {report.summary()}"), highlight=False, soft_wrap=True)
     if report.reasons:

@@ -44,6 +44,47 @@ OPPOSITE: dict[str, str] = {
     "self_enhancement": "self_transcendence",
 }
 
+# How the dimensions are written in prose (rubrics, requests, reports).
+DIMENSION_NAMES: dict[str, str] = {
+    "openness_to_change": "Openness to Change",
+    "conservation": "Conservation",
+    "self_transcendence": "Self-Transcendence",
+    "self_enhancement": "Self-Enhancement",
+}
+
+# Schwartz's short definitions of the basic values, given to generating and judging models so
+# that they aim at the right value.
+VALUE_DEFINITIONS: dict[str, str] = {
+    "self_direction": "independent thought and action: choosing, creating, exploring",
+    "stimulation": "excitement, novelty and challenge in life",
+    "hedonism": "pleasure and sensuous gratification for oneself",
+    "achievement": "personal success through showing competence by social standards",
+    "power": "social status and prestige, control or dominance over people and resources",
+    "security": "safety, harmony and stability of society, of relationships and of self",
+    "conformity": "restraint of actions and impulses that could upset others or break norms",
+    "tradition": "respect for and acceptance of the customs and ideas of one's culture or faith",
+    "benevolence": "preserving and enhancing the welfare of the people one is close to",
+    "universalism": "understanding, tolerance and protection of the welfare of all people and "
+    "of nature",
+}
+
+# The life domains situational prompts are set in.
+DOMAINS: tuple[str, ...] = (
+    "work",
+    "family",
+    "friends",
+    "community",
+    "school",
+    "money",
+    "health",
+    "travel",
+    "technology",
+    "politics",
+    "environment",
+    "religion_culture",
+    "leisure",
+)
+
 # The 6-point portrait answer scale, from 1 (least like me) to 6 (most like me).
 ANSWER_SCALE: tuple[str, ...] = (
     "Not like me at all",

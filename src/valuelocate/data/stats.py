@@ -12,10 +12,10 @@ reported pair is a false positive.
 
 Usage::
 
-    from valuelocate.data import load_prompts
-    from valuelocate.data.stats import near_duplicates, stats
+    from valuelocate.data import load_prompts, summary
+    from valuelocate.data.stats import near_duplicates
 
-    report = stats()                                   # the shipped dataset
+    report = summary()                                 # the shipped dataset
     pairs = near_duplicates([p.text for p in load_prompts()], threshold=0.5)
 """
 

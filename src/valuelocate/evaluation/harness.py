@@ -31,12 +31,12 @@ from valuelocate.evaluation.conditions import (
     steering_edits,
 )
 from valuelocate.evaluation.cost import load_neutral_texts, text_nll
+from valuelocate.evaluation.judges import Judge, JudgeConfig, build_judge
 from valuelocate.evaluation.options import EvaluateOptions
 from valuelocate.evaluation.questionnaire import option_token_ids, questionnaire_scores
 from valuelocate.evaluation.rows import EvaluationResult, Measured, write_results
 from valuelocate.generation import generate_stacked
 from valuelocate.hooks import Edit
-from valuelocate.judges import Judge, JudgeConfig, build_judge
 from valuelocate.models import LoadedModel, load_model
 from valuelocate.optionspec import with_overrides
 from valuelocate.vocab import Progress

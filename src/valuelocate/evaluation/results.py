@@ -31,7 +31,8 @@ Top-level keys:
   from ``none`` (the 4 x 4 matrix per gamma).
 - ``judges``: ``{name: {"kind", "samples", "ratings", "malformed", "gibberish"}}``: totals of
   judge samples (valid ratings, outputs that could not be parsed and were dropped, and -1
-  "gibberish" ratings).
+  "gibberish" ratings); a judge behind an endpoint adds ``failures``: its failed requests
+  counted by kind (timeout, rate_limited, server_error, ...) and ``lost_calls``.
 - ``examples``: a list of :class:`Example`: the first few answers of each (steered
   dimension, condition, gamma), for the report.
 - ``option_mass``: per condition, the mean next-token probability that the six answer

@@ -19,6 +19,7 @@ from valuelocate.artifacts import atomic_write, write_json
 from valuelocate.data import QuestionnaireItem, SituationalPrompt, load_questionnaire
 from valuelocate.evaluation.conditions import SettingKey
 from valuelocate.evaluation.cost import is_degenerate
+from valuelocate.evaluation.judges import Judge, JudgeRating
 from valuelocate.evaluation.options import EvaluateOptions
 from valuelocate.evaluation.questionnaire import centred_scores
 from valuelocate.evaluation.results import (
@@ -29,7 +30,6 @@ from valuelocate.evaluation.results import (
     ScoreRow,
 )
 from valuelocate.evaluation.statistics import bootstrap_ci, paired_permutation_pvalue
-from valuelocate.judges import Judge, JudgeRating
 from valuelocate.models import LoadedModel
 from valuelocate.vocab import CONDITIONS, DIMENSIONS, EDIT_CONDITIONS
 
@@ -233,6 +233,7 @@ def _judge_totals(judges: Sequence[Judge], measured: Mapping[SettingKey, Measure
             "ratings": sum(r.valid for r in ratings),
             "malformed": sum(r.malformed for r in ratings),
             "gibberish": sum(r.gibberish for r in ratings),
+            **({"failures": judge.failure_counts()} if hasattr(judge, "failure_counts") else {}),
         }
     return totals
 

