@@ -82,13 +82,16 @@ class SeededSampling:
         return torch.full_like(scores, float("-inf")).scatter_(1, choice, 0.0)
 
 
-def sampling_processors(config: GenerationConfig, stream: int) -> list[SeededSampling]:
+def sampling_processors(
+    config: GenerationConfig, stream: int, *, generator_seed: int | None = None
+) -> list[SeededSampling]:
     """The processors of one ``generate`` call: none when greedy, else a sampler seeded by
-    ``(seed, stream)`` (``stream`` tells the calls of one run apart, e.g. the batch number)."""
+    ``(seed, stream)`` (``stream`` tells the calls of one run apart, e.g. the batch number),
+    or by ``generator_seed`` exactly when given."""
     if config.temperature <= 0:
         return []
-    generator = torch.Generator().manual_seed(config.seed * 1000 + stream)
-    return [SeededSampling(config.temperature, generator)]
+    seed = config.seed * 1000 + stream if generator_seed is None else generator_seed
+    return [SeededSampling(config.temperature, torch.Generator().manual_seed(seed))]
 
 
 def generate_ids(
@@ -98,11 +101,13 @@ def generate_ids(
     config: GenerationConfig,
     pad_token_id: int | None,
     stream: int = 0,
+    generator_seed: int | None = None,
     **extra: Any,
 ) -> Tensor:
     """``model.generate`` on a left-padded batch under ``config``: ``[batch, prompt + new]``.
 
-    ``extra`` passes a prefilled KV cache (see :func:`generate_stacked`)."""
+    ``extra`` passes a prefilled KV cache (see :func:`generate_stacked`) or the stop ids
+    (``eos_token_id``)."""
     generate: Any = model.generate  # type: ignore[operator]
     with torch.no_grad():
         return generate(
@@ -110,7 +115,7 @@ def generate_ids(
             max_new_tokens=config.max_new_tokens,
             do_sample=False,
             repetition_penalty=config.repetition_penalty,
-            logits_processor=sampling_processors(config, stream),
+            logits_processor=sampling_processors(config, stream, generator_seed=generator_seed),
             pad_token_id=pad_token_id,
             **extra,
         )

@@ -81,25 +81,24 @@ class HFBackend:
             keep = max(1, int(limit) - max_tokens)
             ids = ids[-keep:]
             max_tokens = min(max_tokens, int(limit) - len(ids))
-        device = next(self.model.parameters()).device
-        input_ids = torch.tensor([ids] * n, device=device)  # [n, prompt]; equal rows, no padding
-        processors = []
-        if temperature > 0:
-            generator = torch.Generator(device=device)
-            generator.manual_seed(0 if seed is None else seed)
-            processors.append(_SeededSampler(temperature, generator))
+        from valuelocate.forward import input_device
+        from valuelocate.generation import GenerationConfig, generate_ids
+
+        input_ids = torch.tensor([ids] * n, device=input_device(self.model))  # [n, prompt]
         eos = self._eos_ids()
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else eos[0]
-        with torch.no_grad():
-            output = self.model.generate(
-                input_ids,
-                attention_mask=torch.ones_like(input_ids),
-                do_sample=False,
-                max_new_tokens=max_tokens,
-                logits_processor=processors,
-                eos_token_id=eos,
-                pad_token_id=pad,
-            )
+        # The one generator (valuelocate.generation): no repetition penalty for chat answers.
+        config = GenerationConfig(
+            max_new_tokens=max_tokens, temperature=temperature, repetition_penalty=1.0
+        )
+        output = generate_ids(
+            self.model,
+            {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)},
+            config=config,
+            pad_token_id=pad,
+            generator_seed=0 if seed is None else seed,
+            eos_token_id=eos,
+        )
         new = output[:, input_ids.shape[1] :]  # [n, new]
         return [self.tokenizer.decode(row, skip_special_tokens=True) for row in new]
 
@@ -110,21 +109,3 @@ class HFBackend:
         if eos is None:
             return [0]
         return [int(e) for e in eos] if isinstance(eos, list) else [int(eos)]
-
-
-class _SeededSampler:
-    """A logits processor that samples the next token with its own ``torch.Generator`` and
-    leaves only that token finite, so that greedy decoding picks it. This keeps sampling
-    reproducible without seeding torch's global RNG, while ``generate`` keeps its KV cache."""
-
-    def __init__(self, temperature: float, generator: Any) -> None:
-        self.temperature = temperature
-        self.generator = generator
-
-    def __call__(self, input_ids: Any, scores: Any) -> Any:
-        import torch
-
-        probs = torch.softmax(scores.float() / self.temperature, dim=-1)  # [n, vocab]
-        choice = torch.multinomial(probs, 1, generator=self.generator)  # [n, 1]
-        out = torch.full_like(scores, float("-inf"))
-        return out.scatter_(1, choice, 0.0)
