@@ -31,11 +31,11 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
 from valuelocate.architectures import ModelShape
-from valuelocate.selection import POLES, NeuronSet, Selection
+from valuelocate.selection import POLES, SET_FIELDS, NeuronSet, Selection
 
 NEURONS_FORMAT = "valuelocate.NeuronSets"
 NEURONS_VERSION = "1"
-_FIELDS = ("layer", "index", "d", "p", "q95", "effect_size")
+_FIELDS = SET_FIELDS
 
 
 class ArtifactError(ValueError):
