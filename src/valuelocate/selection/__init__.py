@@ -6,7 +6,7 @@
   ``mean-diff``), their registry :func:`get_method` and :func:`select_neurons`.
 
 Neuron sets are kept on disk in a run's ``neurons.safetensors``
-(:func:`valuelocate.artifacts.save_neuron_sets` and :func:`~valuelocate.artifacts.load_neuron_sets`).
+(:func:`~valuelocate.artifacts.save_neuron_sets`, :func:`~valuelocate.artifacts.load_neuron_sets`).
 
 Example:
     >>> from valuelocate.selection import select_neurons
