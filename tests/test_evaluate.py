@@ -39,7 +39,7 @@ from valuelocate.evaluate import (
 )
 from valuelocate.hooks import NeuronEdit, edit_neurons
 from valuelocate.judges import JudgeRating
-from valuelocate.locate import LocateOptions, locate
+from valuelocate.locating import LocateOptions, locate
 from valuelocate.models import ModelLoadError, default_model_dir, load_model
 from valuelocate.prompting import format_prompts
 

@@ -20,7 +20,6 @@ from valuelocate.selection import (
     Lape,
     MeanDiff,
     NeuronSet,
-    Selection,
     benjamini_hochberg,
     cohens_d,
     get_method,

@@ -25,7 +25,7 @@ from valuelocate.hooks import (
     set_value_edit,
     trace_neurons,
 )
-from valuelocate.locate import LocateOptions, locate
+from valuelocate.locating import LocateOptions, locate
 from valuelocate.models import LoadedModel, ModelLoadError, load_model
 from valuelocate.selection import NeuronSet, Selection, get_method
 from valuelocate.stats import NeuronStats
