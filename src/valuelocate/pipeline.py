@@ -16,8 +16,8 @@ from rich.console import Console
 
 from valuelocate.data import DIMENSIONS
 from valuelocate.evaluate import evaluate, parse_gammas, print_results
-from valuelocate.locating import LocateOptions, locate
 from valuelocate.locate_cli import print_summary
+from valuelocate.locating import LocateOptions, locate
 from valuelocate.models import load_model
 from valuelocate.report import write_report
 
