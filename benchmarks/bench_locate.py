@@ -26,7 +26,7 @@ import torch
 from valuelocate.architectures import model_shape
 from valuelocate.data import load_descriptions, load_prompts
 from valuelocate.hooks import DecodeChunker, capture_activations, trace_neurons
-from valuelocate.locate import LocateOptions, build_jobs, run_pole
+from valuelocate.locating import LocateOptions, build_jobs, run_pole
 from valuelocate.models import LoadedModel, load_model
 from valuelocate.prompting import chat_inputs, stop_token_ids
 from valuelocate.stats import NeuronStats

@@ -30,7 +30,7 @@ def _worker(args: argparse.Namespace) -> None:
     import torch
 
     from valuelocate.distributed import process_group
-    from valuelocate.locate import LocateOptions, locate
+    from valuelocate.locating import LocateOptions, locate
     from valuelocate.models import load_model
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from valuelocate.cli.data import data_app
 from valuelocate.data import KINDS, data_file, dataset_hash, load_file
-from valuelocate.data.cli import data_app
 
 runner = CliRunner()
 

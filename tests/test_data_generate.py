@@ -21,6 +21,14 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from valuelocate.cli.generate import (
+    EXIT_ERROR,
+    EXIT_INCOMPLETE,
+    DimensionChoice,
+    PoleChoice,
+    SplitChoice,
+    generate_command,
+)
 from valuelocate.data.generate import (
     Deduplicator,
     GenerationConfig,
@@ -31,14 +39,6 @@ from valuelocate.data.generate import (
     read_existing,
     shingles,
     text_problem,
-)
-from valuelocate.data.generate_cli import (
-    EXIT_ERROR,
-    EXIT_INCOMPLETE,
-    DimensionChoice,
-    PoleChoice,
-    SplitChoice,
-    generate_command,
 )
 from valuelocate.data.schema import DIMENSIONS, POLES, SPLITS, validate_file
 from valuelocate.llm import HFBackend, LLMError, OpenAIBackend
@@ -73,7 +73,7 @@ def _config(out: Path, count: int, **kwargs: object) -> GenerationConfig:
 
 _CLI_SCRIPT = (
     "import typer\n"
-    "from valuelocate.data.generate_cli import generate_command\n"
+    "from valuelocate.cli.generate import generate_command\n"
     "app = typer.Typer()\n"
     "app.command()(generate_command)\n"
     "app()\n"

@@ -27,7 +27,7 @@ from valuelocate.distributed import (
     rank_device,
     unpack_additive,
 )
-from valuelocate.locate import LocateOptions, locate
+from valuelocate.locating import LocateOptions, locate
 from valuelocate.models import load_model
 from valuelocate.stats import NeuronStats
 

@@ -167,7 +167,7 @@ def test_simple_edits() -> None:
 def test_steer_cli_prints_both_answers(tmp_path) -> None:  # type: ignore[no-untyped-def]
     if not STORIES.is_dir():
         pytest.skip("../shared/models is absent")
-    from valuelocate.locate import LocateOptions, locate
+    from valuelocate.locating import LocateOptions, locate
 
     run_dir = tmp_path / "run"
     options = LocateOptions(

@@ -29,7 +29,7 @@ from valuelocate.evaluation.questionnaire import (
 from valuelocate.evaluation.statistics import bootstrap_ci, paired_permutation_pvalue
 from valuelocate.generation import generate_answers, generate_stacked
 from valuelocate.hooks import NeuronEdit, edit_neurons
-from valuelocate.locate import LocateOptions, locate
+from valuelocate.locating import LocateOptions, locate
 from valuelocate.models import ModelLoadError, default_model_dir, load_model
 from valuelocate.prompting import format_prompts
 from valuelocate.vocab import CONDITIONS, EDIT_CONDITIONS

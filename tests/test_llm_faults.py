@@ -17,8 +17,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from valuelocate.cli.generate import EXIT_ERROR, generate_command
 from valuelocate.data.generate import GenerationConfig, GenerationError, generate
-from valuelocate.data.generate_cli import EXIT_ERROR, generate_command
 from valuelocate.evaluation.judges import ChatJudge
 from valuelocate.llm import FAILURE_KINDS, FailureCounts, LLMError, OpenAIBackend
 

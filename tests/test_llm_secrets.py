@@ -19,7 +19,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from valuelocate.data.generate_cli import generate_command
+from valuelocate.cli.generate import generate_command
 from valuelocate.evaluation.judges import JudgeConfig, build_judge
 
 from fault_server import Reply, serve

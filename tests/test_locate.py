@@ -1,7 +1,13 @@
-"""The locating pipeline on the real 260k-parameter Llama: artifacts, resume, bad input."""
+"""The locating pipeline on the real 260k-parameter Llama: artifacts, resume, bad input.
+
+Sections mirror ``valuelocate.locating``: ``options`` and ``pipeline`` (validation, artifacts,
+resume, the ``arch=`` override), ``jobs`` (prompt pairing), ``run`` (statistics against a
+brute-force capture), ``summary`` (checked against the neuron sets), and the command line.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -9,14 +15,21 @@ from pathlib import Path
 
 import pytest
 import torch
+import transformers
 from safetensors.torch import load_file
 
-from valuelocate.architectures import ModelShape
-from valuelocate.artifacts import ArtifactError, load_neuron_sets
+import valuelocate
+from valuelocate.architectures import (
+    ARCHITECTURES,
+    ArchSpec,
+    ModelShape,
+    UnsupportedArchitectureError,
+)
+from valuelocate.artifacts import ArtifactError, RunManifest, RunSummary, load_neuron_sets
 from valuelocate.data import DatasetError, load_descriptions, load_prompts, record_to_dict
 from valuelocate.hooks import capture_activations
-from valuelocate.locate import LocateOptions, build_jobs, locate, run_pole
-from valuelocate.models import load_model
+from valuelocate.locating import LocateOptions, build_jobs, locate, run_pole
+from valuelocate.models import LoadedModel, load_model
 from valuelocate.prompting import chat_inputs, stop_token_ids
 from valuelocate.stats import NeuronStats
 
@@ -61,15 +74,21 @@ def test_run_writes_every_artifact(finished_run, lm) -> None:  # type: ignore[no
         assert len(manifest["dataset"]["prompts"][key]) == 5
     assert not list((run_dir / "checkpoints").glob("*")), "checkpoints are removed at the end"
     sets = load_neuron_sets(run_dir, expect=ModelShape("llama", 5, 172))
-    summary = json.loads((run_dir / "summary.json").read_text())
+    summary = RunSummary.read(run_dir)
+    assert summary == finished_run.summary, "the file is what locate returned"
     for dimension, selection in sets.items():
         for neuron_set in selection:
-            info = summary["dimensions"][dimension][neuron_set.pole]
-            assert info["count"] == len(neuron_set) >= 10  # min_required is kept
-            assert sum(info["per_layer"]) == len(neuron_set)
-            assert info["percent"] == pytest.approx(100 * len(neuron_set) / (5 * 172))
-    overlap = summary["overlap"]["affirm"]
+            info = summary.dimensions[dimension][neuron_set.pole]
+            assert info.count == len(neuron_set) >= 10  # min_required is kept
+            assert info.per_layer == neuron_set.counts_per_layer().tolist()
+            assert sum(info.per_layer) == len(neuron_set)
+            assert info.percent == pytest.approx(100 * len(neuron_set) / (5 * 172))
+    overlap = summary.overlap["affirm"]
     assert overlap["conservation"]["conservation"] == 1.0
+    a = set(sets["conservation"].affirm.flat_index.tolist())
+    b = set(sets["self_enhancement"].affirm.flat_index.tolist())
+    assert overlap["conservation"]["self_enhancement"] == pytest.approx(len(a & b) / len(a | b))
+    assert RunManifest.read(run_dir).to_json() == manifest, "the typed manifest reads the file"
     readable = json.loads((run_dir / "neurons.json").read_text())
     assert readable["conservation"]["affirm"]["count"] == len(sets["conservation"].affirm)
 
@@ -85,27 +104,34 @@ def test_both_poles_answer_the_same_questions() -> None:
     assert [j.texts for j in again] == [j.texts for j in jobs], "seeded, so deterministic"
 
 
-def test_pipeline_statistics_equal_brute_force(lm) -> None:  # type: ignore[no-untyped-def]
-    job = build_jobs(OPTIONS, load_prompts(split="search"), load_descriptions())[0]
-    stats = run_pole(lm, job, OPTIONS, NeuronStats(5, 172))
-    # Brute force: keep every in-scope activation of the same generation.
+def _brute_force_values(lm, job, options, arch=None) -> torch.Tensor:  # type: ignore[no-untyped-def]
+    """Every in-scope activation of the same generation as ``run_pole``'s, kept whole:
+    ``[layers, tokens, neurons]`` float64."""
     stops = stop_token_ids(lm.model, lm.tokenizer)
     rows = []
-    for begin in range(0, len(job.texts), OPTIONS.batch_size):
-        batch = chat_inputs(lm.tokenizer, list(job.texts[begin : begin + OPTIONS.batch_size]))
+    for begin in range(0, len(job.texts), options.batch_size):
+        batch = chat_inputs(lm.tokenizer, list(job.texts[begin : begin + options.batch_size]))
         with (
             torch.no_grad(),
-            capture_activations(lm.model, scope="generated", stop_token_ids=stops) as cap,
+            capture_activations(
+                lm.model, scope="generated", stop_token_ids=stops, arch=arch
+            ) as cap,
         ):
             lm.model.generate(
                 **batch,
-                max_new_tokens=OPTIONS.max_new_tokens,
+                max_new_tokens=options.max_new_tokens,
                 do_sample=False,
-                repetition_penalty=OPTIONS.repetition_penalty,
+                repetition_penalty=options.repetition_penalty,
                 pad_token_id=lm.tokenizer.pad_token_id,
             )
-        rows.append(torch.stack([cap.values(layer) for layer in range(5)]))
-    values = torch.cat(rows, dim=1).double()  # [layers, tokens, neurons]
+        rows.append(torch.stack([cap.values(layer) for layer in cap.layers]))
+    return torch.cat(rows, dim=1).double()
+
+
+def test_pipeline_statistics_equal_brute_force(lm) -> None:  # type: ignore[no-untyped-def]
+    job = build_jobs(OPTIONS, load_prompts(split="search"), load_descriptions())[0]
+    stats = run_pole(lm, job, OPTIONS, NeuronStats(5, 172))
+    values = _brute_force_values(lm, job, OPTIONS)  # [layers, tokens, neurons]
     assert values.shape[1] > 0
     assert torch.equal(stats.n, torch.full((5,), values.shape[1], dtype=stats.n.dtype))
     torch.testing.assert_close(stats.p, (values > 0).double().mean(dim=1))
@@ -225,3 +251,62 @@ def test_cli_locate_runs_and_prints_the_summary(tmp_path) -> None:
     )
     assert bad.returncode == 2 and "Unknown dimension" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+# ---------------------------------------------------------------------- pipeline: arch=
+
+
+def test_locating_is_a_module_and_locate_a_function() -> None:
+    import valuelocate.locating as module
+
+    assert module.__name__ == "valuelocate.locating" and module.locate is valuelocate.locate
+    assert callable(valuelocate.locate) and not hasattr(valuelocate.locate, "__path__")
+
+
+def test_arch_override_locates_a_family_outside_the_table(lm, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    torch.manual_seed(0)
+    config = transformers.BloomConfig(
+        vocab_size=len(lm.tokenizer), hidden_size=32, n_layer=2, n_head=4, bos_token_id=1,
+        eos_token_id=2, pad_token_id=lm.tokenizer.pad_token_id,
+    )  # fmt: skip
+    tiny = LoadedModel(
+        model=transformers.BloomForCausalLM(config).eval(),
+        tokenizer=lm.tokenizer,
+        model_id="tiny-bloom",
+        source="built in the test",
+        revision=None,
+        config_hash="tiny-bloom",
+    )
+    spec = ArchSpec(
+        layers="transformer.h", act="mlp.gelu_impl", down="mlp.dense_4h_to_h", gated=False
+    )
+    table = dict(ARCHITECTURES)
+    options = LocateOptions(
+        **{**OPTIONS.__dict__, "model": "tiny-bloom", "dimensions": ("conservation",)}
+    )
+    with pytest.raises(UnsupportedArchitectureError, match="'bloom'"):
+        locate(options, tmp_path / "without", lm=tiny)
+    assert not (tmp_path / "without").exists(), "refused before anything was written"
+
+    result = locate(options, tmp_path / "with", lm=tiny, arch=spec)
+    assert dict(ARCHITECTURES) == table and "bloom" not in ARCHITECTURES
+    assert result.shape == ModelShape("bloom", 2, 128)
+    manifest = RunManifest.read(result.run_dir)
+    assert manifest.status == "complete" and manifest.model.family == "bloom"
+    assert manifest.arch == dataclasses.asdict(spec)
+    sets = load_neuron_sets(result.run_dir, expect=result.shape)
+    assert len(sets["conservation"].affirm) >= 10  # min_required=10
+    # The statistics are the override's neurons: equal to a brute-force capture with it.
+    job = build_jobs(options, load_prompts(split="search"), load_descriptions())[0]
+    values = _brute_force_values(tiny, job, options, arch=spec)
+    assert values.shape[1] > 0 and values.shape[2] == 128
+    stats = result.stats["conservation.affirm"]
+    torch.testing.assert_close(stats.p, (values > 0).double().mean(dim=1))
+    torch.testing.assert_close(stats.mean, values.mean(dim=1), rtol=1e-5, atol=1e-6)
+    other = dataclasses.replace(spec, gated=True)
+    with pytest.raises(ValueError, match="arch differ"):
+        locate(options, result.run_dir, lm=tiny, resume=True, arch=other)
+    again = locate(options, result.run_dir, lm=tiny, resume=True, arch=spec)
+    assert torch.equal(
+        again.selections["conservation"].affirm.index, sets["conservation"].affirm.index
+    )

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from valuelocate.hooks import edit_neurons, set_value_edit
-from valuelocate.locate import LocateOptions, build_jobs, locate, run_pole
+from valuelocate.locating import LocateOptions, build_jobs, locate, run_pole
 from valuelocate.models import load_model
 from valuelocate.prompting import chat_inputs
 from valuelocate.stats import NeuronStats

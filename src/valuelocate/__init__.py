@@ -29,7 +29,7 @@ from valuelocate.hooks import (
     set_value_edit,
     trace_neurons,
 )
-from valuelocate.locate import LocateOptions, locate
+from valuelocate.locating import LocateOptions, locate
 from valuelocate.models import LoadedModel, ModelLoadError, load_model
 from valuelocate.pipeline import RunOptions, run
 from valuelocate.reporting import write_report

@@ -8,7 +8,7 @@ Usage:
    in-process vLLM engine in eager mode (``enforce_eager=True``, no torch.compile: both would
    bypass Python forward hooks).
 3. ``locator.run_pole(job, options, stats)`` generates a pole's answers and streams the same
-   per-neuron statistics as :func:`valuelocate.locate.run_pole`;
+   per-neuron statistics as :func:`valuelocate.locating.run_pole`;
    ``locator.generate(texts, edit=...)`` generates greedy answers with an
    :class:`~valuelocate.hooks.Edit` applied to the generated tokens (steering, judging).
 
@@ -284,7 +284,7 @@ def _wave_stats_adder(stats: NeuronStats, wave: int) -> Callable[[int, Tensor, _
 
 @dataclass
 class VLLMLocator:
-    """A vLLM engine with what :mod:`valuelocate.locate` needs to know of the model.
+    """A vLLM engine with what :mod:`valuelocate.locating` needs to know of the model.
 
     Attributes mirror :class:`~valuelocate.models.LoadedModel`: ``tokenizer``, ``source``,
     ``revision``, ``config_hash``; plus ``shape`` and ``llm`` (the ``vllm.LLM``).
@@ -301,7 +301,7 @@ class VLLMLocator:
 
     @classmethod
     def load(cls, options: Any, *, device: str | None = None) -> VLLMLocator:
-        """Start vLLM for ``options.model`` (a :class:`~valuelocate.locate.LocateOptions`).
+        """Start vLLM for ``options.model`` (a :class:`~valuelocate.locating.LocateOptions`).
 
         Args:
             options: model, dtype, revision, batch size and answer length are read.
@@ -410,11 +410,11 @@ class VLLMLocator:
         batch_starts: Sequence[int] | None = None,
     ) -> NeuronStats:
         """Stream one pole's statistics, batch by batch, like
-        :func:`valuelocate.locate.run_pole` (generated tokens only).
+        :func:`valuelocate.locating.run_pole` (generated tokens only).
 
         Args:
-            job: the pole's :class:`~valuelocate.locate.PoleJob`.
-            options: the run's :class:`~valuelocate.locate.LocateOptions`.
+            job: the pole's :class:`~valuelocate.locating.PoleJob`.
+            options: the run's :class:`~valuelocate.locating.LocateOptions`.
             stats: the accumulator (returned).
             on_batch: called with ``(stats, end)`` after each batch.
             batch_starts: the batches to run (default: all).

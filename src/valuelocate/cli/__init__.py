@@ -34,14 +34,14 @@ USER_ERRORS: tuple[type[Exception], ...] = (
 
 
 def _register_commands() -> None:
+    from valuelocate.cli.data import data_app
     from valuelocate.cli.demo import demo_command, info_command
     from valuelocate.cli.evaluate import evaluate_command
+    from valuelocate.cli.generate import generate_command
+    from valuelocate.cli.locate import locate_command
     from valuelocate.cli.report import report_command
     from valuelocate.cli.run import run_command
     from valuelocate.cli.steer import steer_command
-    from valuelocate.data.cli import data_app
-    from valuelocate.data.generate_cli import generate_command
-    from valuelocate.locate_cli import locate_command
 
     app.command("run")(run_command)
     app.command("info")(info_command)

@@ -11,8 +11,8 @@ from rich.console import Console
 
 from valuelocate.cli.common import progress_bar
 from valuelocate.cli.evaluate import JUDGE_HELP, print_results
+from valuelocate.cli.locate import print_summary
 from valuelocate.cli.options import keyword, options_command
-from valuelocate.locate_cli import print_summary
 from valuelocate.pipeline import RunOptions, default_run_dir, run
 
 _STAGES = {"locate": "1/3 Locating", "evaluate": "2/3 Evaluating", "report": "3/3 Writing"}

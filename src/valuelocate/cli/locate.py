@@ -1,4 +1,4 @@
-"""``valuelocate locate``: the command line of :mod:`valuelocate.locate`."""
+"""``valuelocate locate``: the command line of :mod:`valuelocate.locating`."""
 
 from __future__ import annotations
 
@@ -13,15 +13,17 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
 from rich.table import Table
 
+from valuelocate.artifacts import RunSummary
 from valuelocate.data import DIMENSIONS
 from valuelocate.distributed import Shard, process_group
-from valuelocate.locate import BACKENDS, LocateOptions, PoleJob, PoleProgress, locate
+from valuelocate.locating import BACKENDS, LocateOptions, PoleJob, PoleProgress, locate
 from valuelocate.selection import SELECTION_METHODS
 
 
@@ -48,31 +50,31 @@ def _dimensions(value: str) -> tuple[str, ...]:
     return tuple(d.strip() for d in value.split(",") if d.strip())
 
 
-def print_summary(summary: dict[str, Any], console: Console) -> None:
+def print_summary(summary: RunSummary, console: Console) -> None:
     """Sparsity per dimension and pole, the layer profile, and the affirm-set overlaps."""
-    table = Table(title=f"Selected neurons (of {summary['total_neurons']:,})")
+    table = Table(title=f"Selected neurons (of {summary.total_neurons:,})")
     table.add_column("dimension")
     table.add_column("pole")
     table.add_column("count", justify="right")
     table.add_column("%", justify="right")
     table.add_column("lower / upper half of layers", justify="right")
-    half = summary["num_layers"] // 2
-    for dimension, poles in summary["dimensions"].items():
+    half = summary.num_layers // 2
+    for dimension, poles in summary.dimensions.items():
         for pole, info in poles.items():
-            lower = sum(info["per_layer"][:half])
-            upper = sum(info["per_layer"][half:])
+            lower = sum(info.per_layer[:half])
+            upper = sum(info.per_layer[half:])
             table.add_row(
-                dimension, pole, str(info["count"]), f"{info['percent']:.2f}", f"{lower} / {upper}"
+                dimension, pole, str(info.count), f"{info.percent:.2f}", f"{lower} / {upper}"
             )
     console.print(table)
     profile = Table(title="Layer profile (selected neurons per layer, both poles)")
     profile.add_column("dimension")
     profile.add_column("per layer, layer 0 first")
-    for dimension, poles in summary["dimensions"].items():
-        counts = [a + o for a, o in zip(*(p["per_layer"] for p in poles.values()), strict=True)]
+    for dimension, poles in summary.dimensions.items():
+        counts = [a + o for a, o in zip(*(p.per_layer for p in poles.values()), strict=True)]
         profile.add_row(dimension, " ".join(str(c) for c in counts))
     console.print(profile)
-    dims = list(summary["dimensions"])
+    dims = list(summary.dimensions)
     if len(dims) > 1:
         for pole in ("affirm", "oppose"):
             overlap = Table(title=f"Overlap (Jaccard) of the {pole} sets")
@@ -80,7 +82,7 @@ def print_summary(summary: dict[str, Any], console: Console) -> None:
             for d in dims:
                 overlap.add_column(d[:12], justify="right")
             for d in dims:
-                overlap.add_row(d, *(f"{summary['overlap'][pole][d][d2]:.3f}" for d2 in dims))
+                overlap.add_row(d, *(f"{summary.overlap[pole][d][d2]:.3f}" for d2 in dims))
             console.print(overlap)
 
 
@@ -206,7 +208,7 @@ def _run(options: LocateOptions, out: Path, *, resume: bool, shard: Shard) -> No
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
-    tasks: dict[str, int] = {}
+    tasks: dict[str, TaskID] = {}
     with Progress(*columns, console=console) as bar:
 
         def on_progress(job: PoleJob, counters: PoleProgress) -> None:

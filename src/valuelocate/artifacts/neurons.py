@@ -1,28 +1,20 @@
-"""What a run leaves on disk, written atomically, read back with checks.
+"""The one neuron-set file: every dimension's two sets in a run's ``neurons.safetensors``.
 
-A run directory (``RUN_DIR``) holds:
+Tensors ``{dimension}.{pole}.{field}`` (``field`` in :data:`~valuelocate.selection.SET_FIELDS`)
+and a JSON header: format and version, the model's family and geometry, the dimensions, each
+dimension's selection method and parameters, plus free-form metadata (the run's model, config
+hash and site). :func:`save_neuron_sets` writes it, :func:`load_neuron_sets` reads it back
+with checks; ``neurons.json`` (:func:`neuron_sets_summary`) is its readable view.
 
-- ``manifest.json``: model id, revision, config hash and neuron geometry; dataset hash;
-  template; every option; seed; library versions; the command line; status.
-- ``stats/{dimension}.{pole}.safetensors``: the finished statistics of each pole.
-- ``checkpoints/{dimension}.{pole}.safetensors``: partial statistics of an unfinished pole,
-  with the number of prompts done in their metadata (removed when the pole finishes).
-- ``neurons.safetensors``: the selected neuron sets (``{dimension}.{pole}.{field}``), and
-  ``neurons.json``, a readable summary of them.
-- ``summary.json``: sparsity per dimension and pole, layer profile, overlaps.
-
-Every file is written to a temporary sibling and renamed into place, so a killed run never
-leaves a half-written file behind: each file is either the old one or the new one.
+Example:
+    >>> save_neuron_sets(run_dir / "neurons.safetensors", {"conservation": selection}, shape)
+    >>> load_neuron_sets(run_dir, expect=shape)["conservation"].affirm.by_layer()
 """
 
 from __future__ import annotations
 
 import json
-import os
-import sys
-import tempfile
-from collections.abc import Callable, Mapping
-from contextlib import suppress
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,68 +23,11 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
 from valuelocate.architectures import ModelShape
-from valuelocate.selection import POLES, NeuronSet, Selection
+from valuelocate.artifacts.files import ArtifactError, atomic_write
+from valuelocate.selection import POLES, SET_FIELDS, NeuronSet, Selection
 
 NEURONS_FORMAT = "valuelocate.NeuronSets"
 NEURONS_VERSION = "1"
-_FIELDS = ("layer", "index", "d", "p", "q95", "effect_size")
-
-
-class ArtifactError(ValueError):
-    """An artifact is missing, corrupt, or does not fit the model it is used with."""
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        write(tmp)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        # mkstemp creates 0600 files; give the artifact the usual permissions (umask applies).
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    finally:
-        with suppress(FileNotFoundError):
-            tmp.unlink()
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Atomically write ``data`` as indented JSON."""
-    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2, sort_keys=False)))
-
-
-def read_json(path: Path) -> Any:
-    """Read a JSON artifact; a missing or corrupt file is an :class:`ArtifactError`."""
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise ArtifactError(f"{path} does not exist") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ArtifactError(f"{path} is corrupt (not valid JSON: {exc})") from exc
-
-
-def library_versions() -> dict[str, str]:
-    """Versions of the libraries that decide the numbers (for the manifest)."""
-    import numpy
-    import safetensors
-    import transformers
-
-    from valuelocate import __version__
-
-    return {
-        "valuelocate": __version__,
-        "python": sys.version.split()[0],
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "safetensors": safetensors.__version__,
-        "numpy": numpy.__version__,
-    }
 
 
 def save_neuron_sets(
@@ -107,9 +42,9 @@ def save_neuron_sets(
     methods: dict[str, Any] = {}
     for dimension, selection in selections.items():
         for neuron_set in selection:
-            for field in _FIELDS:
-                key = f"{dimension}.{neuron_set.pole}.{field}"
-                tensors[key] = getattr(neuron_set, field).contiguous()
+            for name in SET_FIELDS:
+                key = f"{dimension}.{neuron_set.pole}.{name}"
+                tensors[key] = getattr(neuron_set, name).contiguous()
         methods[dimension] = {
             "method": selection.affirm.method,
             "params": dict(selection.affirm.params),
@@ -173,7 +108,7 @@ def load_neuron_sets(path: str | Path, *, expect: ModelShape | None = None) -> d
         sets = []
         for pole in POLES:
             try:
-                fields = {f: tensors[f"{dimension}.{pole}.{f}"] for f in _FIELDS}
+                fields = {f: tensors[f"{dimension}.{pole}.{f}"] for f in SET_FIELDS}
             except KeyError as exc:
                 raise ArtifactError(f"{path} lacks {exc.args[0]}") from exc
             layer, index = fields["layer"], fields["index"]

@@ -1,0 +1,75 @@
+"""Writing and reading a run's files: atomically, with errors that name the file.
+
+Every file is written to a temporary sibling and renamed into place, so a killed run never
+leaves a half-written file behind: each file is either the old one or the new one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+class ArtifactError(ValueError):
+    """An artifact is missing, corrupt, or does not fit the model it is used with."""
+
+
+def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        # mkstemp creates 0600 files; give the artifact the usual permissions (umask applies).
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    finally:
+        with suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Atomically write ``data`` as indented JSON."""
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2, sort_keys=False)))
+
+
+def read_json(path: Path) -> Any:
+    """Read a JSON artifact; a missing or corrupt file is an :class:`ArtifactError`."""
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ArtifactError(f"{path} does not exist") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ArtifactError(f"{path} is corrupt (not valid JSON: {exc})") from exc
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that decide the numbers (for the manifest)."""
+    import numpy
+    import safetensors
+    import transformers
+
+    from valuelocate import __version__
+
+    return {
+        "valuelocate": __version__,
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "safetensors": safetensors.__version__,
+        "numpy": numpy.__version__,
+    }

@@ -1,0 +1,97 @@
+"""The options of a locating run: everything that decides its numbers.
+
+:class:`LocateOptions` is validated before any work starts (:meth:`LocateOptions.validate`)
+and recorded whole in the run's manifest (:meth:`LocateOptions.manifest_view`), which a resume
+must match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from valuelocate.architectures import SITES, Site
+from valuelocate.data import DIMENSIONS
+from valuelocate.hooks import SCOPES, Scope
+from valuelocate.selection import get_method
+
+BACKENDS = ("transformers", "vllm")
+
+
+@dataclass(frozen=True)
+class LocateOptions:
+    """Everything that decides a locating run's numbers (all of it goes into the manifest).
+
+    Attributes:
+        model: ``default``, a local folder or a hub id.
+        dimensions: which dimensions to locate (default all four).
+        prompts_per_pole: search prompts per pole; ``None`` uses the whole search split.
+        scope: tokens counted: ``generated`` (the study), ``prompt`` or ``all``.
+        site: ``act`` (the neuron, the study's) or ``down_in``.
+        max_new_tokens: answer length (the study: 500; shorter is much cheaper on a CPU).
+        batch_size: prompts per batch. Part of the result: float sums depend on batching.
+        repetition_penalty: as in the study's generation (1.1).
+        dtype, device, revision: how the model is loaded.
+        device_map: ``auto`` spreads a model too large for one device over all of them
+            (accelerate); None keeps it whole on ``device``.
+        backend: ``transformers`` or ``vllm`` (the optional extra ``valuelocate[vllm]``;
+            ``--scope generated`` only).
+        seed: prompt sampling and description pairing.
+        chat_template: wrap prompts in the model's chat template when it has one.
+        method, method_params: the selection strategy and its parameters.
+        prompts_file, descriptions_file: a user's own dataset files (validated) instead of
+            the shipped ValueInsight.
+        checkpoint_seconds: write partial statistics at most this often.
+    """
+
+    model: str = "default"
+    dimensions: tuple[str, ...] = DIMENSIONS
+    prompts_per_pole: int | None = None
+    scope: Scope = "generated"
+    site: Site = "act"
+    max_new_tokens: int = 64
+    batch_size: int = 8
+    repetition_penalty: float = 1.1
+    dtype: str = "float32"
+    device: str | None = None
+    revision: str | None = None
+    device_map: str | None = None
+    backend: str = "transformers"
+    seed: int = 0
+    chat_template: bool = True
+    method: str = "delta-p"
+    method_params: Mapping[str, Any] = field(default_factory=dict)
+    prompts_file: str | None = None
+    descriptions_file: str | None = None
+    checkpoint_seconds: float = 60.0
+
+    def validate(self) -> None:
+        """Raise ValueError naming the bad option."""
+        unknown = [d for d in self.dimensions if d not in DIMENSIONS]
+        if unknown:
+            raise ValueError(
+                f"Unknown dimension {unknown[0]!r}; expected some of: {', '.join(DIMENSIONS)}"
+            )
+        if not self.dimensions:
+            raise ValueError("No dimension to locate")
+        if self.scope not in SCOPES:
+            raise ValueError(f"Unknown scope {self.scope!r}; expected one of {SCOPES}")
+        if self.site not in SITES:
+            raise ValueError(f"Unknown site {self.site!r}; expected one of {SITES}")
+        if self.prompts_per_pole is not None and self.prompts_per_pole < 1:
+            raise ValueError("--prompts-per-pole must be at least 1")
+        if self.batch_size < 1 or self.max_new_tokens < 1:
+            raise ValueError("--batch-size and --max-new-tokens must be at least 1")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"Unknown backend {self.backend!r}; expected one of {BACKENDS}")
+        if self.backend == "vllm" and (self.scope != "generated" or self.site != "act"):
+            raise ValueError("--backend vllm supports --scope generated and --site act only")
+        get_method(self.method)(**dict(self.method_params))  # unknown name or parameter
+
+    def manifest_view(self) -> dict[str, Any]:
+        """The options as JSON (what must match for a resume)."""
+        data = asdict(self)
+        data["dimensions"] = list(self.dimensions)
+        data["method_params"] = dict(self.method_params)
+        return data
