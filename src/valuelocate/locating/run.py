@@ -21,6 +21,8 @@ import torch
 from valuelocate.architectures import ArchSpec, ModelShape
 from valuelocate.artifacts import ArtifactError, atomic_write
 from valuelocate.distributed import Shard
+from valuelocate.forward import input_device
+from valuelocate.generation import GenerationConfig, generate_ids
 from valuelocate.hooks import DecodeChunker, trace_neurons
 from valuelocate.locating.jobs import PoleJob
 from valuelocate.locating.options import LocateOptions
@@ -67,7 +69,7 @@ def run_pole(
         ``stats``.
     """
     model = lm.model
-    device = _input_device(model)
+    device = input_device(model)
     stops = stop_token_ids(model, lm.tokenizer)
     pad = lm.tokenizer.pad_token_id
     if batch_starts is None:
@@ -93,29 +95,16 @@ def run_pole(
             if options.scope == "prompt":
                 model(**batch)  # the answer is never counted: no need to generate it
             else:
-                model.generate(  # type: ignore[operator]
-                    **batch,
+                config = GenerationConfig(
                     max_new_tokens=options.max_new_tokens,
-                    do_sample=False,
                     repetition_penalty=options.repetition_penalty,
-                    pad_token_id=pad,
                 )
+                generate_ids(model, batch, config=config, pad_token_id=pad)
         chunker.flush()
         stats.end_batch()
         if on_batch is not None:
             on_batch(stats, begin + len(texts))
     return stats
-
-
-def _input_device(model: torch.nn.Module) -> torch.device:
-    """Where the inputs go: the input embeddings' device (the first device of a model
-    dispatched with ``device_map``), else the first parameter's."""
-    get_embeddings = getattr(model, "get_input_embeddings", None)
-    embeddings = get_embeddings() if callable(get_embeddings) else None
-    weight = getattr(embeddings, "weight", None)
-    if isinstance(weight, torch.Tensor) and weight.device.type != "meta":
-        return weight.device
-    return next(model.parameters()).device
 
 
 def _stats_path(run_dir: Path, job: PoleJob) -> Path:
