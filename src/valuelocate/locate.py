@@ -88,6 +88,8 @@ class LocateOptions:
         prompts_file, descriptions_file: a user's own dataset files (validated) instead of
             the shipped ValueInsight.
         checkpoint_seconds: write partial statistics at most this often.
+        all_statistics: keep every statistic of :data:`~valuelocate.stats.STATISTICS`, not
+            only the ones the method ``needs`` (recorded in the manifest only when set).
     """
 
     model: str = "default"
@@ -110,6 +112,7 @@ class LocateOptions:
     prompts_file: str | None = None
     descriptions_file: str | None = None
     checkpoint_seconds: float = 60.0
+    all_statistics: bool = False  # [stats issue 12]
 
     def validate(self) -> None:
         """Raise ValueError naming the bad option."""
@@ -139,7 +142,17 @@ class LocateOptions:
         data = asdict(self)
         data["dimensions"] = list(self.dimensions)
         data["method_params"] = dict(self.method_params)
+        if not self.all_statistics:  # [stats issue 12] runs made before the option resume
+            del data["all_statistics"]
         return data
+
+    def statistics(self) -> frozenset[str] | None:
+        """[stats issue 12] What :class:`NeuronStats` keeps: the method's ``needs``, or
+        everything (None) with ``all_statistics``."""
+        if self.all_statistics:
+            return None
+        needs = getattr(get_method(self.method), "needs", None)
+        return None if needs is None else frozenset(needs)
 
 
 @dataclass(frozen=True)
@@ -548,7 +561,9 @@ def _run_or_resume(
         done = int(meta.get("prompts_done", "0"))
         next_batch = int(meta.get("next_batch", str(done // options.batch_size)))
     else:
-        stats = NeuronStats(shape.num_layers, shape.neurons_per_layer)
+        stats = NeuronStats(
+            shape.num_layers, shape.neurons_per_layer, statistics=options.statistics()
+        )  # [stats issue 12] statistics=
     starts = shard.batch_starts(len(job.texts), options.batch_size, start=next_batch)
     mine = shard.batch_starts(len(job.texts), options.batch_size)
     sizes = {b: min(options.batch_size, len(job.texts) - b) for b in mine}
