@@ -124,7 +124,9 @@ class _OpenBatch:
 
     def to(self, device: torch.device) -> _OpenBatch:
         squares = None if self.squares is None else self.squares.to(device)
-        return _OpenBatch(self.shift.to(device), self.total.to(device), squares, self.count.to(device))
+        return _OpenBatch(
+            self.shift.to(device), self.total.to(device), squares, self.count.to(device)
+        )
 
 
 def _chan_update(acc: _Moments, n_b: Tensor, mean_b: Tensor, m2_b: Tensor) -> None:
