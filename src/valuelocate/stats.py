@@ -85,7 +85,7 @@ HIST_DTYPE = torch.int32
 _HIST_LIMIT = 2**31 - 1  # largest count an int32 histogram cell holds
 _RESERVED_METADATA = (
     "format", "version", "num_layers", "neurons", "hist_bins", "bin_width", "statistics",
-    "hist_encoding", "hist_width",
+    "hist_encoding", "hist_width", "hist_crc32",
 )  # fmt: skip
 # What can be kept (``statistics=``): ``histogram`` gives c, p, q95 and quantile(); ``mean``
 # the token mean; ``var`` the token variance; ``prompt`` the prompt-level count, mean and
@@ -634,7 +634,7 @@ class NeuronStats:
             "n": self.n,
             "hist": self._gather(self._hist).view(self.num_layers, self.neurons, self.hist_bins),
             "mean": self._gather([m.mean for m in self._tok]),
-            "m2": self._gather([m.m2 for m in self._tok]),
+            "m2": self._gather([m.m2 if self.keeps_var else torch.zeros_like(m.m2) for m in self._tok]),
             "prompt_n": self.prompt_count,
             "prompt_mean": self._gather([m.mean for m in self._prompt]),
             "prompt_m2": self._gather([m.m2 for m in self._prompt]),

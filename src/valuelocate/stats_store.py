@@ -10,7 +10,8 @@ version 3 stores the same counts, exactly, in a few MB:
    the narrowest width that holds the largest count (1, 2 or 4 bytes), split into byte planes
    (all low bytes, then all second bytes, ...; the high planes of small counts are all zero),
    and compressed with zlib (Python's standard library), one layer after the other so that
-   only one layer is ever copied in memory.
+   only one layer is ever copied in memory. A CRC-32 of the dense histogram (bin 0 included)
+   in the header checks the rebuilt one.
 
 The result is one ``uint8`` tensor in the same safetensors file as the moments (which stay
 float64, exact). Reading checks the decompressed size against the header's geometry before
@@ -43,6 +44,14 @@ def _width(largest: int) -> int:
         if largest < 256**width:
             return width
     raise OverflowError(f"A histogram count of {largest} does not fit 32 bits")
+
+
+def histogram_crc(hist: Tensor) -> int:
+    """CRC-32 of a dense int32 histogram's bytes (little-endian), to check a decoded one."""
+    crc = 0
+    for layer in hist.reshape(hist.shape[0], -1):
+        crc = zlib.crc32(layer.cpu().numpy().astype("<i4").tobytes(), crc)
+    return crc
 
 
 def encode_histogram(layers: list[Tensor], neurons: int, bins: int) -> tuple[Tensor, int]:
@@ -155,7 +164,8 @@ def write_state(
     if hist_layers is not None:
         _, neurons, bins = state["hist"].shape
         tensors[_HIST_BLOB], width = encode_histogram(hist_layers, neurons, bins)
-        meta.update(hist_encoding=HIST_ENCODING, hist_width=str(width))
+        crc = str(histogram_crc(state["hist"]))
+        meta.update(hist_encoding=HIST_ENCODING, hist_width=str(width), hist_crc32=crc)
     save_file(tensors, str(path), meta)
 
 
@@ -210,6 +220,9 @@ def _dense_state(
             raise ValueError("The token counts n are missing or of the wrong shape")
         width = int(header["hist_width"])
         state["hist"] = decode_histogram(blob, width, state["n"], num_layers, neurons, bins)
+        # Bin 0 is rebuilt from n, so a wrong n would go unnoticed without this check.
+        if histogram_crc(state["hist"]) != int(header["hist_crc32"]):
+            raise ValueError("The histogram does not match its checksum (n or the counts differ)")
     else:
         if blob is not None:
             raise ValueError("A histogram is stored although it is not kept")
