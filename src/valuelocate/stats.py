@@ -634,7 +634,9 @@ class NeuronStats:
             "n": self.n,
             "hist": self._gather(self._hist).view(self.num_layers, self.neurons, self.hist_bins),
             "mean": self._gather([m.mean for m in self._tok]),
-            "m2": self._gather([m.m2 if self.keeps_var else torch.zeros_like(m.m2) for m in self._tok]),
+            "m2": self._gather(
+                [m.m2 if self.keeps_var else torch.zeros_like(m.m2) for m in self._tok]
+            ),
             "prompt_n": self.prompt_count,
             "prompt_mean": self._gather([m.mean for m in self._prompt]),
             "prompt_m2": self._gather([m.m2 for m in self._prompt]),
