@@ -529,3 +529,43 @@ def test_every_method_selects_the_same_neurons_from_v2_and_lean_v3_files(tmp_pat
         for a, b in zip(old, new, strict=True):
             for field in ("layer", "index", "d", "p", "q95", "effect_size"):
                 assert torch.equal(getattr(a, field), getattr(b, field)), (name, field)
+
+
+# ---------------------------------------------------------------------- CUDA (gpu_check.sh)
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@pytest.mark.cuda
+@needs_cuda
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_cuda_hooks_count_what_the_captured_values_give(dtype: torch.dtype) -> None:
+    """On CUDA (the weighted path, no read-back), statistics from the hooks equal statistics
+    fed on the CPU with the very values the model produced there (captured)."""
+    from valuelocate.hooks import capture_activations, trace_neurons
+
+    model = tiny_llama().to("cuda", dtype)
+    batch = {k: v.to("cuda") for k, v in left_padded_batch().items()}
+    gpu = NeuronStats(2, 128)
+    with torch.no_grad(), trace_neurons(model, gpu.add, scope="all"):
+        model(**batch)
+    gpu.end_batch()
+    with torch.no_grad(), capture_activations(model, scope="all") as cap:
+        model(**batch)
+    lengths = batch["attention_mask"].sum(1).tolist()
+    cpu = NeuronStats(2, 128)
+    width = max(lengths)
+    for layer in range(2):
+        rows = cap.values(layer).split(lengths)  # float32 copies of the device's values
+        values = torch.zeros(len(rows), width, 128)
+        mask = torch.zeros(len(rows), width, dtype=torch.bool)
+        for i, row in enumerate(rows):
+            values[i, : row.shape[0]] = row
+            mask[i, : row.shape[0]] = True
+        cpu.add(layer, values, mask)
+    cpu.end_batch()
+    got, ref = gpu.state_dict(), cpu.state_dict()
+    for key in ("n", "hist", "prompt_n"):
+        assert torch.equal(got[key], ref[key]), key
+    for key in ("mean", "m2", "prompt_mean", "prompt_m2"):
+        torch.testing.assert_close(got[key], ref[key], rtol=1e-9, atol=1e-9)
