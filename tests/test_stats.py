@@ -569,3 +569,34 @@ def test_cuda_hooks_count_what_the_captured_values_give(dtype: torch.dtype) -> N
         assert torch.equal(got[key], ref[key]), key
     for key in ("mean", "m2", "prompt_mean", "prompt_m2"):
         torch.testing.assert_close(got[key], ref[key], rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.slow
+def test_gpu_check_runs_end_to_end_in_quick_mode(tmp_path: Path) -> None:
+    """benchmarks/gpu_check.sh on this machine (CPU, quick mode): every step reports, the CUDA
+    steps say why they were skipped, and the overhead figures land in the JSON file."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tiny_models import STORIES
+
+    if not STORIES.is_dir():
+        pytest.skip("../shared/models is absent")
+    root = Path(__file__).parent.parent
+    out = tmp_path / "check.json"
+    env = {**os.environ, "GPU_CHECK_QUICK": "1", "PYTHON": sys.executable}
+    result = subprocess.run(
+        ["bash", str(root / "benchmarks" / "gpu_check.sh"), str(out)],
+        capture_output=True, text=True, timeout=900, env=env, cwd=root,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(out.read_text())
+    steps = report["steps"]
+    assert steps["cuda_tests"]["status"] == "ok"
+    assert steps["bench_default"]["status"] == "ok", steps["bench_default"]["tail"]
+    forward = steps["bench_default"]["figures"]["overhead"]["forward"]
+    assert forward["all"]["ratio"] > 0 and forward["off"]["ratio"] == 1.0
+    if not report["torch_cuda"]:
+        assert steps["vllm_tests"]["status"] == "skipped"
