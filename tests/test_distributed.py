@@ -261,3 +261,24 @@ def _worker(mode: str, out: str) -> None:
 
 if __name__ == "__main__":
     _worker(sys.argv[1], sys.argv[2])
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two CUDA devices")
+@needs_stories
+def test_two_nccl_processes_count_what_one_gpu_counts(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """nccl parity: two ranks on two GPUs against one process on one GPU."""
+    one, two = tmp_path / "one", tmp_path / "two"
+    single = subprocess.run(
+        [sys.executable, *_cli_args(one), "--device", "cuda"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert single.returncode == 0, single.stderr[-3000:]
+    result = _torchrun([*_cli_args(two), "--device", "cuda"], timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name in ("conservation.affirm.safetensors", "conservation.oppose.safetensors"):
+        a = NeuronStats.load(one / "stats" / name)
+        b = NeuronStats.load(two / "stats" / name)
+        assert torch.equal(a.n, b.n) and torch.equal(a.c, b.c)
+        assert torch.equal(a.state_dict()["hist"], b.state_dict()["hist"])
+        torch.testing.assert_close(a.prompt_mean, b.prompt_mean, rtol=1e-9, atol=1e-9)

@@ -380,3 +380,223 @@ def test_real_hooks_generate_with_kv_cache() -> None:
         torch.testing.assert_close(stats.mean[layer], tokens.mean(0), **close)
         torch.testing.assert_close(stats.prompt_mean[layer], prompt_means.mean(0), **close)
         torch.testing.assert_close(stats.prompt_var[layer], prompt_means.var(0), **close)
+
+
+# ---------------------------------------------------------------------- issue 12: storage, subsets
+
+V2_FILE = Path(__file__).parent / "data" / "stats_v2.safetensors"
+
+
+def test_a_version_2_file_written_by_the_previous_code_still_loads() -> None:
+    """tests/data/stats_v2.safetensors was written by the format-2 code (commit 70f8323) from
+    make_batches() with 151 bins of 0.02; today's reader gives the same statistics."""
+    assert NeuronStats.read_metadata(V2_FILE)["version"] == "2"
+    loaded = NeuronStats.load(V2_FILE)
+    assert (loaded.hist_bins, loaded.bin_width) == (151, 0.02)
+    assert loaded.statistics == frozenset(stats_module.STATISTICS)
+    fresh = NeuronStats(L, N, hist_bins=151, bin_width=0.02)
+    feed(fresh, make_batches(), decode=False)
+    got, ref = loaded.state_dict(), fresh.state_dict()
+    for key in ("n", "hist", "prompt_n"):
+        assert torch.equal(got[key], ref[key]), key
+    for key in ("mean", "m2", "prompt_mean", "prompt_m2"):
+        torch.testing.assert_close(got[key], ref[key], rtol=1e-12, atol=1e-12)
+
+
+def _many_tokens(count: int, value: float) -> Tensor:
+    return torch.full((1, count, 2), value)
+
+
+@pytest.mark.parametrize("count", [200, 300, 70_000])  # 1-, 2- and 4-byte counts
+def test_compressed_histogram_round_trip_is_exact_and_small(tmp_path: Path, count: int) -> None:
+    stats = NeuronStats(2, 2)
+    stats.add(0, _many_tokens(count, 0.5))
+    stats.add(1, torch.randn(1, count, 2))
+    stats.end_batch()
+    path = tmp_path / "s.safetensors"
+    stats.save(path)
+    width = 1 if count < 256 else 2 if count < 65536 else 4
+    assert NeuronStats.read_metadata(path)["hist_width"] == str(width)
+    loaded = NeuronStats.load(path)
+    for key, value in stats.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+    dense_bytes = 2 * 2 * 301 * 4
+    assert path.stat().st_size < dense_bytes + 2000  # header and moments included
+
+
+def test_a_corrupt_histogram_stream_is_a_clear_error(tmp_path: Path) -> None:
+    from safetensors.torch import load_file, save_file
+
+    stats = NeuronStats(L, N)
+    feed(stats, make_batches(), decode=False)
+    good = tmp_path / "good.safetensors"
+    stats.save(good)
+    tensors, header = load_file(good), NeuronStats.read_metadata(good)
+    blob = tensors["hist_zlib"].clone()
+    cases = {
+        "flipped": {**tensors, "hist_zlib": torch.cat([blob[:10], blob[10:].flip(0)])},
+        "short": {**tensors, "hist_zlib": blob[: len(blob) // 2]},
+        "tokens": {**tensors, "n": tensors["n"] - 1},
+    }
+    for name, state in cases.items():
+        path = tmp_path / f"{name}.safetensors"
+        save_file(state, str(path), header)
+        with pytest.raises(ValueError, match=f"{name}.safetensors"):
+            NeuronStats.load(path)
+
+
+def test_kept_statistics_give_the_same_results_and_others_raise(tmp_path: Path) -> None:
+    batches = make_batches()
+    full = NeuronStats(L, N)
+    lean = NeuronStats(L, N, statistics={"histogram", "prompt"})
+    no_hist = NeuronStats(L, N, statistics={"prompt"})
+    for stats in (full, lean, no_hist):
+        feed(stats, batches, decode=True)
+    for key in ("p", "q95", "mean", "prompt_count", "prompt_mean", "prompt_var"):
+        got, ref = getattr(lean, key), getattr(full, key)
+        assert torch.equal(got.nan_to_num(-9.0), ref.nan_to_num(-9.0)), key
+    assert torch.equal(no_hist.prompt_mean, full.prompt_mean)
+    with pytest.raises(RuntimeError, match="var"):
+        _ = lean.var
+    with pytest.raises(RuntimeError, match="histogram"):
+        _ = no_hist.q95
+    with pytest.raises(ValueError, match="keep"):
+        full.clone().merge(lean)
+    for stats in (lean, no_hist):
+        path = tmp_path / "lean.safetensors"
+        stats.save(path)
+        loaded = NeuronStats.load(path)
+        assert loaded.statistics == stats.statistics
+        for key, value in stats.state_dict().items():
+            assert torch.equal(loaded.state_dict()[key], value), key
+    with pytest.raises(ValueError, match="Unknown statistics"):
+        NeuronStats(L, N, statistics={"kurtosis"})
+
+
+def test_chunked_cpu_update_equals_brute_force(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Calls with more tokens than one chunk are split; the result still matches brute force
+    and the histogram equals the unchunked one."""
+    batches = make_batches(seed=2)
+    whole = NeuronStats(L, N)
+    feed(whole, batches, decode=False)
+    monkeypatch.setattr(stats_module, "_CHUNK_VALUES", 3 * N)  # 3 tokens per chunk
+    chunked = NeuronStats(L, N)
+    feed(chunked, batches, decode=False)
+    assert_matches_brute(chunked, batches)
+    assert torch.equal(chunked.state_dict()["hist"], whole.state_dict()["hist"])
+
+
+def _write_v2(stats: NeuronStats, path: Path) -> None:
+    """The format-2 writer as it was: dense int32 histogram, every moment."""
+    from safetensors.torch import save_file
+
+    header = {
+        "format": stats_module.FORMAT_NAME, "version": "2", "num_layers": str(stats.num_layers),
+        "neurons": str(stats.neurons), "hist_bins": str(stats.hist_bins),
+        "bin_width": repr(stats.bin_width),
+    }  # fmt: skip
+    save_file({k: v.contiguous() for k, v in stats.state_dict().items()}, str(path), header)
+
+
+def test_every_method_selects_the_same_neurons_from_v2_and_lean_v3_files(tmp_path: Path) -> None:
+    from valuelocate.selection import SELECTION_METHODS
+
+    gen = torch.Generator().manual_seed(5)
+    layers, neurons = 4, 40
+    poles = {}
+    for pole, shift in (("affirm", 0.15), ("oppose", -0.1)):
+        tilt = torch.randn(layers, 1, 1, neurons, generator=gen) * shift
+        stats = NeuronStats(layers, neurons)
+        for _ in range(3):
+            values = torch.randn(layers, 6, 10, neurons, generator=gen) * 0.5 + tilt
+            mask = torch.rand(6, 10, generator=gen) > 0.2
+            for layer in range(layers):
+                stats.add(layer, values[layer], mask)
+            stats.end_batch()
+        poles[pole] = stats
+    for name, method_cls in SELECTION_METHODS.items():
+        before, after = {}, {}
+        for pole, stats in poles.items():
+            _write_v2(stats, tmp_path / f"{pole}.v2.safetensors")
+            before[pole] = NeuronStats.load(tmp_path / f"{pole}.v2.safetensors")
+            needs = method_cls.needs  # type: ignore[attr-defined]
+            lean = NeuronStats.from_state_dict(stats.state_dict(), statistics=needs)
+            lean.save(tmp_path / f"{pole}.v3.safetensors")
+            after[pole] = NeuronStats.load(tmp_path / f"{pole}.v3.safetensors")
+        old = method_cls()(before["affirm"], before["oppose"])
+        new = method_cls()(after["affirm"], after["oppose"])
+        assert len(old.affirm) + len(old.oppose) > 0, name
+        for a, b in zip(old, new, strict=True):
+            for field in ("layer", "index", "d", "p", "q95", "effect_size"):
+                assert torch.equal(getattr(a, field), getattr(b, field)), (name, field)
+
+
+# ---------------------------------------------------------------------- CUDA (gpu_check.sh)
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@pytest.mark.cuda
+@needs_cuda
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_cuda_hooks_count_what_the_captured_values_give(dtype: torch.dtype) -> None:
+    """On CUDA (the weighted path, no read-back), statistics from the hooks equal statistics
+    fed on the CPU with the very values the model produced there (captured)."""
+    from valuelocate.hooks import capture_activations, trace_neurons
+
+    model = tiny_llama().to("cuda", dtype)
+    batch = {k: v.to("cuda") for k, v in left_padded_batch().items()}
+    gpu = NeuronStats(2, 128)
+    with torch.no_grad(), trace_neurons(model, gpu.add, scope="all"):
+        model(**batch)
+    gpu.end_batch()
+    with torch.no_grad(), capture_activations(model, scope="all") as cap:
+        model(**batch)
+    lengths = batch["attention_mask"].sum(1).tolist()
+    cpu = NeuronStats(2, 128)
+    width = max(lengths)
+    for layer in range(2):
+        rows = cap.values(layer).split(lengths)  # float32 copies of the device's values
+        values = torch.zeros(len(rows), width, 128)
+        mask = torch.zeros(len(rows), width, dtype=torch.bool)
+        for i, row in enumerate(rows):
+            values[i, : row.shape[0]] = row
+            mask[i, : row.shape[0]] = True
+        cpu.add(layer, values, mask)
+    cpu.end_batch()
+    got, ref = gpu.state_dict(), cpu.state_dict()
+    for key in ("n", "hist", "prompt_n"):
+        assert torch.equal(got[key], ref[key]), key
+    for key in ("mean", "m2", "prompt_mean", "prompt_m2"):
+        torch.testing.assert_close(got[key], ref[key], rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.slow
+def test_gpu_check_runs_end_to_end_in_quick_mode(tmp_path: Path) -> None:
+    """benchmarks/gpu_check.sh on this machine (CPU, quick mode): every step reports, the CUDA
+    steps say why they were skipped, and the overhead figures land in the JSON file."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tiny_models import STORIES
+
+    if not STORIES.is_dir():
+        pytest.skip("../shared/models is absent")
+    root = Path(__file__).parent.parent
+    out = tmp_path / "check.json"
+    env = {**os.environ, "GPU_CHECK_QUICK": "1", "PYTHON": sys.executable}
+    result = subprocess.run(
+        ["bash", str(root / "benchmarks" / "gpu_check.sh"), str(out)],
+        capture_output=True, text=True, timeout=900, env=env, cwd=root,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(out.read_text())
+    steps = report["steps"]
+    assert steps["cuda_tests"]["status"] == "ok"
+    assert steps["bench_default"]["status"] == "ok", steps["bench_default"]["tail"]
+    forward = steps["bench_default"]["figures"]["overhead"]["forward"]
+    assert forward["all"]["ratio"] > 0 and forward["off"]["ratio"] == 1.0
+    if not report["torch_cuda"]:
+        assert steps["vllm_tests"]["status"] == "skipped"

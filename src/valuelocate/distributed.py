@@ -165,7 +165,9 @@ class Shard:
         buffer, layout = pack_additive(stats.state_dict(), device=torch.device(self.device))
         dist.all_reduce(buffer, op=dist.ReduceOp.SUM)
         return NeuronStats.from_state_dict(
-            unpack_additive(buffer.cpu(), layout), bin_width=stats.bin_width
+            unpack_additive(buffer.cpu(), layout),
+            bin_width=stats.bin_width,
+            statistics=stats.statistics,
         )
 
 

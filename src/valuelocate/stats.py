@@ -65,20 +65,37 @@ Design notes (the why):
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, safe_open, save_file
+from safetensors.torch import safe_open
 from torch import Tensor
 
+from valuelocate.stats_store import read_state, validate_state, write_state
+
 FORMAT_NAME = "valuelocate.NeuronStats"
-FORMAT_VERSION = "2"  # 2: bin 0 is a <= 0 and c is derived from it (1 stored c, bin 0 a < 0)
+# 3: the histogram is stored compressed (stats_store), 2: dense int32 (still read);
+# 2 and 3: bin 0 is a <= 0 and c is derived from it (1 stored c, bin 0 a < 0).
+FORMAT_VERSION = "3"
+READABLE_VERSIONS = ("2", "3")
 HIST_DTYPE = torch.int32
 _HIST_LIMIT = 2**31 - 1  # largest count an int32 histogram cell holds
-_RESERVED_METADATA = ("format", "version", "num_layers", "neurons", "hist_bins", "bin_width")
+_RESERVED_METADATA = (
+    "format", "version", "num_layers", "neurons", "hist_bins", "bin_width", "statistics",
+    "hist_encoding", "hist_width", "hist_crc32",
+)  # fmt: skip
+# What can be kept (``statistics=``): ``histogram`` gives c, p, q95 and quantile(); ``mean``
+# the token mean; ``var`` the token variance; ``prompt`` the prompt-level count, mean and
+# variance. ``mean`` and ``prompt`` come from the same per-prompt sums and are always kept;
+# leaving out ``histogram`` or ``var`` skips work in every ``add``.
+STATISTICS = ("histogram", "mean", "var", "prompt")
+_ALWAYS = frozenset({"mean", "prompt"})
+# Gathered tokens are processed in chunks of about this many values, so that the float64
+# copy, its matrix product and the histogram's index passes stay in the CPU's cache.
+_CHUNK_VALUES = 2**18
 
 
 @dataclass
@@ -102,12 +119,13 @@ class _OpenBatch:
 
     shift: Tensor  # [neurons] float64: running token mean when the batch opened
     total: Tensor  # [batch, neurons] float64: sum of (a - shift)
-    squares: Tensor  # [batch, neurons] float64: sum of (a - shift)^2
+    squares: Tensor | None  # [batch, neurons] float64: sum of (a - shift)^2 (None: no var)
     count: Tensor  # [batch] int64: tokens counted
 
     def to(self, device: torch.device) -> _OpenBatch:
+        squares = None if self.squares is None else self.squares.to(device)
         return _OpenBatch(
-            *(t.to(device) for t in (self.shift, self.total, self.squares, self.count))
+            self.shift.to(device), self.total.to(device), squares, self.count.to(device)
         )
 
 
@@ -154,6 +172,8 @@ class NeuronStats:
             ``(0, (B - 2) * bin_width]``.
         device: where the (empty) state starts; each layer's state moves to its values' device
             on the first :meth:`add`.
+        statistics: which of :data:`STATISTICS` to keep (default all). Reading one that was
+            left out raises RuntimeError; a selection method's ``needs`` says what it reads.
 
     Example:
         >>> stats = NeuronStats(num_layers=30, neurons=1536)
@@ -171,6 +191,7 @@ class NeuronStats:
         hist_bins: int = 301,
         bin_width: float = 0.01,
         device: torch.device | str = "cpu",
+        statistics: Collection[str] | None = None,
     ) -> None:
         if num_layers < 1 or neurons < 1:
             raise ValueError(f"Need at least one layer and neuron, got {num_layers} x {neurons}")
@@ -180,6 +201,11 @@ class NeuronStats:
             )
         if not (bin_width > 0 and math.isfinite(bin_width)):
             raise ValueError(f"bin_width must be a positive number, got {bin_width}")
+        chosen = frozenset(STATISTICS if statistics is None else statistics)
+        unknown = sorted(chosen - set(STATISTICS))
+        if unknown:
+            raise ValueError(f"Unknown statistics {unknown}; expected some of {STATISTICS}")
+        self.statistics = chosen | _ALWAYS
         self.num_layers = num_layers
         self.neurons = neurons
         self.hist_bins = hist_bins
@@ -194,6 +220,22 @@ class NeuronStats:
         self._open: list[_OpenBatch | None] = [None] * num_layers  # None outside a batch
         self._offsets: dict[torch.device, Tensor] = {}  # [neurons] int64: j * bins
         self._ones_buffer: dict[torch.device, Tensor] = {}  # [size] int32 ones
+        self._scratch: dict[tuple[torch.device, str], Tensor] = {}  # reused CPU work buffers
+
+    @property
+    def keeps_histogram(self) -> bool:
+        return "histogram" in self.statistics
+
+    @property
+    def keeps_var(self) -> bool:
+        return "var" in self.statistics
+
+    def _require(self, statistic: str) -> None:
+        if statistic not in self.statistics:
+            raise RuntimeError(
+                f"These statistics were collected without {statistic!r} (kept: "
+                f"{sorted(self.statistics)}); collect them with statistics including it"
+            )
 
     def _empty_moments(self, device: torch.device) -> _Moments:
         zeros = torch.zeros(self.neurons, dtype=torch.float64, device=device)
@@ -221,14 +263,23 @@ class NeuronStats:
         opened = self._open_batch(layer, batch, device)
         x = values.reshape(batch * seq, neurons)  # [tokens, neurons]
         keep = None if mask is None else mask.reshape(batch * seq).to(device, torch.bool)
-        if keep is not None and _gathers_tokens(device):
-            picked = keep.nonzero().squeeze(1)  # [kept tokens]
-            x = x.index_select(0, picked)
-            self._add_gathered_rows(opened, x, picked // seq, batch)
-            keep = None
-        else:
-            self._add_rows(opened, x, keep, batch)
-        self._hist[layer].scatter_add_(0, *self._hist_update(x, keep))
+        if _gathers_tokens(device):
+            if keep is None:
+                picked = torch.arange(batch * seq, device=device)
+            else:
+                picked = keep.nonzero().squeeze(1)  # [kept tokens]
+                x = x.index_select(0, picked)
+            rows = picked // seq
+            step = max(1, _CHUNK_VALUES // neurons)
+            for start in range(0, x.shape[0], step):
+                part = x[start : start + step]
+                self._add_gathered_rows(opened, part, rows[start : start + step], batch)
+                if self.keeps_histogram:
+                    self._hist_add_gathered(layer, part)
+            return
+        self._add_rows(opened, x, keep, batch)
+        if self.keeps_histogram:
+            self._hist[layer].scatter_add_(0, *self._hist_update(x, keep))
 
     def _check_call(self, layer: int, values: Tensor, mask: Tensor | None) -> None:
         if not 0 <= layer < self.num_layers:
@@ -255,22 +306,60 @@ class NeuronStats:
             opened = _OpenBatch(
                 shift=self._tok[layer].mean.clone(),
                 total=zeros,
-                squares=zeros.clone(),
+                squares=zeros.clone() if self.keeps_var else None,
                 count=torch.zeros(batch, dtype=torch.int64, device=device),
             )
             self._open[layer] = opened
         return opened
 
+    def _buffer(self, device: torch.device, name: str, size: int, dtype: torch.dtype) -> Tensor:
+        """A reused ``[size]`` work buffer: allocating tens of MB per call costs page faults
+        that are a large part of the update on the CPU."""
+        buf = self._scratch.get((device, name))
+        if buf is None or buf.numel() < size or buf.dtype != dtype:
+            buf = torch.empty(size, dtype=dtype, device=device)
+            self._scratch[(device, name)] = buf
+        return buf[:size]
+
     def _add_gathered_rows(self, opened: _OpenBatch, x: Tensor, rows: Tensor, batch: int) -> None:
         """Add gathered tokens ``x`` [tokens, neurons] of batch rows ``rows`` [tokens]."""
-        centred = x - opened.shift  # [tokens, neurons] float64 by type promotion
+        size = x.shape[0] * self.neurons
+        centred = self._buffer(x.device, "centred", size, torch.float64).view(x.shape)
+        torch.sub(x, opened.shift, out=centred)  # [tokens, neurons] float64
         # A one-hot [batch, tokens] matmul sums each row's tokens: deterministic and much
         # faster on the CPU than index_add_.
         onehot = rows[None, :] == torch.arange(batch, device=x.device)[:, None]
         weights = onehot.to(torch.float64)
         opened.total.add_(weights @ centred)
-        opened.squares.add_(weights @ centred.square_())
+        if opened.squares is not None:
+            opened.squares.add_(weights @ centred.square_())
         opened.count.add_(onehot.sum(1))
+
+    def _hist_add_gathered(self, layer: int, x: Tensor) -> None:
+        """Count gathered tokens ``x`` [tokens, neurons] into the histogram (CPU).
+
+        The bins are computed neuron-major (``[neurons, tokens]``), so that consecutive
+        increments of the one ``scatter_add_`` land in the same neuron's row of bins, and in
+        reused buffers; the bin of each value is the one :meth:`_hist_update` gives.
+        """
+        tokens = x.shape[0]
+        size = tokens * self.neurons
+        device = x.device
+        y = self._buffer(device, "bins", size, torch.float32).view(self.neurons, tokens)
+        torch.mul(x.t().to(torch.float32), 1.0 / self.bin_width, out=y)
+        y.ceil_().clamp_(0.0, self.hist_bins - 1).nan_to_num_(0.0)
+        flat = self._buffer(device, "flat", size, torch.int64).view(self.neurons, tokens)
+        flat.copy_(y)
+        flat.add_(self._offsets_of(device)[:, None])
+        self._hist[layer].scatter_add_(0, flat.view(-1), self._ones(size, device))
+
+    def _offsets_of(self, device: torch.device) -> Tensor:
+        """``[neurons]`` int64 ``j * hist_bins``: where neuron j's bins start."""
+        offsets = self._offsets.get(device)
+        if offsets is None:
+            offsets = torch.arange(self.neurons, device=device) * self.hist_bins
+            self._offsets[device] = offsets
+        return offsets
 
     def _add_rows(self, opened: _OpenBatch, x: Tensor, keep: Tensor | None, batch: int) -> None:
         """Add all tokens ``x`` [batch * seq, neurons] (row-major), weighted by ``keep``."""
@@ -278,7 +367,8 @@ class NeuronStats:
         if keep is not None:
             centred = torch.where(keep[:, None], centred, 0.0)  # padding may hold anything
         opened.total.add_(centred.view(batch, -1, self.neurons).sum(1))
-        opened.squares.add_(centred.square_().view(batch, -1, self.neurons).sum(1))
+        if opened.squares is not None:
+            opened.squares.add_(centred.square_().view(batch, -1, self.neurons).sum(1))
         if keep is None:
             opened.count.add_(x.shape[0] // batch)
         else:
@@ -287,10 +377,7 @@ class NeuronStats:
     def _hist_update(self, x: Tensor, keep: Tensor | None) -> tuple[Tensor, Tensor]:
         """(flat cell index, increment), both [tokens * neurons], for ``scatter_add_``."""
         bins = self.hist_bins
-        offsets = self._offsets.get(x.device)
-        if offsets is None:
-            offsets = torch.arange(self.neurons, device=x.device) * bins
-            self._offsets[x.device] = offsets
+        offsets = self._offsets_of(x.device)
         # bin = ceil(a / w) clipped to [0, B-1]: 0 for a <= 0, B-1 for the overflow.
         y = (x.to(torch.float32) * (1.0 / self.bin_width)).ceil_()
         y.clamp_(0.0, bins - 1).nan_to_num_(0.0)
@@ -324,7 +411,10 @@ class NeuronStats:
             n_b = opened.count.sum()
             total = opened.total.sum(0)  # [neurons], of a - shift
             mean_b = total / n_b.clamp(min=1)
-            m2_b = (opened.squares.sum(0) - total * mean_b).clamp_(min=0.0)
+            if opened.squares is None:  # var not kept: M2 stays zero
+                m2_b = torch.zeros_like(mean_b)
+            else:
+                m2_b = (opened.squares.sum(0) - total * mean_b).clamp_(min=0.0)
             _chan_update(self._tok[layer], n_b, opened.shift + mean_b, m2_b)
 
             counted = opened.count > 0  # [batch]
@@ -367,7 +457,11 @@ class NeuronStats:
         """A deep copy (no open batch allowed)."""
         self._require_closed("clone")
         out = NeuronStats(
-            self.num_layers, self.neurons, hist_bins=self.hist_bins, bin_width=self.bin_width
+            self.num_layers,
+            self.neurons,
+            hist_bins=self.hist_bins,
+            bin_width=self.bin_width,
+            statistics=self.statistics,
         )
         out._hist = [t.clone() for t in self._hist]
         out._tok = [m.clone() for m in self._tok]
@@ -406,6 +500,11 @@ class NeuronStats:
                 "Cannot merge statistics of different geometry: (layers, neurons, bins, width) "
                 f"{mine} vs {theirs}"
             )
+        if self.statistics != other.statistics:
+            raise ValueError(
+                f"Cannot merge statistics that keep {sorted(self.statistics)} with ones that "
+                f"keep {sorted(other.statistics)}"
+            )
 
     def _require_closed(self, action: str) -> None:
         if self.has_open_batch:
@@ -425,6 +524,7 @@ class NeuronStats:
     @property
     def c(self) -> Tensor:
         """Tokens with ``a > 0``, ``[layers, neurons]`` int64: all but histogram bin 0."""
+        self._require("histogram")
         return self._gather(
             [m.n - self.histogram(layer)[:, 0].to(torch.int64) for layer, m in enumerate(self._tok)]
         )
@@ -443,6 +543,7 @@ class NeuronStats:
     @property
     def var(self) -> Tensor:
         """Token-level unbiased variance, ``[layers, neurons]`` float64 (NaN where n < 2)."""
+        self._require("var")
         return self._moment_var(self._tok)
 
     @property
@@ -472,6 +573,7 @@ class NeuronStats:
 
     def histogram(self, layer: int) -> Tensor:
         """Layer ``layer``'s histogram, ``[neurons, hist_bins]`` (int32, on its device)."""
+        self._require("histogram")
         return self._hist[layer].view(self.neurons, self.hist_bins)
 
     def bin_edges(self) -> Tensor:
@@ -525,14 +627,16 @@ class NeuronStats:
 
         Keys: ``n`` [L] int64, ``hist`` [L, N, B] int32, ``mean``/``m2`` [L, N] float64,
         ``prompt_n`` [L] int64, ``prompt_mean``/``prompt_m2`` [L, N] float64 (``c`` is
-        ``n - hist[..., 0]``).
+        ``n - hist[..., 0]``). A histogram or variance that is not kept reads as zeros.
         """
         self._require_closed("save")
         return {
             "n": self.n,
             "hist": self._gather(self._hist).view(self.num_layers, self.neurons, self.hist_bins),
             "mean": self._gather([m.mean for m in self._tok]),
-            "m2": self._gather([m.m2 for m in self._tok]),
+            "m2": self._gather(
+                [m.m2 if self.keeps_var else torch.zeros_like(m.m2) for m in self._tok]
+            ),
             "prompt_n": self.prompt_count,
             "prompt_mean": self._gather([m.mean for m in self._prompt]),
             "prompt_m2": self._gather([m.m2 for m in self._prompt]),
@@ -540,16 +644,21 @@ class NeuronStats:
 
     @classmethod
     def from_state_dict(
-        cls, state: Mapping[str, Tensor], *, bin_width: float = 0.01
+        cls,
+        state: Mapping[str, Tensor],
+        *,
+        bin_width: float = 0.01,
+        statistics: Collection[str] | None = None,
     ) -> NeuronStats:
         """Rebuild statistics from :meth:`state_dict`'s output (validated; raises ValueError).
 
-        The geometry comes from the tensors' shapes; ``bin_width`` is not in the tensors and
-        must be given unless it is the default.
+        The geometry comes from the tensors' shapes; ``bin_width`` and ``statistics`` (default
+        all) are not in the tensors and must be given unless they are the defaults.
         """
-        _validate_state(state)
+        keeps = frozenset(STATISTICS if statistics is None else statistics)
+        validate_state(state, histogram="histogram" in keeps)
         num_layers, neurons, bins = state["hist"].shape
-        out = cls(num_layers, neurons, hist_bins=bins, bin_width=bin_width)
+        out = cls(num_layers, neurons, hist_bins=bins, bin_width=bin_width, statistics=keeps)
         for layer in range(num_layers):
             out._hist[layer] = state["hist"][layer].reshape(-1).clone()
             out._tok[layer] = _Moments(
@@ -563,8 +672,9 @@ class NeuronStats:
         return out
 
     def save(self, path: str | Path, *, metadata: Mapping[str, str] | None = None) -> None:
-        """Write to a safetensors file; ``metadata`` adds free-form string entries (for example
-        the dimension, pole, model and scope) beside the reserved format keys."""
+        """Write to a safetensors file (format version 3: the histogram compressed, see
+        :mod:`valuelocate.stats_store`; exact). ``metadata`` adds free-form string entries (for
+        example the dimension, pole, model and scope) beside the reserved format keys."""
         extra = dict(metadata or {})
         clash = sorted(set(extra) & set(_RESERVED_METADATA))
         if clash:
@@ -576,31 +686,25 @@ class NeuronStats:
             "neurons": str(self.neurons),
             "hist_bins": str(self.hist_bins),
             "bin_width": repr(self.bin_width),
+            "statistics": ",".join(s for s in STATISTICS if s in self.statistics),
             **{str(k): str(v) for k, v in extra.items()},
         }
-        save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(path), header)
+        self._require_closed("save")
+        write_state(path, self.state_dict(), header, self._hist if self.keeps_histogram else None)
 
     @classmethod
     def load(cls, path: str | Path) -> NeuronStats:
-        """Read a file written by :meth:`save`; raises ValueError naming the file if it is not
-        one, is corrupt, or its tensors do not match its header."""
+        """Read a file written by :meth:`save` (format version 3, or 2 from older runs); raises
+        ValueError naming the file if it is not one, is corrupt, or its tensors do not match
+        its header."""
         header = cls.read_metadata(path)
+        state, statistics = read_state(path, header)
         try:
-            state = load_file(str(path))
-        except (SafetensorError, RuntimeError) as err:
-            raise ValueError(f"Cannot read statistics from {path}: {err}") from err
-        try:
-            geometry = tuple(int(header[k]) for k in ("num_layers", "neurons", "hist_bins"))
-            bin_width = float(header["bin_width"])
-            _validate_state(state)
+            return cls.from_state_dict(
+                state, bin_width=float(header["bin_width"]), statistics=statistics
+            )
         except (KeyError, ValueError) as err:
             raise ValueError(f"Invalid statistics file {path}: {err}") from err
-        if tuple(state["hist"].shape) != geometry:
-            raise ValueError(
-                f"Invalid statistics file {path}: header says (layers, neurons, bins) "
-                f"{geometry}, tensors have {tuple(state['hist'].shape)}"
-            )
-        return cls.from_state_dict(state, bin_width=bin_width)
 
     @staticmethod
     def read_metadata(path: str | Path) -> dict[str, str]:
@@ -612,46 +716,9 @@ class NeuronStats:
             raise ValueError(f"Cannot read statistics from {path}: {err}") from err
         if header.get("format") != FORMAT_NAME:
             raise ValueError(f"{path} is not a {FORMAT_NAME} file (format={header.get('format')})")
-        if header.get("version") != FORMAT_VERSION:
+        if header.get("version") not in READABLE_VERSIONS:
             raise ValueError(
                 f"{path} has format version {header.get('version')}; this code reads "
-                f"version {FORMAT_VERSION}"
+                f"versions {', '.join(READABLE_VERSIONS)}"
             )
         return header
-
-
-_STATE_SPEC: dict[str, tuple[int, torch.dtype]] = {
-    # key: (number of dimensions, dtype); shapes are checked against hist [L, N, B]
-    "n": (1, torch.int64),
-    "hist": (3, HIST_DTYPE),
-    "mean": (2, torch.float64),
-    "m2": (2, torch.float64),
-    "prompt_n": (1, torch.int64),
-    "prompt_mean": (2, torch.float64),
-    "prompt_m2": (2, torch.float64),
-}
-
-
-def _validate_state(state: Mapping[str, Tensor]) -> None:
-    """Raise ValueError unless ``state`` has exactly the keys, dtypes and shapes expected."""
-    missing = sorted(set(_STATE_SPEC) - set(state))
-    extra = sorted(set(state) - set(_STATE_SPEC))
-    if missing or extra:
-        raise ValueError(f"State keys differ: missing {missing}, unexpected {extra}")
-    for key, (ndim, dtype) in _STATE_SPEC.items():
-        t = state[key]
-        if t.dim() != ndim or t.dtype != dtype:
-            raise ValueError(f"State {key!r} should be {ndim}-D {dtype}, got {t.dim()}-D {t.dtype}")
-    num_layers, neurons, bins = state["hist"].shape
-    if bins < 3 or num_layers < 1 or neurons < 1:
-        raise ValueError(f"State has an invalid histogram shape {tuple(state['hist'].shape)}")
-    for key, (ndim, _) in _STATE_SPEC.items():
-        expected = (num_layers,) if ndim == 1 else (num_layers, neurons)
-        if ndim < 3 and tuple(state[key].shape) != expected:
-            raise ValueError(
-                f"State {key!r} has shape {tuple(state[key].shape)}, expected {expected}"
-            )
-    if bool((state["n"] < 0).any()) or bool((state["hist"] < 0).any()):
-        raise ValueError("State counts are negative")
-    if not torch.equal(state["hist"].sum((1, 2)), state["n"] * neurons):
-        raise ValueError("State histogram totals do not match the token counts n")

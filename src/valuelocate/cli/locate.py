@@ -152,6 +152,11 @@ def locate_command(
         60.0, help="Write partial statistics at most this often (for --resume)."
     ),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run in --out."),
+    all_statistics: bool = typer.Option(
+        False,
+        "--all-statistics",
+        help="Keep every statistic (also the token variance), not only what --method reads.",
+    ),
 ) -> None:
     """Locate value neurons: stream per-neuron statistics for each pole, then select."""
     options = LocateOptions(
@@ -175,6 +180,7 @@ def locate_command(
         prompts_file=str(prompts_file) if prompts_file else None,
         descriptions_file=str(descriptions_file) if descriptions_file else None,
         checkpoint_seconds=checkpoint_seconds,
+        all_statistics=all_statistics,
     )
     options.validate()
     if backend == "vllm":

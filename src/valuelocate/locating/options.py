@@ -43,6 +43,8 @@ class LocateOptions:
         prompts_file, descriptions_file: a user's own dataset files (validated) instead of
             the shipped ValueInsight.
         checkpoint_seconds: write partial statistics at most this often.
+        all_statistics: keep every statistic of :data:`~valuelocate.stats.STATISTICS`, not
+            only the ones the method ``needs`` (recorded in the manifest only when set).
     """
 
     model: str = "default"
@@ -65,6 +67,7 @@ class LocateOptions:
     prompts_file: str | None = None
     descriptions_file: str | None = None
     checkpoint_seconds: float = 60.0
+    all_statistics: bool = False
 
     def validate(self) -> None:
         """Raise ValueError naming the bad option."""
@@ -94,4 +97,14 @@ class LocateOptions:
         data = asdict(self)
         data["dimensions"] = list(self.dimensions)
         data["method_params"] = dict(self.method_params)
+        if not self.all_statistics:  # runs made before the option still resume
+            del data["all_statistics"]
         return data
+
+    def statistics(self) -> frozenset[str] | None:
+        """What :class:`~valuelocate.stats.NeuronStats` keeps: the method's ``needs``, or
+        everything (None) with ``all_statistics``."""
+        if self.all_statistics:
+            return None
+        needs = getattr(get_method(self.method), "needs", None)
+        return None if needs is None else frozenset(needs)

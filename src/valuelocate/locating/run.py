@@ -172,7 +172,9 @@ def run_or_resume(
         done = int(meta.get("prompts_done", "0"))
         next_batch = int(meta.get("next_batch", str(done // options.batch_size)))
     else:
-        stats = NeuronStats(shape.num_layers, shape.neurons_per_layer)
+        stats = NeuronStats(
+            shape.num_layers, shape.neurons_per_layer, statistics=options.statistics()
+        )
     starts = shard.batch_starts(len(job.texts), options.batch_size, start=next_batch)
     mine = shard.batch_starts(len(job.texts), options.batch_size)
     sizes = {b: min(options.batch_size, len(job.texts) - b) for b in mine}

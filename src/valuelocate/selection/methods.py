@@ -137,6 +137,10 @@ class SelectionMethod(Protocol):
     """A selection strategy: two poles' statistics in, one :class:`Selection` out."""
 
     name: ClassVar[str]
+    # The statistics (valuelocate.stats.STATISTICS) the method reads. Every
+    # set carries p and q95 (the steering edit's v) and the prompt-level effect size, so all
+    # methods need "histogram" and "prompt"; none reads the token variance ("var").
+    needs: ClassVar[frozenset[str]]
 
     def __call__(self, affirm: NeuronStats, oppose: NeuronStats) -> Selection: ...
 
@@ -162,6 +166,7 @@ class DeltaP:
     """
 
     name: ClassVar[str] = "delta-p"
+    needs: ClassVar[frozenset[str]] = frozenset({"histogram", "prompt"})
     min_required: int | float = 0.005
     threshold: float = 0.1
 
@@ -201,6 +206,7 @@ class CohensD:
     """
 
     name: ClassVar[str] = "cohens-d"
+    needs: ClassVar[frozenset[str]] = frozenset({"histogram", "prompt"})
     q: float = 0.01
     min_effect: float = 0.0
 
@@ -245,6 +251,7 @@ class Lape:
     """
 
     name: ClassVar[str] = "lape"
+    needs: ClassVar[frozenset[str]] = frozenset({"histogram", "prompt"})
     quantile: int | float = 0.01
     min_p: float | None = None
 
@@ -299,6 +306,7 @@ class MeanDiff:
     """
 
     name: ClassVar[str] = "mean-diff"
+    needs: ClassVar[frozenset[str]] = frozenset({"histogram", "mean", "prompt"})
     top_k: int | float = 0.01
 
     def __post_init__(self) -> None:
