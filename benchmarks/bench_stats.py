@@ -35,7 +35,7 @@ import torch
 from valuelocate.architectures import model_shape
 from valuelocate.data import load_descriptions, load_prompts
 from valuelocate.hooks import DecodeChunker, trace_neurons
-from valuelocate.locate import LocateOptions, build_jobs, locate
+from valuelocate.locating import LocateOptions, build_jobs, locate
 from valuelocate.models import load_model
 from valuelocate.prompting import chat_inputs, stop_token_ids
 from valuelocate.selection import DeltaP

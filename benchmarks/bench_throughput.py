@@ -2,7 +2,7 @@
 
 Each configuration is launched with ``torchrun --standalone`` (gloo on the CPU; one process
 runs without it). Every rank loads the model untimed, waits at a barrier, then times
-:func:`valuelocate.locate.locate` to the end of its last collective; rank 0 reports the tokens
+:func:`valuelocate.locating.locate` to the end of its last collective; rank 0 reports the tokens
 counted over all poles (the statistics' ``n``) divided by that time. Threads: the machine's
 cores are shared evenly, ``OMP_NUM_THREADS = cores // processes`` (on 2 cores: 2 threads for
 one process, 1 thread each for two), so both configurations use the whole machine;

@@ -115,7 +115,7 @@ def test_weighted_path_equals_gathered_path(monkeypatch: pytest.MonkeyPatch) -> 
     batches = make_batches(seed=1)
     gathered = NeuronStats(L, N)
     feed(gathered, batches, decode=True)
-    monkeypatch.setattr(stats_module, "_gathers_tokens", lambda device: False)
+    monkeypatch.setattr(stats_module, "gathers_tokens", lambda device: False)
     weighted = NeuronStats(L, N)
     feed(weighted, batches, decode=True)
     feed_check = weighted.state_dict()

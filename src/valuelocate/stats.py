@@ -24,69 +24,40 @@ Usage:
 4. Read the results as ``[layers, neurons]`` tensors: ``p``, ``mean``, ``var``, ``q95``,
    ``prompt_mean``, ``prompt_var``, ``prompt_count``.
 
-What is kept, per neuron (``a`` is the neuron's value at one in-scope token):
-
-- ``n``: tokens counted (per layer: every neuron of a layer sees the same tokens).
-- a histogram of ``a`` with ``hist_bins`` bins of width ``bin_width`` (the study: 301 and 0.01)::
-
-      bin 0                 a <= 0
-      bin k, 1 <= k <= B-2  (k-1) * w < a <= k * w        (B = hist_bins, w = bin_width)
-      bin B-1               a > (B-2) * w                (overflow; above 2.99 by default)
-
-  Bin 0 holds exactly the tokens with ``a <= 0``, so ``c``, the number of tokens with
-  ``a > 0``, is ``n - hist[..., 0]`` and the activation probability is ``p = c / n``: exact,
-  and free in the forward pass. (The study's bin 0 is ``a < 0``; closing it at 0 only moves
-  exact zeros, which then read as 0 in quantiles.) Bins are found as ``ceil(a / w)`` in
-  float32, so a value within float32 rounding of an edge may land in the bin next to it, and
-  a positive float32 denormal may count as 0 where the hardware flushes denormals.
-  Quantiles are read from it (see :meth:`quantile`).
-- running mean and M2 of ``a`` over tokens, and over prompts of each prompt's mean ``a``
-  (float64), merged batch by batch with Chan et al.'s parallel formula. Within a batch each
-  row keeps the sum and sum of squares of ``a - s``, with ``s`` the running mean when the
-  batch opened, so the power sums do not cancel once the mean is known.
-
-Design notes (the why):
-
-- Per-layer tensors live in lists, each on the device where its layer's values arrive (a model
-  dispatched over several GPUs keeps each layer's statistics beside it); a layer's state moves
-  there on its first ``add``. Derived ``[layers, neurons]`` results are gathered on the CPU.
-- On accelerators the update never reads a value back to the host (no synchronisation inside
-  the forward pass): out-of-scope tokens are weighted by zero instead of being removed, which
-  costs arithmetic on padding but keeps the GPU queue full. On the CPU, where reading back is
-  free, in-scope tokens are gathered first.
-- A decoding step is launch-bound, so ``add`` does few operations (about twenty tensor ops
-  per layer and call); the moment arithmetic waits for ``end_batch``.
-- Histogram counts are int32: half the memory of int64 (55 MB for 30 x 1536 neurons at 301
-  bins, 552 MB for Llama-3-8B's 32 x 14,336), and safe up to 2**31 - 1 tokens per pole, about
-  1000 times the study's 1.9 M generated tokens per pole. :meth:`end_batch` and :meth:`merge`
-  check the bound. Fewer bins (``hist_bins=151, bin_width=0.02``) halve it again.
+What is kept per neuron (the histogram's bins, the moments) and the design notes (devices,
+no host syncs on accelerators, int32 counts) are in ``docs/statistics.md``.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import safe_open
 from torch import Tensor
 
-from valuelocate.stats_store import read_state, validate_state, write_state
+from valuelocate.stats_moments import (
+    Moments,
+    OpenBatch,
+    chan_update,
+    gathers_tokens,
+    weighted_moments,
+)
+from valuelocate.stats_readout import StatsReadout
+from valuelocate.stats_store import (
+    _HIST_LIMIT,
+    HIST_DTYPE,
+    file_header,
+    read_header,
+    read_state,
+    validate_state,
+    write_state,
+)
+from valuelocate.stats_store import FORMAT_NAME as FORMAT_NAME  # re-exported
+from valuelocate.stats_store import FORMAT_VERSION as FORMAT_VERSION
+from valuelocate.stats_store import READABLE_VERSIONS as READABLE_VERSIONS
 
-FORMAT_NAME = "valuelocate.NeuronStats"
-# 3: the histogram is stored compressed (stats_store), 2: dense int32 (still read);
-# 2 and 3: bin 0 is a <= 0 and c is derived from it (1 stored c, bin 0 a < 0).
-FORMAT_VERSION = "3"
-READABLE_VERSIONS = ("2", "3")
-HIST_DTYPE = torch.int32
-_HIST_LIMIT = 2**31 - 1  # largest count an int32 histogram cell holds
-_RESERVED_METADATA = (
-    "format", "version", "num_layers", "neurons", "hist_bins", "bin_width", "statistics",
-    "hist_encoding", "hist_width", "hist_crc32",
-)  # fmt: skip
 # What can be kept (``statistics=``): ``histogram`` gives c, p, q95 and quantile(); ``mean``
 # the token mean; ``var`` the token variance; ``prompt`` the prompt-level count, mean and
 # variance. ``mean`` and ``prompt`` come from the same per-prompt sums and are always kept;
@@ -98,69 +69,7 @@ _ALWAYS = frozenset({"mean", "prompt"})
 _CHUNK_VALUES = 2**18
 
 
-@dataclass
-class _Moments:
-    """Count, mean and M2 (sum of squared deviations) of one layer's neurons."""
-
-    n: Tensor  # [] int64
-    mean: Tensor  # [neurons] float64
-    m2: Tensor  # [neurons] float64
-
-    def to(self, device: torch.device) -> _Moments:
-        return _Moments(self.n.to(device), self.mean.to(device), self.m2.to(device))
-
-    def clone(self) -> _Moments:
-        return _Moments(self.n.clone(), self.mean.clone(), self.m2.clone())
-
-
-@dataclass
-class _OpenBatch:
-    """One layer's sums for the batch being traced, per row (prompt)."""
-
-    shift: Tensor  # [neurons] float64: running token mean when the batch opened
-    total: Tensor  # [batch, neurons] float64: sum of (a - shift)
-    squares: Tensor | None  # [batch, neurons] float64: sum of (a - shift)^2 (None: no var)
-    count: Tensor  # [batch] int64: tokens counted
-
-    def to(self, device: torch.device) -> _OpenBatch:
-        squares = None if self.squares is None else self.squares.to(device)
-        return _OpenBatch(
-            self.shift.to(device), self.total.to(device), squares, self.count.to(device)
-        )
-
-
-def _chan_update(acc: _Moments, n_b: Tensor, mean_b: Tensor, m2_b: Tensor) -> None:
-    """Fold a batch's (count, mean, M2) into ``acc`` in place (Chan, Golub and LeVeque 1979).
-
-    Works without reading ``n_b`` back to the host: a batch with ``n_b == 0`` adds exactly
-    nothing because its weight ``n_b / n`` is zero.
-    """
-    n_a = acc.n.to(torch.float64)
-    n_bf = n_b.to(torch.float64)
-    total = (n_a + n_bf).clamp(min=1.0)
-    delta = mean_b - acc.mean  # [neurons]
-    acc.mean.add_(delta * (n_bf / total))
-    acc.m2.add_(m2_b + delta.square() * (n_a * n_bf / total))
-    acc.n.add_(n_b)
-
-
-def _gathers_tokens(device: torch.device) -> bool:
-    """Whether to drop out-of-scope tokens before the update (which reads the mask back to
-    the host) rather than weigh them by zero: only where reading back is free, on the CPU."""
-    return device.type == "cpu"
-
-
-def _weighted_moments(x: Tensor, weight: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """(count, mean, M2) over the rows of ``x`` [rows, neurons] float64 with 0/1 ``weight``
-    [rows] bool; rows of weight 0 must hold finite values."""
-    w = weight.to(torch.float64)[:, None]  # [rows, 1]
-    n_b = weight.sum()
-    mean_b = (x * w).sum(0) / n_b.clamp(min=1)
-    m2_b = ((x - mean_b).square_() * w).sum(0)
-    return n_b, mean_b, m2_b
-
-
-class NeuronStats:
+class NeuronStats(StatsReadout):
     """Per-neuron token- and prompt-level statistics of one (dimension, pole), streamed.
 
     Args:
@@ -217,7 +126,7 @@ class NeuronStats:
         ]
         self._tok = [self._empty_moments(dev) for _ in range(num_layers)]
         self._prompt = [self._empty_moments(dev) for _ in range(num_layers)]
-        self._open: list[_OpenBatch | None] = [None] * num_layers  # None outside a batch
+        self._open: list[OpenBatch | None] = [None] * num_layers  # None outside a batch
         self._offsets: dict[torch.device, Tensor] = {}  # [neurons] int64: j * bins
         self._ones_buffer: dict[torch.device, Tensor] = {}  # [size] int32 ones
         self._scratch: dict[tuple[torch.device, str], Tensor] = {}  # reused CPU work buffers
@@ -237,9 +146,9 @@ class NeuronStats:
                 f"{sorted(self.statistics)}); collect them with statistics including it"
             )
 
-    def _empty_moments(self, device: torch.device) -> _Moments:
+    def _empty_moments(self, device: torch.device) -> Moments:
         zeros = torch.zeros(self.neurons, dtype=torch.float64, device=device)
-        return _Moments(torch.zeros((), dtype=torch.int64, device=device), zeros, zeros.clone())
+        return Moments(torch.zeros((), dtype=torch.int64, device=device), zeros, zeros.clone())
 
     # ------------------------------------------------------------------ accumulation
 
@@ -263,7 +172,7 @@ class NeuronStats:
         opened = self._open_batch(layer, batch, device)
         x = values.reshape(batch * seq, neurons)  # [tokens, neurons]
         keep = None if mask is None else mask.reshape(batch * seq).to(device, torch.bool)
-        if _gathers_tokens(device):
+        if gathers_tokens(device):
             if keep is None:
                 picked = torch.arange(batch * seq, device=device)
             else:
@@ -299,11 +208,11 @@ class NeuronStats:
                 f"{opened.count.shape[0]} is open; call end_batch() between batches"
             )
 
-    def _open_batch(self, layer: int, batch: int, device: torch.device) -> _OpenBatch:
+    def _open_batch(self, layer: int, batch: int, device: torch.device) -> OpenBatch:
         opened = self._open[layer]
         if opened is None:
             zeros = torch.zeros(batch, self.neurons, dtype=torch.float64, device=device)
-            opened = _OpenBatch(
+            opened = OpenBatch(
                 shift=self._tok[layer].mean.clone(),
                 total=zeros,
                 squares=zeros.clone() if self.keeps_var else None,
@@ -321,7 +230,7 @@ class NeuronStats:
             self._scratch[(device, name)] = buf
         return buf[:size]
 
-    def _add_gathered_rows(self, opened: _OpenBatch, x: Tensor, rows: Tensor, batch: int) -> None:
+    def _add_gathered_rows(self, opened: OpenBatch, x: Tensor, rows: Tensor, batch: int) -> None:
         """Add gathered tokens ``x`` [tokens, neurons] of batch rows ``rows`` [tokens]."""
         size = x.shape[0] * self.neurons
         centred = self._buffer(x.device, "centred", size, torch.float64).view(x.shape)
@@ -361,7 +270,7 @@ class NeuronStats:
             self._offsets[device] = offsets
         return offsets
 
-    def _add_rows(self, opened: _OpenBatch, x: Tensor, keep: Tensor | None, batch: int) -> None:
+    def _add_rows(self, opened: OpenBatch, x: Tensor, keep: Tensor | None, batch: int) -> None:
         """Add all tokens ``x`` [batch * seq, neurons] (row-major), weighted by ``keep``."""
         centred = x - opened.shift  # [tokens, neurons] float64 by type promotion
         if keep is not None:
@@ -415,11 +324,11 @@ class NeuronStats:
                 m2_b = torch.zeros_like(mean_b)
             else:
                 m2_b = (opened.squares.sum(0) - total * mean_b).clamp_(min=0.0)
-            _chan_update(self._tok[layer], n_b, opened.shift + mean_b, m2_b)
+            chan_update(self._tok[layer], n_b, opened.shift + mean_b, m2_b)
 
             counted = opened.count > 0  # [batch]
             row_mean = opened.shift + opened.total / count.clamp(min=1.0)[:, None]
-            _chan_update(self._prompt[layer], *_weighted_moments(row_mean, counted))
+            chan_update(self._prompt[layer], *weighted_moments(row_mean, counted))
             self._open[layer] = None
         self._check_hist_bound()
 
@@ -485,7 +394,7 @@ class NeuronStats:
                 (self._prompt[layer], other._prompt[layer]),
             ):
                 t = theirs.to(device)
-                _chan_update(mine, t.n, t.mean, t.m2)
+                chan_update(mine, t.n, t.mean, t.m2)
         self._check_hist_bound()
         return self
 
@@ -509,116 +418,6 @@ class NeuronStats:
     def _require_closed(self, action: str) -> None:
         if self.has_open_batch:
             raise RuntimeError(f"Cannot {action} with an open batch; call end_batch() first")
-
-    # ------------------------------------------------------------------ results [layers, neurons]
-
-    @staticmethod
-    def _gather(per_layer: list[Tensor]) -> Tensor:
-        return torch.stack([t.cpu() for t in per_layer])
-
-    @property
-    def n(self) -> Tensor:
-        """Tokens counted per layer, ``[layers]`` int64."""
-        return self._gather([m.n for m in self._tok])
-
-    @property
-    def c(self) -> Tensor:
-        """Tokens with ``a > 0``, ``[layers, neurons]`` int64: all but histogram bin 0."""
-        self._require("histogram")
-        return self._gather(
-            [m.n - self.histogram(layer)[:, 0].to(torch.int64) for layer, m in enumerate(self._tok)]
-        )
-
-    @property
-    def p(self) -> Tensor:
-        """Activation probability ``c / n``, ``[layers, neurons]`` float64 (NaN where n = 0)."""
-        n = self.n.to(torch.float64)[:, None]
-        return self.c.to(torch.float64) / n
-
-    @property
-    def mean(self) -> Tensor:
-        """Token-level mean, ``[layers, neurons]`` float64 (NaN where n = 0)."""
-        return self._moment_mean(self._tok)
-
-    @property
-    def var(self) -> Tensor:
-        """Token-level unbiased variance, ``[layers, neurons]`` float64 (NaN where n < 2)."""
-        self._require("var")
-        return self._moment_var(self._tok)
-
-    @property
-    def prompt_count(self) -> Tensor:
-        """Prompts with at least one counted token, per layer, ``[layers]`` int64."""
-        return self._gather([m.n for m in self._prompt])
-
-    @property
-    def prompt_mean(self) -> Tensor:
-        """Mean over prompts of each prompt's mean value, ``[layers, neurons]`` float64."""
-        return self._moment_mean(self._prompt)
-
-    @property
-    def prompt_var(self) -> Tensor:
-        """Unbiased variance over prompts of the prompt means, ``[layers, neurons]`` float64."""
-        return self._moment_var(self._prompt)
-
-    def _moment_mean(self, moments: list[_Moments]) -> Tensor:
-        mean = self._gather([m.mean for m in moments])
-        n = self._gather([m.n for m in moments])[:, None]
-        return torch.where(n > 0, mean, torch.nan)
-
-    def _moment_var(self, moments: list[_Moments]) -> Tensor:
-        m2 = self._gather([m.m2 for m in moments])
-        n = self._gather([m.n for m in moments])[:, None].to(torch.float64)
-        return torch.where(n > 1, m2 / (n - 1).clamp(min=1.0), torch.nan)
-
-    def histogram(self, layer: int) -> Tensor:
-        """Layer ``layer``'s histogram, ``[neurons, hist_bins]`` (int32, on its device)."""
-        self._require("histogram")
-        return self._hist[layer].view(self.neurons, self.hist_bins)
-
-    def bin_edges(self) -> Tensor:
-        """Lower edges of bins ``1 .. B-1``, ``[hist_bins - 1]`` float64 (bin 0 has none)."""
-        return torch.arange(self.hist_bins - 1, dtype=torch.float64) * self.bin_width
-
-    def quantile(self, q: float) -> Tensor:
-        """The ``q`` quantile of each neuron's values, read from its histogram.
-
-        Rule: with ``t = q * n``, take the first bin ``k`` whose cumulative count reaches ``t``
-        (it holds the ``ceil(t)``-th smallest value) and interpolate linearly inside it:
-        ``(k - 1) * w + w * (t - cum_{k-1}) / count_k``. The result is within one bin width of
-        that order statistic. Two bins have no width: the ``a <= 0`` bin reads as 0.0 (the
-        histogram does not resolve negative values) and the overflow bin reads as its lower
-        edge ``(B - 2) * w`` (a lower bound). NaN where ``n = 0``.
-
-        Args:
-            q: the quantile, in ``(0, 1]``.
-
-        Returns:
-            ``[layers, neurons]`` float64.
-        """
-        if not 0.0 < q <= 1.0:
-            raise ValueError(f"Quantile must lie in (0, 1], got {q}")
-        return self._gather([self._layer_quantile(layer, q) for layer in range(self.num_layers)])
-
-    def _layer_quantile(self, layer: int, q: float) -> Tensor:
-        hist = self.histogram(layer).to(torch.int64)  # [neurons, bins]
-        cum = hist.cumsum(-1)  # [neurons, bins]
-        n = self._tok[layer].n.to(torch.float64)
-        target = q * n  # [] float64
-        k = (cum.to(torch.float64) < target).sum(-1).clamp(max=self.hist_bins - 1)  # [neurons]
-        count_k = hist.gather(1, k[:, None]).squeeze(1).to(torch.float64)
-        below = cum.gather(1, k[:, None]).squeeze(1).to(torch.float64) - count_k
-        frac = ((target - below) / count_k.clamp(min=1.0)).clamp(0.0, 1.0)
-        lower = (k - 1).to(torch.float64) * self.bin_width
-        value = lower + self.bin_width * frac
-        value = torch.where(k == 0, 0.0, value)
-        value = torch.where(k == self.hist_bins - 1, (self.hist_bins - 2) * self.bin_width, value)
-        return torch.where(n > 0, value, torch.nan)
-
-    @property
-    def q95(self) -> Tensor:
-        """95th percentile per neuron, ``[layers, neurons]`` float64 (see :meth:`quantile`)."""
-        return self.quantile(0.95)
 
     # ------------------------------------------------------------------ persistence
 
@@ -661,10 +460,10 @@ class NeuronStats:
         out = cls(num_layers, neurons, hist_bins=bins, bin_width=bin_width, statistics=keeps)
         for layer in range(num_layers):
             out._hist[layer] = state["hist"][layer].reshape(-1).clone()
-            out._tok[layer] = _Moments(
+            out._tok[layer] = Moments(
                 state["n"][layer].clone(), state["mean"][layer].clone(), state["m2"][layer].clone()
             )
-            out._prompt[layer] = _Moments(
+            out._prompt[layer] = Moments(
                 state["prompt_n"][layer].clone(),
                 state["prompt_mean"][layer].clone(),
                 state["prompt_m2"][layer].clone(),
@@ -675,22 +474,9 @@ class NeuronStats:
         """Write to a safetensors file (format version 3: the histogram compressed, see
         :mod:`valuelocate.stats_store`; exact). ``metadata`` adds free-form string entries (for
         example the dimension, pole, model and scope) beside the reserved format keys."""
-        extra = dict(metadata or {})
-        clash = sorted(set(extra) & set(_RESERVED_METADATA))
-        if clash:
-            raise ValueError(f"Metadata keys {clash} are reserved")
-        header = {
-            "format": FORMAT_NAME,
-            "version": FORMAT_VERSION,
-            "num_layers": str(self.num_layers),
-            "neurons": str(self.neurons),
-            "hist_bins": str(self.hist_bins),
-            "bin_width": repr(self.bin_width),
-            "statistics": ",".join(s for s in STATISTICS if s in self.statistics),
-            **{str(k): str(v) for k, v in extra.items()},
-        }
         self._require_closed("save")
-        write_state(path, self.state_dict(), header, self._hist if self.keeps_histogram else None)
+        write_state(path, self.state_dict(), file_header(self, metadata),
+                    self._hist if self.keeps_histogram else None)  # fmt: skip
 
     @classmethod
     def load(cls, path: str | Path) -> NeuronStats:
@@ -709,16 +495,4 @@ class NeuronStats:
     @staticmethod
     def read_metadata(path: str | Path) -> dict[str, str]:
         """The header of a statistics file (format keys and the user's ``metadata``)."""
-        try:
-            with safe_open(str(path), framework="pt") as handle:
-                header = dict(handle.metadata() or {})
-        except (SafetensorError, RuntimeError) as err:
-            raise ValueError(f"Cannot read statistics from {path}: {err}") from err
-        if header.get("format") != FORMAT_NAME:
-            raise ValueError(f"{path} is not a {FORMAT_NAME} file (format={header.get('format')})")
-        if header.get("version") not in READABLE_VERSIONS:
-            raise ValueError(
-                f"{path} has format version {header.get('version')}; this code reads "
-                f"versions {', '.join(READABLE_VERSIONS)}"
-            )
-        return header
+        return read_header(path)

@@ -26,11 +26,12 @@ from __future__ import annotations
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, safe_open, save_file
 from torch import Tensor
 
 HIST_ENCODING = "zlib-byteplanes"
@@ -228,3 +229,54 @@ def _dense_state(
             raise ValueError("A histogram is stored although it is not kept")
         state["hist"] = torch.zeros(num_layers, neurons, bins, dtype=torch.int32)
     return state
+
+
+FORMAT_NAME = "valuelocate.NeuronStats"
+# 3: the histogram is stored compressed (stats_store), 2: dense int32 (still read);
+# 2 and 3: bin 0 is a <= 0 and c is derived from it (1 stored c, bin 0 a < 0).
+FORMAT_VERSION = "3"
+READABLE_VERSIONS = ("2", "3")
+HIST_DTYPE = torch.int32
+_HIST_LIMIT = 2**31 - 1  # largest count an int32 histogram cell holds
+_RESERVED_METADATA = (
+    "format", "version", "num_layers", "neurons", "hist_bins", "bin_width", "statistics",
+    "hist_encoding", "hist_width", "hist_crc32",
+)  # fmt: skip
+
+
+def file_header(stats: Any, metadata: Mapping[str, str] | None) -> dict[str, str]:
+    """The reserved format keys of a :class:`~valuelocate.stats.NeuronStats` file, plus the
+    user's free-form ``metadata`` (which may not reuse a reserved key)."""
+    from valuelocate.stats import STATISTICS
+
+    extra = dict(metadata or {})
+    clash = sorted(set(extra) & set(_RESERVED_METADATA))
+    if clash:
+        raise ValueError(f"Metadata keys {clash} are reserved")
+    return {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "num_layers": str(stats.num_layers),
+        "neurons": str(stats.neurons),
+        "hist_bins": str(stats.hist_bins),
+        "bin_width": repr(stats.bin_width),
+        "statistics": ",".join(s for s in STATISTICS if s in stats.statistics),
+        **{str(k): str(v) for k, v in extra.items()},
+    }
+
+
+def read_header(path: str | Path) -> dict[str, str]:
+    """The header of a statistics file; ValueError naming the file if it is not one."""
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            header = dict(handle.metadata() or {})
+    except (SafetensorError, RuntimeError) as err:
+        raise ValueError(f"Cannot read statistics from {path}: {err}") from err
+    if header.get("format") != FORMAT_NAME:
+        raise ValueError(f"{path} is not a {FORMAT_NAME} file (format={header.get('format')})")
+    if header.get("version") not in READABLE_VERSIONS:
+        raise ValueError(
+            f"{path} has format version {header.get('version')}; this code reads "
+            f"versions {', '.join(READABLE_VERSIONS)}"
+        )
+    return header
