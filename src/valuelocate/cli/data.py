@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from valuelocate.data import KINDS, data_file, dataset_hash, summary, validate_file
+from valuelocate.data.forced_choice import load_forced_choice, validate_forced_choice
 
 data_app = typer.Typer(
     help="The ValueInsight dataset: statistics, validation of your own files, export.",
@@ -67,21 +68,37 @@ def stats_command(
     console.print(f"dataset hash: {report['dataset_hash']}")
 
 
+def _looks_forced_choice(path: Path) -> bool:
+    """Whether the file's first record has the forced-choice items' fields."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            first = next((line for line in handle if line.strip()), "")
+        record = json.loads(first) if first else {}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(record, dict) and {"situation", "affirm", "oppose"} <= set(record)
+
+
 @data_app.command("validate")
 def validate_command(
     path: Path = typer.Argument(..., help="A JSONL file of descriptions, prompts or items."),
     kind: str | None = typer.Option(
         None,
         "--kind",
-        help="Record kind: descriptions, prompts or questionnaire (default: guessed from the "
-        "first record's fields).",
+        help="Record kind: descriptions, prompts, questionnaire or forced_choice (default: "
+        "guessed from the first record's fields).",
     ),
 ) -> None:
     """Check a JSONL file; print every defect as FILE:LINE: FIELD: MESSAGE; exit 1 if any."""
-    if kind is not None and kind not in KINDS:
-        typer.echo(f"unknown kind {kind!r}; choose one of: {', '.join(KINDS)}", err=True)
+    if kind is not None and kind not in (*KINDS, "forced_choice"):
+        choices = ", ".join((*KINDS, "forced_choice"))
+        typer.echo(f"unknown kind {kind!r}; choose one of: {choices}", err=True)
         raise typer.Exit(2)
-    records, issues = validate_file(path, kind)  # type: ignore[arg-type]
+    if kind == "forced_choice" or (kind is None and _looks_forced_choice(path)):
+        issues = validate_forced_choice(path)
+        records = [] if issues else load_forced_choice(path=path)
+    else:
+        records, issues = validate_file(path, kind)  # type: ignore[arg-type]
     for issue in issues:
         typer.echo(str(issue))
     if issues:
