@@ -51,6 +51,9 @@ def _register_commands() -> None:
     app.command("steer")(steer_command)
     app.command("evaluate")(evaluate_command)
     app.command("report")(report_command)
+    from valuelocate.cli_serve import serve_command  # serve (issue 11)
+
+    app.command("serve")(serve_command)
     from valuelocate.data.cli import data_app
     from valuelocate.data.generate_cli import generate_command
 
