@@ -367,12 +367,10 @@ def _logprobs(
     values: list[float | None] = []
     tops: list[dict[str, float] | None] = []
     offsets: list[int] = []
-    position = 0
     if scored is not None:
         tokens, values, tops = list(scored.tokens), list(scored.logprobs), list(scored.top)
-        for token in scored.tokens:
-            offsets.append(position)
-            position += len(token)
+        # Where each token starts in the echoed text (decoding joins tokens, so ask it).
+        offsets = [len(tokenizer.decode(scored.token_ids[:i])) for i in range(len(tokens))]
     position = offset
     for event in generated:
         if event.token_id < 0:
