@@ -38,6 +38,21 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def check_bind(host: str, has_key: bool, allow_remote: bool) -> str | None:
+    """Refuse a non-loopback ``host`` without a key unless ``allow_remote``; return the
+    warning to print for a non-loopback bind (``None`` on loopback)."""
+    if is_loopback(host):
+        return None
+    if not has_key and not allow_remote:
+        raise ValueError(
+            f"--host {host} is not a loopback address: anyone who can reach it could use "
+            "the model. Set --api-key-env, or pass --allow-remote to serve without a key."
+        )
+    return f"Serving on {host}, reachable from other machines" + (
+        " (API key required)" if has_key else " WITHOUT an API key: anyone can use the model"
+    )
+
+
 def served_name(model_id: str) -> str:
     """The base model name clients use: ``default`` stays, a folder gives its last part."""
     return Path(model_id).name if Path(model_id).exists() else model_id
@@ -155,17 +170,9 @@ def serve_forever(
     A non-loopback ``host`` without an API key is refused unless ``allow_remote``; with it
     the server warns that anyone who can reach the port can use the model.
     """
-    api_key = options.get("api_key")
-    if not is_loopback(host):
-        if api_key is None and not allow_remote:
-            raise ValueError(
-                f"--host {host} is not a loopback address: anyone who can reach it could use "
-                "the model. Set --api-key-env, or pass --allow-remote to serve without a key."
-            )
-        log.warning(
-            "Serving on %s, reachable from other machines%s", host,
-            "" if api_key else " WITHOUT an API key",
-        )
+    warning = check_bind(host, options.get("api_key") is not None, allow_remote)
+    if warning:
+        log.warning(warning)
     lm = load_model(model, device=device, dtype=dtype)
     parts = build_server(lm, neurons, **options)  # type: ignore[arg-type]
     app = create_app(parts.engine, parts.config)
