@@ -13,6 +13,7 @@ from typing import Any
 import openai
 import pytest
 
+import test_serve_fixtures as fx
 from valuelocate.artifacts import load_neuron_sets
 from valuelocate.edits import steering_edit
 from valuelocate.hooks import count_hooks, edit_neurons
@@ -20,7 +21,8 @@ from valuelocate.prompting import stop_token_ids
 from valuelocate.serve.steering import ComposedEdit
 from valuelocate.steer import generate_answers
 
-from test_serve_fixtures import NAME, lm, needs_stories, run_dir, server  # noqa: F401
+NAME, needs_stories = fx.NAME, fx.needs_stories
+lm, run_dir, server = fx.lm, fx.run_dir, fx.server  # the shared fixtures
 
 pytestmark = needs_stories
 
@@ -105,7 +107,9 @@ def test_stop_strings_and_seeded_sampling(server) -> None:  # type: ignore[no-un
     draws = [
         c.completions.create(
             model=NAME, prompt=PROMPT, max_tokens=N, temperature=1.5, top_p=0.95, seed=s
-        ).choices[0].text
+        )
+        .choices[0]
+        .text
         for s in (7, 7, 8)
     ]
     assert draws[0] == draws[1], "the same seed alone gives the same sample"
@@ -133,8 +137,14 @@ def test_zero_values_are_the_unsteered_model_bit_for_bit(server, lm) -> None:  #
     (plain,) = generate_answers(lm, [PROMPT], max_new_tokens=N)
     assert chat(server).strip() == plain
     assert chat(server, {"conservation": 0.0, "self_enhancement": 0}).strip() == plain
-    body = {"model": NAME, "prompt": PROMPT, "max_tokens": 8, "temperature": 0, "logprobs": 5,
-            "echo": True}
+    body = {
+        "model": NAME,
+        "prompt": PROMPT,
+        "max_tokens": 8,
+        "temperature": 0,
+        "logprobs": 5,
+        "echo": True,
+    }
     _, unsteered = post(server, "/completions", body)
     _, zero = post(server, "/completions", {**body, "values": {"conservation": 0}})
     assert zero["choices"][0]["logprobs"] == unsteered["choices"][0]["logprobs"]
@@ -199,17 +209,30 @@ def test_every_bad_input_gets_its_4xx_and_the_server_keeps_serving(server, lm) -
         ("/chat/completions", {"model": NAME}, None, 400, "messages"),
         ("/chat/completions", {**good, "messages": "hi"}, None, 400, "messages"),
         ("/chat/completions", {**good, "values": {"nope": 1}}, None, 400, "values.nope"),
-        ("/chat/completions", {**good, "values": {"conservation": 9}}, None, 400,
-         "values.conservation"),
-        ("/chat/completions", {**good, "values": {"conservation": "x"}}, None, 400,
-         "values.conservation"),
+        (
+            "/chat/completions",
+            {**good, "values": {"conservation": 9}},
+            None,
+            400,
+            "values.conservation",
+        ),
+        (
+            "/chat/completions",
+            {**good, "values": {"conservation": "x"}},
+            None,
+            400,
+            "values.conservation",
+        ),
         ("/chat/completions", {**good, "max_tokens": 10**6}, None, 400, "max_tokens"),
-        ("/chat/completions",
-         {**good, "messages": [{"role": "user", "content": "word " * 600}]}, None, 400,
-         "messages"),
+        (
+            "/chat/completions",
+            {**good, "messages": [{"role": "user", "content": "word " * 600}]},
+            None,
+            400,
+            "messages",
+        ),
         ("/chat/completions", {**good, "model": "gpt-4"}, None, 404, "model"),
-        ("/chat/completions", {**good, "model": f"{NAME}+nope:affirm"}, None, 400,
-         "values.nope"),
+        ("/chat/completions", {**good, "model": f"{NAME}+nope:affirm"}, None, 400, "values.nope"),
         ("/chat/completions", {**good, "temperature": "hot"}, None, 400, "temperature"),
         ("/chat/completions", {**good, "rule": "magic"}, None, 400, "rule"),
         ("/chat/completions", {**good, "scope": "everything"}, None, 400, "scope"),

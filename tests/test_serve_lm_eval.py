@@ -12,10 +12,13 @@ from pathlib import Path
 
 import pytest
 
+import test_serve_fixtures as fx
 from valuelocate.serve import build_server, running_server
 
-from test_serve_fixtures import NAME, lm, needs_stories, run_dir  # noqa: F401
 from tiny_models import STORIES
+
+NAME, needs_stories = fx.NAME, fx.needs_stories
+lm, run_dir = fx.lm, fx.run_dir  # the shared fixtures
 
 pytestmark = [needs_stories, pytest.mark.slow]
 
@@ -60,11 +63,27 @@ def _lm_eval(base_url: str, model: str, tasks: Path, out: Path) -> float:
             "max_retries=1",
         ]
     )
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-           "OPENAI_API_KEY": "unused"}
-    command = [sys.executable, "-m", "lm_eval", "--model", "local-completions",
-               "--model_args", args, "--tasks", "vl_serve_choice", "--include_path", str(tasks),
-               "--output_path", str(out)]
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "OPENAI_API_KEY": "unused",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "lm_eval",
+        "--model",
+        "local-completions",
+        "--model_args",
+        args,
+        "--tasks",
+        "vl_serve_choice",
+        "--include_path",
+        str(tasks),
+        "--output_path",
+        str(out),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     (result,) = out.rglob("results_*.json")
@@ -73,9 +92,7 @@ def _lm_eval(base_url: str, model: str, tasks: Path, out: Path) -> float:
 
 def test_lm_eval_runs_unsteered_and_steered(lm, run_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
     data = tmp_path / "items.json"
-    data.write_text(
-        json.dumps([{"context": c, "good": g, "bad": b} for c, g, b in ITEMS])
-    )
+    data.write_text(json.dumps([{"context": c, "good": g, "bad": b} for c, g, b in ITEMS]))
     tasks = tmp_path / "tasks"
     tasks.mkdir()
     (tasks / "vl_serve_choice.yaml").write_text(TASK.format(data=data))

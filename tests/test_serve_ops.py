@@ -12,12 +12,14 @@ from urllib.parse import urlparse
 import openai
 import pytest
 
+import test_serve_fixtures as fx
 from valuelocate.hooks import count_hooks
 from valuelocate.serve import build_server, running_server, serve_forever
 from valuelocate.serve.server import check_bind, is_loopback
 from valuelocate.serve.steering import RULES
 
-from test_serve_fixtures import NAME, lm, needs_stories, run_dir  # noqa: F401
+NAME, needs_stories = fx.NAME, fx.needs_stories
+lm, run_dir = fx.lm, fx.run_dir  # the shared fixtures
 
 pytestmark = needs_stories
 
@@ -27,17 +29,28 @@ MESSAGES = [{"role": "user", "content": "Once upon a time"}]
 def _open_stream(base_url: str, max_tokens: int) -> tuple[http.client.HTTPConnection, object]:
     url = urlparse(base_url)
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
-    body = {"model": NAME, "messages": MESSAGES, "max_tokens": max_tokens, "temperature": 0,
-            "stream": True}
-    conn.request("POST", f"{url.path}/chat/completions", json.dumps(body),
-                 {"Content-Type": "application/json"})
+    body = {
+        "model": NAME,
+        "messages": MESSAGES,
+        "max_tokens": max_tokens,
+        "temperature": 0,
+        "stream": True,
+    }
+    conn.request(
+        "POST",
+        f"{url.path}/chat/completions",
+        json.dumps(body),
+        {"Content-Type": "application/json"},
+    )
     response = conn.getresponse()
     assert response.status == 200
     assert response.readline().startswith(b"data: ")  # the first chunk arrived
     return conn, response
 
 
-def test_queue_bound_gives_429_and_a_disconnected_stream_frees_its_slot(lm, run_dir, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_queue_bound_gives_429_and_a_disconnected_stream_frees_its_slot(
+    lm, run_dir, caplog
+) -> None:  # type: ignore[no-untyped-def]
     caplog.set_level(logging.INFO, logger="valuelocate.serve")
     parts = build_server(lm, run_dir, name=NAME, max_batch=1, max_queue=1)
     with running_server(parts) as server:
@@ -83,7 +96,10 @@ def test_a_failed_request_leaves_no_hook_and_the_server_keeps_serving(  # type: 
         for stream in (False, True):
             with pytest.raises(openai.APIError):
                 reply = client.chat.completions.create(
-                    model=NAME, messages=MESSAGES, max_tokens=4, stream=stream,
+                    model=NAME,
+                    messages=MESSAGES,
+                    max_tokens=4,
+                    stream=stream,
                     extra_body={"values": {"conservation": 1.0}, "rule": "exploding"},
                 )
                 if stream:
@@ -103,20 +119,29 @@ def test_api_key_is_required_and_never_logged(lm, run_dir, caplog) -> None:  # t
     with running_server(parts) as server:
         for wrong in ("", "sk-wrong"):
             with pytest.raises(openai.AuthenticationError):
-                openai.OpenAI(base_url=server.base_url, api_key=wrong or "x", max_retries=0
-                              ).models.list()
+                openai.OpenAI(
+                    base_url=server.base_url, api_key=wrong or "x", max_retries=0
+                ).models.list()
         client = openai.OpenAI(base_url=server.base_url, api_key=key, max_retries=0)
         assert client.models.list().data[0].id == NAME
         reply = client.chat.completions.create(
-            model=NAME, messages=MESSAGES, max_tokens=4,
+            model=NAME,
+            messages=MESSAGES,
+            max_tokens=4,
             extra_body={"values": {"self_enhancement": -2}},
         )
         answer = reply.choices[0].message.content
     lines = [r.getMessage() for r in caplog.records if r.name == "valuelocate.serve"]
     assert len(lines) == 1, "one line per request"
     line = lines[0]
-    for part in ("chatcmpl-", f"model={NAME}", "self_enhancement=-2", "prompt_tokens=",
-                 "completion_tokens=4", "time="):
+    for part in (
+        "chatcmpl-",
+        f"model={NAME}",
+        "self_enhancement=-2",
+        "prompt_tokens=",
+        "completion_tokens=4",
+        "time=",
+    ):
         assert part in line
     assert "Once upon" not in line and answer not in line, "no text without --log-text"
     assert all(key not in r.getMessage() for r in caplog.records)

@@ -189,8 +189,16 @@ def create_app(engine: Engine, config: ServeConfig) -> FastAPI:
                 outcome.finish = reason
                 return outcome
 
-    def log_line(rid: str, model: str, steering: Steering, prompt_n: int, out_n: int,
-                 start: float, status: str, texts: tuple[str, str] | None = None) -> None:
+    def log_line(
+        rid: str,
+        model: str,
+        steering: Steering,
+        prompt_n: int,
+        out_n: int,
+        start: float,
+        status: str,
+        texts: tuple[str, str] | None = None,
+    ) -> None:
         line = (
             f"{rid} model={model} steering=[{steering.describe()}] prompt_tokens={prompt_n} "
             f"completion_tokens={out_n} time={time.perf_counter() - start:.3f}s status={status}"
@@ -200,8 +208,11 @@ def create_app(engine: Engine, config: ServeConfig) -> FastAPI:
         log.info(line)
 
     def usage(prompt_n: int, out_n: int) -> dict[str, int]:
-        return {"prompt_tokens": prompt_n, "completion_tokens": out_n,
-                "total_tokens": prompt_n + out_n}
+        return {
+            "prompt_tokens": prompt_n,
+            "completion_tokens": out_n,
+            "total_tokens": prompt_n + out_n,
+        }
 
     def steering_info(steering: Steering) -> dict[str, Any]:
         return {"values": dict(steering.values), "rule": steering.rule, "scope": steering.scope}
@@ -209,8 +220,16 @@ def create_app(engine: Engine, config: ServeConfig) -> FastAPI:
     def sse(data: dict[str, Any]) -> str:
         return f"data: {json.dumps(data)}\n\n"
 
-    async def stream(rid: str, obj: str, model: str, steering: Steering, ids: list[int],
-                     job: GenerateJob, channel: _Channel, chat: bool) -> AsyncIterator[str]:
+    async def stream(
+        rid: str,
+        obj: str,
+        model: str,
+        steering: Steering,
+        ids: list[int],
+        job: GenerateJob,
+        channel: _Channel,
+        chat: bool,
+    ) -> AsyncIterator[str]:
         start, count, status, text = time.perf_counter(), 0, "cancelled", ""
 
         def chunk(delta: str | None, finish: str | None) -> dict[str, Any]:
@@ -220,10 +239,19 @@ def create_app(engine: Engine, config: ServeConfig) -> FastAPI:
                     body = {"role": "assistant", "content": ""}
                 choice: dict[str, Any] = {"index": 0, "delta": body, "finish_reason": finish}
             else:
-                choice = {"index": 0, "text": delta or "", "logprobs": None,
-                          "finish_reason": finish}
-            return {"id": rid, "object": obj, "created": int(time.time()), "model": model,
-                    "choices": [choice]}
+                choice = {
+                    "index": 0,
+                    "text": delta or "",
+                    "logprobs": None,
+                    "finish_reason": finish,
+                }
+            return {
+                "id": rid,
+                "object": obj,
+                "created": int(time.time()),
+                "model": model,
+                "choices": [choice],
+            }
 
         try:
             if chat:
@@ -240,8 +268,11 @@ def create_app(engine: Engine, config: ServeConfig) -> FastAPI:
                 reason, exc = rest
                 if exc is not None:
                     status = "error"
-                    yield sse(ApiError(500, "Generation failed", code="server_error",
-                                       kind="server_error").body())
+                    yield sse(
+                        ApiError(
+                            500, "Generation failed", code="server_error", kind="server_error"
+                        ).body()
+                    )
                     break
                 status = reason
                 final = chunk(None, reason)
@@ -251,15 +282,19 @@ def create_app(engine: Engine, config: ServeConfig) -> FastAPI:
                 break
         finally:
             job.cancelled.set()  # a client that went away frees its slot at the next token
-            log_line(rid, model, steering, len(ids), count, start, status,
-                     (tokenizer.decode(ids), text))
+            log_line(
+                rid, model, steering, len(ids), count, start, status, (tokenizer.decode(ids), text)
+            )
 
     @app.post("/v1/chat/completions", response_model=None)
     async def chat(request: Request) -> Any:
         start = time.perf_counter()
-        req = parse_chat(parse_json(await request.body()), catalog,
-                         default_max_tokens=config.default_max_tokens,
-                         limit=config.max_tokens_limit)
+        req = parse_chat(
+            parse_json(await request.body()),
+            catalog,
+            default_max_tokens=config.default_max_tokens,
+            limit=config.max_tokens_limit,
+        )
         ids = encode_chat(req.messages)
         check_length(ids, req.sampling, "messages")
         rid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
@@ -268,8 +303,9 @@ def create_app(engine: Engine, config: ServeConfig) -> FastAPI:
         submit(job)
         if req.sampling.stream:
             return StreamingResponse(
-                stream(rid, "chat.completion.chunk", req.model, req.steering, ids, job, channel,
-                       True),
+                stream(
+                    rid, "chat.completion.chunk", req.model, req.steering, ids, job, channel, True
+                ),
                 media_type="text/event-stream",
             )
         try:
@@ -277,13 +313,29 @@ def create_app(engine: Engine, config: ServeConfig) -> FastAPI:
         finally:
             job.cancelled.set()
         n = sum(t.token_id >= 0 for t in outcome.tokens)
-        log_line(rid, req.model, req.steering, len(ids), n, start, outcome.finish,
-                 (tokenizer.decode(ids), outcome.text))
+        log_line(
+            rid,
+            req.model,
+            req.steering,
+            len(ids),
+            n,
+            start,
+            outcome.finish,
+            (tokenizer.decode(ids), outcome.text),
+        )
         return {
-            "id": rid, "object": "chat.completion", "created": int(time.time()),
+            "id": rid,
+            "object": "chat.completion",
+            "created": int(time.time()),
             "model": req.model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": outcome.text},
-                         "finish_reason": outcome.finish, "logprobs": None}],
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": outcome.text},
+                    "finish_reason": outcome.finish,
+                    "logprobs": None,
+                }
+            ],
             "usage": usage(len(ids), n),
             "steering": steering_info(req.steering),
         }
@@ -292,8 +344,14 @@ def create_app(engine: Engine, config: ServeConfig) -> FastAPI:
         scored: Scored | None = None
         if req.echo and req.logprobs is not None:
             channel = _Channel()
-            submit(ScoreJob(ids, _scoring(req.steering), req.logprobs,
-                            lambda s, exc: channel.put("scored", s, exc)))
+            submit(
+                ScoreJob(
+                    ids,
+                    _scoring(req.steering),
+                    req.logprobs,
+                    lambda s, exc: channel.put("scored", s, exc),
+                )
+            )
             _, scored, exc = await channel.queue.get()
             if exc is not None:
                 raise exc
@@ -307,8 +365,12 @@ def create_app(engine: Engine, config: ServeConfig) -> FastAPI:
             finally:
                 job.cancelled.set()
         prefix = tokenizer.decode(ids) if req.echo else ""
-        choice: dict[str, Any] = {"index": index, "text": prefix + outcome.text,
-                                  "finish_reason": outcome.finish, "logprobs": None}
+        choice: dict[str, Any] = {
+            "index": index,
+            "text": prefix + outcome.text,
+            "finish_reason": outcome.finish,
+            "logprobs": None,
+        }
         if req.logprobs is not None:
             choice["logprobs"] = _logprobs(tokenizer, scored, outcome.tokens, len(prefix))
         choice["_tokens"] = sum(t.token_id >= 0 for t in outcome.tokens)
@@ -317,9 +379,12 @@ def create_app(engine: Engine, config: ServeConfig) -> FastAPI:
     @app.post("/v1/completions", response_model=None)
     async def completions(request: Request) -> Any:
         start = time.perf_counter()
-        req = parse_completion(parse_json(await request.body()), catalog,
-                               default_max_tokens=config.default_max_tokens,
-                               limit=config.max_tokens_limit)
+        req = parse_completion(
+            parse_json(await request.body()),
+            catalog,
+            default_max_tokens=config.default_max_tokens,
+            limit=config.max_tokens_limit,
+        )
         all_ids = [encode_prompt(p) for p in req.prompts]
         for ids in all_ids:
             check_length(ids, req.sampling, "prompt")
@@ -331,8 +396,9 @@ def create_app(engine: Engine, config: ServeConfig) -> FastAPI:
             job = generate_job(all_ids[0], req.steering, req.sampling, channel)
             submit(job)
             return StreamingResponse(
-                stream(rid, "text_completion", req.model, req.steering, all_ids[0], job, channel,
-                       False),
+                stream(
+                    rid, "text_completion", req.model, req.steering, all_ids[0], job, channel, False
+                ),
                 media_type="text/event-stream",
             )
         choices = await asyncio.gather(
@@ -340,12 +406,25 @@ def create_app(engine: Engine, config: ServeConfig) -> FastAPI:
         )
         prompt_n = sum(len(ids) for ids in all_ids)
         out_n = sum(c.pop("_tokens") for c in choices)
-        log_line(rid, req.model, req.steering, prompt_n, out_n, start,
-                 ",".join(c["finish_reason"] for c in choices),
-                 (repr(req.prompts), repr([c["text"] for c in choices])))
-        return {"id": rid, "object": "text_completion", "created": int(time.time()),
-                "model": req.model, "choices": choices, "usage": usage(prompt_n, out_n),
-                "steering": steering_info(req.steering)}
+        log_line(
+            rid,
+            req.model,
+            req.steering,
+            prompt_n,
+            out_n,
+            start,
+            ",".join(c["finish_reason"] for c in choices),
+            (repr(req.prompts), repr([c["text"] for c in choices])),
+        )
+        return {
+            "id": rid,
+            "object": "text_completion",
+            "created": int(time.time()),
+            "model": req.model,
+            "choices": choices,
+            "usage": usage(prompt_n, out_n),
+            "steering": steering_info(req.steering),
+        }
 
     return app
 
@@ -380,5 +459,9 @@ def _logprobs(
         tops.append(event.top)
         offsets.append(position)
         position += len(event.text)
-    return {"tokens": tokens, "token_logprobs": values, "top_logprobs": tops,
-            "text_offset": offsets}
+    return {
+        "tokens": tokens,
+        "token_logprobs": values,
+        "top_logprobs": tops,
+        "text_offset": offsets,
+    }

@@ -155,11 +155,13 @@ def decode_batch(
     detoks = [_Detok(tokenizer, r.stop) for r in rows]
     stops = set(stop_ids)
     row_edits = RowEdits([r.edit for r in rows], [r.scope for r in rows], site)
-    cache = DynamicCache(config=model.config.get_text_config(decoder=True))
+    config: Any = model.config
+    cache = DynamicCache(config=config.get_text_config(decoder=True))
     batched = len(rows) > 1
-    with torch.no_grad(), edit_neurons(
-        model, row_edits, scope="all", site=site, stop_token_ids=stop_ids
-    ) as tracker:
+    with (
+        torch.no_grad(),
+        edit_neurons(model, row_edits, scope="all", site=site, stop_token_ids=stop_ids) as tracker,
+    ):
         row_edits.tracker = tracker
         step_ids = ids
         for _step in range(max(r.max_tokens for r in rows)):

@@ -103,7 +103,10 @@ def build_server(
 ) -> ServerParts:
     """The engine (not started) and the app settings for ``lm`` steered by ``neurons``."""
     catalog = build_catalog(
-        lm, neurons, name=name or served_name(lm.model_id), max_gamma=max_gamma,
+        lm,
+        neurons,
+        name=name or served_name(lm.model_id),
+        max_gamma=max_gamma,
         alias_gamma=alias_gamma,
     )
     engine = Engine(lm, catalog, max_batch=max_batch, max_queue=max_queue, tie_margin=tie_margin)

@@ -124,7 +124,9 @@ class SteeringCatalog:
             try:
                 gamma = float(gamma_text) if gamma_text else self.alias_gamma
             except ValueError:
-                raise SteeringError(f"Alias gamma {gamma_text!r} is not a number", "model") from None
+                raise SteeringError(
+                    f"Alias gamma {gamma_text!r} is not a number", "model"
+                ) from None
             out.append((dim, gamma if pole == "affirm" else -gamma))
         return out
 
@@ -162,7 +164,9 @@ class SteeringCatalog:
                 checked.append((dim, float(gamma)))
         rule = rule if rule is not None else self.default_rule
         if rule not in RULES:
-            raise SteeringError(f"Unknown rule {rule!r}; expected one of: {', '.join(RULES)}", "rule")
+            raise SteeringError(
+                f"Unknown rule {rule!r}; expected one of: {', '.join(RULES)}", "rule"
+            )
         scope = scope if scope is not None else "generated"
         if scope not in SCOPES:
             raise SteeringError(
