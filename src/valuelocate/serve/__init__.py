@@ -9,8 +9,9 @@ an edit per row. Modules: :mod:`.steering` (values -> edits, the per-row edit),
 
 from valuelocate.serve.app import ServeConfig, create_app
 from valuelocate.serve.engine import Engine, EngineStats, QueueFull
+from valuelocate.serve.rowedits import RowEdits
 from valuelocate.serve.server import build_server, running_server, serve_forever
-from valuelocate.serve.steering import RULES, RowEdits, Steering, SteeringCatalog
+from valuelocate.serve.steering import RULES, Steering, SteeringCatalog
 
 __all__ = [
     "RULES",

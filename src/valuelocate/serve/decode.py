@@ -29,7 +29,7 @@ from transformers import DynamicCache
 from valuelocate.architectures import Site
 from valuelocate.hooks import Edit, edit_neurons
 from valuelocate.models import LoadedModel
-from valuelocate.serve.steering import RowEdits
+from valuelocate.serve.rowedits import RowEdits
 
 
 @dataclass

@@ -6,10 +6,7 @@ the sign picks the pole, the size is gamma) or through a model alias
 their edits are applied one after the other at each layer, in the order given, exactly as
 nested ``edit_neurons`` blocks would apply them.
 
-:class:`RowEdits` is an :class:`~valuelocate.hooks.Edit` over a whole batch: it applies each
-row's own edit to that row only, calling it with that row's values alone, so a stochastic edit
-(the dynamic rule redraws at each call) sees the same calls it would see if the row were served
-alone.
+The per-row edit of a batch is :class:`valuelocate.serve.rowedits.RowEdits`.
 """
 
 from __future__ import annotations
@@ -22,7 +19,7 @@ from torch import Tensor
 
 from valuelocate.architectures import Site
 from valuelocate.edits import random_control_edit, steering_edit
-from valuelocate.hooks import SCOPES, Edit, Scope, ScopeTracker
+from valuelocate.hooks import SCOPES, Edit, Scope
 from valuelocate.selection import Selection
 
 # rule name -> builder(selection, pole, gamma, seed, site, all selections) -> Edit
@@ -216,58 +213,3 @@ class ComposedEdit:
                 touched.append(idx)
         union = torch.unique(torch.cat(touched)) if touched else values.new_empty(0).long()
         return union, current.index_select(-1, union)
-
-
-# Which phases of a generation each scope covers: the engine prefills the prompt in one call
-# and then decodes one generated token per call.
-_PHASES: dict[str, tuple[str, ...]] = {
-    "prompt": ("prefill",),
-    "generated": ("decode",),
-    "all": ("prefill", "decode"),
-}
-
-
-class RowEdits:
-    """An :class:`~valuelocate.hooks.Edit` for a batch: row ``r`` gets ``edits[r]`` (or none).
-
-    Install it with ``edit_neurons(model, row_edits, scope="all")`` and set ``tracker`` to the
-    tracker that block yields; set ``phase`` to ``prefill`` or ``decode`` before each forward.
-    Each row's own scope is applied here: a row's edit is called, with that row's values only,
-    exactly when the row has an in-scope position, as ``edit_neurons`` would call it alone.
-    """
-
-    def __init__(self, edits: Sequence[Edit | None], scopes: Sequence[str], site: Site) -> None:
-        self.edits = list(edits)
-        self.scopes = list(scopes)
-        self.site = site
-        self.phase = "prefill"
-        self.tracker: ScopeTracker | None = None
-        self._layers = {r: set(e.layers()) for r, e in enumerate(self.edits) if e is not None}
-
-    def layers(self) -> Iterable[int]:
-        return sorted(set().union(*self._layers.values())) if self._layers else []
-
-    def edit(self, layer: int, values: Tensor) -> tuple[Tensor, Tensor]:
-        if self.tracker is None:
-            raise RuntimeError("RowEdits.tracker is not set")
-        mask = self.tracker.mask_on(values.device).reshape(values.shape[:-1])  # [batch, seq]
-        results: list[tuple[int, Tensor, Tensor, Tensor]] = []
-        for row, row_layers in self._layers.items():
-            if layer not in row_layers or self.phase not in _PHASES[self.scopes[row]]:
-                continue
-            row_mask = mask[row]
-            if not bool(row_mask.any()):
-                continue
-            edit = self.edits[row]
-            assert edit is not None
-            idx, new = edit.edit(layer, values[row : row + 1])
-            results.append((row, row_mask, idx, new[0]))
-        if not results:
-            return values.new_empty(0).long(), values[..., :0]
-        union = torch.unique(torch.cat([r[2] for r in results]))
-        out = values.index_select(-1, union)  # [batch, seq, u]: untouched rows keep theirs
-        for row, row_mask, idx, new in results:
-            cols = torch.searchsorted(union, idx)
-            old = out[row].index_select(-1, cols)
-            out[row, :, cols] = torch.where(row_mask[:, None], new.to(values.dtype), old)
-        return union, out
