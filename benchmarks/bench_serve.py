@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import openai
+import torch
 
 from valuelocate.locate import LocateOptions, locate
 from valuelocate.models import load_model
@@ -91,7 +92,10 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--max-batch", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     args = parser.parse_args()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
 
     lm = load_model(args.model)
     neurons = args.neurons
@@ -143,7 +147,8 @@ def main() -> None:
             print(f"clients {clients}: done", flush=True)
         stats = server.engine.stats
     print(
-        f"\nmodel {args.model}, {args.max_tokens} tokens/request, {args.requests} requests/"
+        f"\nmodel {args.model}, torch threads {torch.get_num_threads()}, "
+        f"{args.max_tokens} tokens/request, {args.requests} requests/"
         f"client, median of {args.repeats} repeats; largest batch {stats.largest_batch}, "
         f"near-tie solo retries {stats.solo_retries}\n"
     )

@@ -33,6 +33,9 @@ def serve_command(
     log_text: bool = typer.Option(False, help="Also log prompts and answers."),
     device: str | None = typer.Option(None, help="cpu, cuda, ..."),
     dtype: str = typer.Option("float32", help="float32, bfloat16, float16 or auto."),
+    threads: int | None = typer.Option(
+        None, min=1, help="CPU threads for torch (1 is often fastest on a busy machine)."
+    ),
 ) -> None:
     """Serve MODEL behind the OpenAI API, steered per request by the neurons of a run."""
     api_key = None
@@ -40,6 +43,10 @@ def serve_command(
         api_key = os.environ.get(api_key_env)
         if not api_key:
             raise ValueError(f"--api-key-env {api_key_env}: that variable is unset or empty")
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     model_id = model or read_json(neurons / "manifest.json")["model"]["id"]
     from valuelocate.serve import serve_forever

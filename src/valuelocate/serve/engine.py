@@ -169,10 +169,13 @@ class Engine:
             if not live:
                 continue
             first = live[0]
-            if isinstance(first, ScoreJob):
-                self._score(first)
-            else:
-                self._generate([j for j in live if isinstance(j, GenerateJob)])
+            try:
+                if isinstance(first, ScoreJob):
+                    self._score(first)
+                else:
+                    self._generate([j for j in live if isinstance(j, GenerateJob)])
+            except Exception:  # e.g. a callback into a closed event loop: keep serving
+                log.exception("engine error")
 
     def _score(self, job: ScoreJob) -> None:
         try:
@@ -191,11 +194,10 @@ class Engine:
 
     def _generate(self, jobs: list[GenerateJob]) -> None:
         rows: list[Row] = []
-        for job in jobs:
-            rows.append(self._row(job))
-        self.stats.batches += 1
-        self.stats.largest_batch = max(self.stats.largest_batch, len(rows))
         try:
+            rows.extend(self._row(job) for job in jobs)  # building an edit may fail too
+            self.stats.batches += 1
+            self.stats.largest_batch = max(self.stats.largest_batch, len(rows))
             decode_batch(
                 self.lm,
                 rows,
@@ -205,9 +207,8 @@ class Engine:
             )
         except Exception as exc:  # a failed batch fails its open requests, nothing else
             log.exception("generation failed")
-            for row, job in zip(rows, jobs, strict=True):
-                if not row.done:
-                    row.done = True
+            for i, job in enumerate(jobs):
+                if i >= len(rows) or not rows[i].done or rows[i].retry_solo:
                     self._release()
                     job.on_done("error", exc)
             return
