@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 
 import openai
 import pytest
+import torch
 
 import test_serve_fixtures as fx
 from valuelocate.hooks import count_hooks
@@ -35,6 +36,9 @@ def _open_stream(base_url: str, max_tokens: int) -> tuple[http.client.HTTPConnec
         "max_tokens": max_tokens,
         "temperature": 0,
         "stream": True,
+        # A slow edit (see _Slow) keeps the stream busy for seconds, whatever the machine.
+        "values": {"conservation": 1.0},
+        "rule": "slow",
     }
     conn.request(
         "POST",
@@ -48,9 +52,23 @@ def _open_stream(base_url: str, max_tokens: int) -> tuple[http.client.HTTPConnec
     return conn, response
 
 
+class _Slow:
+    """An edit that changes nothing and takes 20 ms per call."""
+
+    site = "act"
+
+    def layers(self) -> list[int]:
+        return [0]
+
+    def edit(self, layer, values):  # type: ignore[no-untyped-def]
+        time.sleep(0.02)
+        return torch.empty(0, dtype=torch.long), values[..., :0]
+
+
 def test_queue_bound_gives_429_and_a_disconnected_stream_frees_its_slot(
-    lm, run_dir, caplog
+    lm, run_dir, caplog, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setitem(RULES, "slow", lambda *args: _Slow())
     caplog.set_level(logging.INFO, logger="valuelocate.serve")
     parts = build_server(lm, run_dir, name=NAME, max_batch=1, max_queue=1)
     with running_server(parts) as server:
