@@ -50,7 +50,9 @@ def serve_command(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     model_id = model or read_json(neurons / "manifest.json")["model"]["id"]
     from valuelocate.serve import serve_forever
+    from valuelocate.serve.server import check_bind
 
+    check_bind(host, api_key is not None, allow_remote)  # refuse before printing or loading
     typer.echo(f"Serving {model_id} steered by {neurons} on http://{host}:{port}/v1")
     serve_forever(
         model_id,
