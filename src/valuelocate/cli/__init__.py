@@ -41,6 +41,7 @@ def _register_commands() -> None:
     from valuelocate.cli.locate import locate_command
     from valuelocate.cli.report import report_command
     from valuelocate.cli.run import run_command
+    from valuelocate.cli.serve import serve_command
     from valuelocate.cli.steer import steer_command
 
     app.command("run")(run_command)
@@ -50,6 +51,7 @@ def _register_commands() -> None:
     app.command("steer")(steer_command)
     app.command("evaluate")(evaluate_command)
     app.command("report")(report_command)
+    app.command("serve")(serve_command)
     data_app.command("generate")(generate_command)
     app.add_typer(data_app, name="data")
 

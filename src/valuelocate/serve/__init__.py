@@ -1,0 +1,29 @@
+"""``valuelocate serve``: an OpenAI-compatible server of a value-steered model.
+
+The steering is chosen per request (``values`` in the body, or a model alias such as
+``default+conservation:affirm``); concurrent requests with different steering share one batch,
+an edit per row. Modules: :mod:`.steering` (values -> edits, the per-row edit),
+:mod:`.decode` (the forward passes), :mod:`.engine` (the queue and the batching thread),
+:mod:`.schema` (request checks), :mod:`.app` (the FastAPI routes), :mod:`.server` (assembly).
+"""
+
+from valuelocate.serve.app import ServeConfig, create_app
+from valuelocate.serve.engine import Engine, EngineStats, QueueFull
+from valuelocate.serve.rowedits import RowEdits
+from valuelocate.serve.server import build_server, running_server, serve_forever
+from valuelocate.serve.steering import RULES, Steering, SteeringCatalog
+
+__all__ = [
+    "RULES",
+    "Engine",
+    "EngineStats",
+    "QueueFull",
+    "RowEdits",
+    "ServeConfig",
+    "Steering",
+    "SteeringCatalog",
+    "build_server",
+    "create_app",
+    "running_server",
+    "serve_forever",
+]

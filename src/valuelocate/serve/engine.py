@@ -1,0 +1,245 @@
+"""The batching engine: one thread owns the model and serves a bounded queue of jobs.
+
+Generation jobs that are waiting together are served in one batch (up to ``max_batch`` rows),
+each row with its own steering edit; a greedy row that meets a near tie in a batch is served
+again alone (see :mod:`valuelocate.serve.decode`), before anything else. Scoring jobs (prompt
+log-probabilities for ``echo``) run one at a time. Requests over ``max_queue`` (waiting or
+running) are refused at once with :class:`QueueFull`; a cancelled job frees its slot at the
+next token.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from valuelocate.models import LoadedModel
+from valuelocate.prompting import stop_token_ids
+from valuelocate.serve.decode import Row, Scored, TokenEvent, decode_batch, score
+from valuelocate.serve.steering import Steering, SteeringCatalog
+
+log = logging.getLogger("valuelocate.serve")
+
+
+class QueueFull(RuntimeError):
+    """The server already holds ``max_queue`` requests."""
+
+
+@dataclass
+class GenerateJob:
+    """A generation request. Callbacks run on the engine thread."""
+
+    ids: list[int]
+    steering: Steering
+    max_tokens: int
+    on_token: Callable[[TokenEvent], None]
+    on_done: Callable[[str, Exception | None], None]
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int | None = None
+    stop: list[str] = field(default_factory=list)
+    logprobs: int | None = None
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    skip: int = 0
+    solo: bool = False
+
+
+@dataclass
+class ScoreJob:
+    """A scoring request: log-probabilities of every prompt token."""
+
+    ids: list[int]
+    steering: Steering
+    top_k: int
+    on_result: Callable[[Scored | None, Exception | None], None]
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+
+Job = GenerateJob | ScoreJob
+
+
+@dataclass
+class EngineStats:
+    """What the engine did, for tests and the log: batches run, the largest batch, and rows
+    served again alone after a near tie."""
+
+    batches: int = 0
+    largest_batch: int = 0
+    solo_retries: int = 0
+
+
+class Engine:
+    """Serve jobs on ``lm`` from one worker thread.
+
+    Args:
+        lm: the loaded model (only this engine's thread runs it).
+        catalog: the neuron sets and the steering rules.
+        max_batch: most rows in one batch (1 turns batching off).
+        max_queue: most requests held, waiting or running.
+        tie_margin: the greedy margin below which a batched row is served again alone.
+        batch_window: seconds to wait for companions once a job arrives alone.
+    """
+
+    def __init__(
+        self,
+        lm: LoadedModel,
+        catalog: SteeringCatalog,
+        *,
+        max_batch: int = 8,
+        max_queue: int = 64,
+        tie_margin: float = 1e-3,
+        batch_window: float = 0.005,
+    ) -> None:
+        if max_batch < 1 or max_queue < 1:
+            raise ValueError("max_batch and max_queue must be at least 1")
+        self.lm = lm
+        self.catalog = catalog
+        self.max_batch = max_batch
+        self.max_queue = max_queue
+        self.tie_margin = tie_margin
+        self.batch_window = batch_window
+        self.stats = EngineStats()
+        self.stop_ids = stop_token_ids(lm.model, lm.tokenizer)
+        self._jobs: deque[Job] = deque()
+        self._held = 0
+        self._cond = threading.Condition()
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="valuelocate-engine", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop the worker after the current batch; jobs still waiting are dropped."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        if self._thread.is_alive():
+            self._thread.join(timeout=60)
+
+    @property
+    def held(self) -> int:
+        """Requests waiting or running now."""
+        with self._cond:
+            return self._held
+
+    def submit(self, job: Job) -> None:
+        """Queue ``job``; raise :class:`QueueFull` when ``max_queue`` requests are held."""
+        with self._cond:
+            if self._held >= self.max_queue:
+                raise QueueFull(f"The server holds {self._held} requests (--max-queue)")
+            self._held += 1
+            self._jobs.append(job)
+            self._cond.notify_all()
+
+    def _release(self) -> None:
+        with self._cond:
+            self._held -= 1
+
+    def _next_jobs(self) -> list[Job] | None:
+        with self._cond:
+            while not self._jobs and not self._closing:
+                self._cond.wait()
+            if self._closing:
+                return None
+            first = self._jobs.popleft()
+            if isinstance(first, ScoreJob) or first.solo or self.max_batch == 1:
+                return [first]
+            if not self._jobs and self.batch_window > 0:
+                self._cond.wait(self.batch_window)
+            batch: list[Job] = [first]
+            rest: deque[Job] = deque()
+            while self._jobs:
+                job = self._jobs.popleft()
+                if isinstance(job, GenerateJob) and not job.solo and len(batch) < self.max_batch:
+                    batch.append(job)
+                else:
+                    rest.append(job)
+            self._jobs = rest
+            return batch
+
+    def _run(self) -> None:
+        while (jobs := self._next_jobs()) is not None:
+            live = [j for j in jobs if not j.cancelled.is_set()]
+            for _ in range(len(jobs) - len(live)):
+                self._release()
+            if not live:
+                continue
+            first = live[0]
+            try:
+                if isinstance(first, ScoreJob):
+                    self._score(first)
+                else:
+                    self._generate([j for j in live if isinstance(j, GenerateJob)])
+            except Exception:  # e.g. a callback into a closed event loop: keep serving
+                log.exception("engine error")
+
+    def _score(self, job: ScoreJob) -> None:
+        try:
+            edit = self.catalog.build(job.steering)
+            scope = job.steering.scope
+            result = score(
+                self.lm, job.ids, edit=edit, scope=scope, site=self.catalog.site, top_k=job.top_k
+            )
+        except Exception as exc:  # reported to the request; the engine keeps serving
+            log.exception("scoring failed")
+            self._release()
+            job.on_result(None, exc)
+            return
+        self._release()
+        job.on_result(result, None)
+
+    def _generate(self, jobs: list[GenerateJob]) -> None:
+        rows: list[Row] = []
+        try:
+            rows.extend(self._row(job) for job in jobs)  # building an edit may fail too
+            self.stats.batches += 1
+            self.stats.largest_batch = max(self.stats.largest_batch, len(rows))
+            decode_batch(
+                self.lm,
+                rows,
+                stop_ids=self.stop_ids,
+                site=self.catalog.site,
+                tie_margin=self.tie_margin,
+            )
+        except Exception as exc:  # a failed batch fails its open requests, nothing else
+            log.exception("generation failed")
+            for i, job in enumerate(jobs):
+                if i >= len(rows) or not rows[i].done or rows[i].retry_solo:
+                    self._release()
+                    job.on_done("error", exc)
+            return
+        retries = [
+            replace(job, skip=len(row.generated), solo=True)
+            for row, job in zip(rows, jobs, strict=True)
+            if row.retry_solo
+        ]
+        if retries:
+            self.stats.solo_retries += len(retries)
+            with self._cond:
+                self._jobs.extendleft(reversed(retries))
+                self._cond.notify_all()
+
+    def _row(self, job: GenerateJob) -> Row:
+        def on_done(reason: str) -> None:
+            self._release()
+            job.on_done(reason, None)
+
+        return Row(
+            ids=job.ids,
+            edit=self.catalog.build(job.steering),
+            scope=job.steering.scope,
+            max_tokens=job.max_tokens,
+            temperature=job.temperature,
+            top_p=job.top_p,
+            seed=job.seed,
+            stop=job.stop,
+            logprobs=job.logprobs,
+            on_token=job.on_token,
+            on_done=on_done,
+            cancelled=job.cancelled,
+            skip=job.skip,
+        )

@@ -1,0 +1,215 @@
+"""Per-request steering: ``values`` and model aliases -> edits, and one edit per batch row.
+
+A request names its steering as ``values`` (``{"conservation": 1.0, "self_enhancement": -0.5}``:
+the sign picks the pole, the size is gamma) or through a model alias
+(``default+conservation:affirm``, optionally ``@0.5`` for gamma). Several dimensions compose:
+their edits are applied one after the other at each layer, in the order given, exactly as
+nested ``edit_neurons`` blocks would apply them.
+
+The per-row edit of a batch is :class:`valuelocate.serve.rowedits.RowEdits`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from valuelocate.architectures import Site
+from valuelocate.edits import random_control_edit, steering_edit
+from valuelocate.hooks import SCOPES, Edit, Scope
+from valuelocate.selection import Selection
+
+# rule name -> builder(selection, pole, gamma, seed, site, all selections) -> Edit
+RuleBuilder = Callable[[Selection, str, float, int, Site, Sequence[Selection]], Edit]
+
+
+def _dynamic(sel: Selection, pole: str, gamma: float, seed: int, site: Site, _all: object) -> Edit:
+    return steering_edit(sel, pole, gamma, seed=seed, site=site)
+
+
+def _random(
+    sel: Selection, pole: str, gamma: float, seed: int, site: Site, others: Sequence[Selection]
+) -> Edit:
+    exclude = [s for s in others if s is not sel]
+    return random_control_edit(sel, pole, gamma, exclude=exclude, seed=seed, site=site)
+
+
+# The rules a request or a run may name. Add an entry here when edits.py gains a rule.
+RULES: dict[str, RuleBuilder] = {"dynamic": _dynamic, "random_control": _random}
+
+
+class SteeringError(ValueError):
+    """A steering request that cannot be served; ``param`` names the offending field."""
+
+    def __init__(self, message: str, param: str) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+@dataclass(frozen=True)
+class Steering:
+    """What one request asks for. ``values`` keeps the caller's order; zeros are dropped
+    (a gamma of 0 is no edit at all, so the answer is the unsteered one bit for bit)."""
+
+    values: tuple[tuple[str, float], ...] = ()
+    rule: str = "dynamic"
+    scope: Scope = "generated"
+    seed: int = 0
+
+    @property
+    def active(self) -> bool:
+        return bool(self.values)
+
+    def describe(self) -> str:
+        """A short log form: ``conservation=+1,self_enhancement=-0.5 dynamic/generated``."""
+        if not self.values:
+            return "none"
+        parts = ",".join(f"{d}={g:+g}" for d, g in self.values)
+        return f"{parts} {self.rule}/{self.scope}"
+
+
+@dataclass
+class SteeringCatalog:
+    """The neuron sets a server steers with, and how to turn a request into an edit.
+
+    Attributes:
+        base_name: the served name of the unsteered model (e.g. ``default``).
+        sets: dimension -> its two neuron sets (from ``load_neuron_sets``).
+        site: where the run located its neurons (edits apply there).
+        default_rule: the rule used when a request names none (the run's, else ``dynamic``).
+        max_gamma: the largest ``|gamma|`` a request may ask for.
+        alias_gamma: gamma of an alias without ``@g``.
+    """
+
+    base_name: str
+    sets: Mapping[str, Selection]
+    site: Site = "act"
+    default_rule: str = "dynamic"
+    max_gamma: float = 4.0
+    alias_gamma: float = 1.0
+    _all: list[Selection] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._all = list(self.sets.values())
+
+    def aliases(self) -> list[str]:
+        """One steered model name per dimension and pole."""
+        return [
+            f"{self.base_name}+{dim}:{pole}" for dim in self.sets for pole in ("affirm", "oppose")
+        ]
+
+    def parse_model(self, model: str) -> list[tuple[str, float]]:
+        """``base`` -> no values; ``base+dim:pole[@g]`` (repeatable) -> those values."""
+        head, *parts = model.split("+")
+        if head != self.base_name:
+            raise SteeringError(
+                f"The model {model!r} does not exist; this server serves {self.base_name!r} "
+                f"and its aliases (GET /v1/models)",
+                "model",
+            )
+        out = []
+        for part in parts:
+            name, _, gamma_text = part.partition("@")
+            dim, _, pole = name.partition(":")
+            if pole not in ("affirm", "oppose"):
+                raise SteeringError(
+                    f"Alias part {part!r} must read dimension:affirm or dimension:oppose", "model"
+                )
+            try:
+                gamma = float(gamma_text) if gamma_text else self.alias_gamma
+            except ValueError:
+                raise SteeringError(
+                    f"Alias gamma {gamma_text!r} is not a number", "model"
+                ) from None
+            out.append((dim, gamma if pole == "affirm" else -gamma))
+        return out
+
+    def steering(
+        self,
+        model: str,
+        values: Mapping[str, object] | None,
+        rule: str | None,
+        scope: str | None,
+        seed: int | None,
+    ) -> Steering:
+        """Validate a request's steering fields; every error names its field."""
+        pairs = self.parse_model(model)
+        if values is not None:
+            if not isinstance(values, Mapping):
+                raise SteeringError("values must be an object {dimension: gamma}", "values")
+            pairs += [(str(k), v) for k, v in values.items()]  # type: ignore[misc]
+        checked: list[tuple[str, float]] = []
+        for dim, gamma in pairs:
+            param = f"values.{dim}"
+            if dim not in self.sets:
+                raise SteeringError(
+                    f"Unknown dimension {dim!r}; this server's neuron run has: "
+                    f"{', '.join(self.sets)}",
+                    param,
+                )
+            if isinstance(gamma, bool) or not isinstance(gamma, int | float):
+                raise SteeringError(f"{param} must be a number (signed gamma)", param)
+            if not abs(float(gamma)) <= self.max_gamma:  # also refuses NaN
+                raise SteeringError(
+                    f"{param} = {gamma} is out of range; |gamma| must be <= {self.max_gamma:g}",
+                    param,
+                )
+            if float(gamma) != 0.0:
+                checked.append((dim, float(gamma)))
+        rule = rule if rule is not None else self.default_rule
+        if rule not in RULES:
+            raise SteeringError(
+                f"Unknown rule {rule!r}; expected one of: {', '.join(RULES)}", "rule"
+            )
+        scope = scope if scope is not None else "generated"
+        if scope not in SCOPES:
+            raise SteeringError(
+                f"Unknown scope {scope!r}; expected one of: {', '.join(SCOPES)}", "scope"
+            )
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise SteeringError("steering_seed must be an integer", "steering_seed")
+        return Steering(tuple(checked), rule, scope, seed or 0)  # type: ignore[arg-type]
+
+    def build(self, steering: Steering) -> Edit | None:
+        """A fresh edit for one request (fresh random draws), or ``None`` when unsteered."""
+        if not steering.active:
+            return None
+        builder = RULES[steering.rule]
+        edits = [
+            builder(
+                self.sets[dim],
+                "affirm" if gamma > 0 else "oppose",
+                abs(gamma),
+                steering.seed,
+                self.site,
+                self._all,
+            )
+            for dim, gamma in steering.values
+        ]
+        return edits[0] if len(edits) == 1 else ComposedEdit(edits, self.site)
+
+
+@dataclass
+class ComposedEdit:
+    """Several edits applied in order at each layer, each seeing the previous one's output
+    (what nested ``edit_neurons`` blocks do)."""
+
+    edits: Sequence[Edit]
+    site: Site = "act"
+
+    def layers(self) -> Iterable[int]:
+        return sorted({layer for e in self.edits for layer in e.layers()})
+
+    def edit(self, layer: int, values: Tensor) -> tuple[Tensor, Tensor]:
+        current = values
+        touched: list[Tensor] = []
+        for e in self.edits:
+            if layer in set(e.layers()):
+                idx, new = e.edit(layer, current)
+                current = current.index_copy(-1, idx, new.to(current.dtype))
+                touched.append(idx)
+        union = torch.unique(torch.cat(touched)) if touched else values.new_empty(0).long()
+        return union, current.index_select(-1, union)

@@ -1,0 +1,109 @@
+"""lm-evaluation-harness scores a local multiple-choice task against `valuelocate serve` with
+its `local-completions` model (log-likelihoods through /v1/completions with echo and
+logprobs), once unsteered and once steered through a model alias."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import test_serve_fixtures as fx
+from valuelocate.serve import build_server, running_server
+
+from tiny_models import STORIES
+
+NAME, needs_stories = fx.NAME, fx.needs_stories
+lm, run_dir = fx.lm, fx.run_dir  # the shared fixtures
+
+pytestmark = [needs_stories, pytest.mark.slow]
+
+# Forced choices written like the model's stories: a context and two endings, the first the
+# sensible one.
+ITEMS = [
+    ("Lily had a red ball. She liked to", " play with it.", " eat the sky."),
+    ("Tom was hungry, so he ate", " an apple.", " a cloud."),
+    ("The sun was hot, so they went to the", " pool.", " snow."),
+    ("The dog saw a cat and", " barked.", " sang a song about taxes."),
+    ("Mom said it was time for", " bed.", " purple."),
+    ("The bird flew up into the", " sky.", " spoon."),
+]
+
+TASK = """task: vl_serve_choice
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    test: {data}
+test_split: test
+output_type: multiple_choice
+doc_to_text: "{{{{context}}}}"
+doc_to_choice: "{{{{[good, bad]}}}}"
+doc_to_target: 0
+target_delimiter: ""
+metric_list:
+  - metric: acc
+    aggregation: mean
+    higher_is_better: true
+"""
+
+
+def _lm_eval(base_url: str, model: str, tasks: Path, out: Path) -> float:
+    args = ",".join(
+        [
+            f"model={model}",
+            f"base_url={base_url}/completions",
+            f"tokenizer={STORIES}",
+            "tokenizer_backend=huggingface",
+            "tokenized_requests=True",
+            "num_concurrent=4",
+            "max_retries=1",
+        ]
+    )
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "OPENAI_API_KEY": "unused",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "lm_eval",
+        "--model",
+        "local-completions",
+        "--model_args",
+        args,
+        "--tasks",
+        "vl_serve_choice",
+        "--include_path",
+        str(tasks),
+        "--output_path",
+        str(out),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (result,) = out.rglob("results_*.json")
+    return float(json.loads(result.read_text())["results"]["vl_serve_choice"]["acc,none"])
+
+
+def test_lm_eval_runs_unsteered_and_steered(lm, run_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    data = tmp_path / "items.json"
+    data.write_text(json.dumps([{"context": c, "good": g, "bad": b} for c, g, b in ITEMS]))
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    (tasks / "vl_serve_choice.yaml").write_text(TASK.format(data=data))
+    with running_server(build_server(lm, run_dir, name=NAME)) as server:
+        plain = _lm_eval(server.base_url, NAME, tasks, tmp_path / "plain")
+        steered = _lm_eval(
+            server.base_url, f"{NAME}+conservation:affirm@4", tasks, tmp_path / "steered"
+        )
+        assert server.engine.held == 0
+    print(f"lm-eval acc: unsteered {plain:.3f}, steered (conservation:affirm@4) {steered:.3f}")
+    for acc in (plain, steered):
+        assert 0.0 <= acc <= 1.0
+        assert acc * len(ITEMS) == pytest.approx(round(acc * len(ITEMS)))
+    assert plain >= 0.5, "the unsteered model prefers the sensible endings"
