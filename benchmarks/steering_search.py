@@ -39,7 +39,13 @@ CELLS = [
     Config("prompt-baseline", "none", "none", "prompt"),
     Config("residual L15 (desc)", "descriptions", "none", "residual", layer=15),
     Config("pairs+band+mean-diff", "pairs", "band", "mean-diff", band=BAND),
-    Config("desc+mean-diff(1%)+mean-diff", "descriptions", "mean-diff", "mean-diff", params={"top_k": 0.01}),
+    Config(
+        "desc+mean-diff(1%)+mean-diff",
+        "descriptions",
+        "mean-diff",
+        "mean-diff",
+        params={"top_k": 0.01},
+    ),
     Config("desc+delta-p+dynamic(v=p)", "descriptions", "delta-p", "dynamic", params={"v": "p"}),
     Config("desc+cohens-d+mean-diff", "descriptions", "cohens-d", "mean-diff", params={"q": 0.01}),
     Config("desc+delta-p+mean-diff", "descriptions", "delta-p", "mean-diff"),
@@ -85,7 +91,11 @@ def main() -> None:
     lm = load_model(args.model)
     first, last = (int(x) for x in args.band.split("-"))
     cells = [
-        replace(c, band=tuple(range(first, last + 1)) if c.band else (), layer=args.layer if c.layer is not None else None)
+        replace(
+            c,
+            band=tuple(range(first, last + 1)) if c.band else (),
+            layer=args.layer if c.layer is not None else None,
+        )
         for c in CELLS
     ]
     search = {
@@ -126,7 +136,9 @@ def main() -> None:
     lines.append(f"command: `{' '.join(sys.argv)}`; search wall time {search_seconds:.0f} s\n")
     for c in done:
         wins, mean = score([r for r in rows if r.config == c], budget=args.budget)
-        lines.append(f"- {c}: {wins}/{2 * len(dimensions)} directions beat control at p<0.01; mean shift toward pole {mean:+.4f}")
+        lines.append(
+            f"- {c}: {wins}/{2 * len(dimensions)} directions beat control at p<0.01; mean shift toward pole {mean:+.4f}"
+        )
     lines.append("\n" + table(rows))
     if ranked and not args.skip_test:
         chosen = next(c for c in cells if c.name == ranked[0])
@@ -142,12 +154,16 @@ def main() -> None:
             base = likelihood_reading(lm, test[dimension]).numpy()
             for pole in ("affirm", "oppose"):
                 searched = next(
-                    r for r in rows if r.config == chosen.name and r.dimension == dimension and r.pole == pole
+                    r
+                    for r in rows
+                    if r.config == chosen.name and r.dimension == dimension and r.pole == pole
                 )
                 make, make_control, neurons = grid.factories(chosen, dimension, pole)
                 edit = make(searched.gamma)
                 edited = likelihood_reading(lm, test[dimension], edit=edit).numpy()
-                control = likelihood_reading(lm, test[dimension], edit=make_control(searched.gamma)).numpy()
+                control = likelihood_reading(
+                    lm, test[dimension], edit=make_control(searched.gamma)
+                ).numpy()
                 s = summarize_shift(edited - base, toward=pole, control=control - base)
                 full_cost = grid.cost(edit)
                 verdict.append(
@@ -161,10 +177,14 @@ def main() -> None:
                         }
                     )
                 )
-                log(f"TEST {dimension}.{pole}: shift {s.shift:+.4f} [{s.ci_low:+.4f}, {s.ci_high:+.4f}] control {s.control_shift:+.4f} p {s.p_control:.2g}")
+                log(
+                    f"TEST {dimension}.{pole}: shift {s.shift:+.4f} [{s.ci_low:+.4f}, {s.ci_high:+.4f}] control {s.control_shift:+.4f} p {s.p_control:.2g}"
+                )
         write_rows(verdict, args.out, name="verdict")
         wins = sum(r.beats_control(0.01) and r.cost <= args.budget for r in verdict)
-        lines.append(f"\n# Test split verdict: {chosen.name} ({wins}/{2 * len(dimensions)} directions beat control at p<0.01 within budget)\n")
+        lines.append(
+            f"\n# Test split verdict: {chosen.name} ({wins}/{2 * len(dimensions)} directions beat control at p<0.01 within budget)\n"
+        )
         lines.append(table(verdict))
     lines.append(f"\ntotal wall time {time.monotonic() - began:.0f} s\n")
     (args.out / "summary.md").write_text("\n".join(lines), encoding="utf-8")

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 import torch
-from tiny_models import STORIES
 
 from valuelocate.evaluation.forced_choice import (
     answer_ids,
@@ -24,6 +23,8 @@ from valuelocate.hooks import set_value_edit
 from valuelocate.models import load_model
 from valuelocate.steering.mean_diff import band_edit
 
+from tiny_models import STORIES
+
 needs_stories = pytest.mark.skipif(not STORIES.is_dir(), reason="../shared/models is absent")
 
 
@@ -38,9 +39,21 @@ class Item:
 
 
 ITEMS = [
-    Item("a", "conservation", "Once upon a time a girl found a box.", "She kept it safe.", "She opened it at once and ran off with it."),
+    Item(
+        "a",
+        "conservation",
+        "Once upon a time a girl found a box.",
+        "She kept it safe.",
+        "She opened it at once and ran off with it.",
+    ),
     Item("b", "conservation", "The dog saw the park.", "He stayed home.", "He ran to play."),
-    Item("c", "conservation", "Tom had a red ball and a big blue kite by the sea.", "He gave it to Mom.", "He threw it far."),
+    Item(
+        "c",
+        "conservation",
+        "Tom had a red ball and a big blue kite by the sea.",
+        "He gave it to Mom.",
+        "He threw it far.",
+    ),
 ]
 
 
@@ -68,17 +81,22 @@ def test_likelihood_reading_equals_brute_force(stories):
         minus = brute_force(stories, context, answer_ids(stories, item.oppose))
         assert got[i].item() == pytest.approx(plus - minus, abs=1e-4)
     plain = continuation_logprob(
-        stories, [(context_ids(stories, it.situation), answer_ids(stories, it.affirm)) for it in ITEMS]
+        stories,
+        [(context_ids(stories, it.situation), answer_ids(stories, it.affirm)) for it in ITEMS],
     )
     for i, item in enumerate(ITEMS):
-        expected = brute_force(stories, context_ids(stories, item.situation), answer_ids(stories, item.affirm))
+        expected = brute_force(
+            stories, context_ids(stories, item.situation), answer_ids(stories, item.affirm)
+        )
         assert plain[i].item() == pytest.approx(expected, abs=1e-4)
 
 
 @needs_stories
 def test_prefix_and_edit_change_the_reading_and_gamma_zero_does_not(stories):
     base = likelihood_reading(stories, ITEMS)
-    diff = torch.ones(stories.model.config.num_hidden_layers, stories.model.config.intermediate_size)
+    diff = torch.ones(
+        stories.model.config.num_hidden_layers, stories.model.config.intermediate_size
+    )
     zero = likelihood_reading(stories, ITEMS, edit=band_edit(diff, [0, 1], gamma=0.0))
     assert torch.equal(zero, base)  # bit-identical
     moved = likelihood_reading(stories, ITEMS, edit=set_value_edit({0: list(range(20))}, 3.0))

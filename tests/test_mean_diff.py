@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-from tiny_models import build, left_padded_batch
 
 from valuelocate.hooks import capture_activations, edit_neurons
 from valuelocate.stats import NeuronStats
@@ -13,6 +12,8 @@ from valuelocate.steering.mean_diff import (
     permuted_control,
     selected_edit,
 )
+
+from tiny_models import build, left_padded_batch
 
 LAYERS, NEURONS = 3, 96
 
@@ -24,7 +25,9 @@ def _planted_diff() -> torch.Tensor:
 
 def test_mean_difference_is_target_minus_other_prompt_means():
     target, other = NeuronStats(1, 2, hist_bins=3), NeuronStats(1, 2, hist_bins=3)
-    target.add(0, torch.tensor([[[1.0, 0.0], [3.0, 0.0]], [[5.0, 1.0], [5.0, 1.0]]]))  # means 2,0 / 5,1
+    target.add(
+        0, torch.tensor([[[1.0, 0.0], [3.0, 0.0]], [[5.0, 1.0], [5.0, 1.0]]])
+    )  # means 2,0 / 5,1
     target.end_batch()
     other.add(0, torch.tensor([[[1.0, 1.0]]]))
     other.end_batch()

@@ -59,7 +59,9 @@ from valuelocate.steering.mean_diff import (
 )
 from valuelocate.steering.residual import ResidualSteer, residual_mean_difference
 
-PROMPT_TEMPLATE = 'Imagine you are someone who would say: "{description}" Answer as this person would.\n\n'
+PROMPT_TEMPLATE = (
+    'Imagine you are someone who would say: "{description}" Answer as this person would.\n\n'
+)
 Factory = Callable[[float], Intervention]
 
 
@@ -178,7 +180,10 @@ class Grid:
 
     def stats(self, config: Config, dimension: str) -> dict[str, NeuronStats]:
         """The two poles' statistics of ``config.contrast`` for ``dimension`` (cached)."""
-        key = (config.contrast if config.contrast != "generated" else str(config.run_dir), dimension)
+        key = (
+            config.contrast if config.contrast != "generated" else str(config.run_dir),
+            dimension,
+        )
         if key not in self._stats:
             self._stats[key] = self._compute_stats(config, dimension)
         return self._stats[key]
@@ -213,7 +218,9 @@ class Grid:
         if config.rule == "residual":
             if config.layer is None:
                 raise ValueError("The residual rule needs a layer")
-            texts = {p: [d.text for d in load_descriptions(dimension=dimension, pole=p)] for p in POLES}
+            texts = {
+                p: [d.text for d in load_descriptions(dimension=dimension, pole=p)] for p in POLES
+            }
             vector = residual_mean_difference(
                 self.lm, texts[pole], texts[other], layer=config.layer
             )
@@ -305,11 +312,15 @@ class Grid:
                 if other_dim == dimension:
                     continue
                 if config.rule == "prompt":
-                    reading = likelihood_reading(self.lm, other_items, prefix=prompt_prefix(dimension, pole))
+                    reading = likelihood_reading(
+                        self.lm, other_items, prefix=prompt_prefix(dimension, pole)
+                    )
                 else:
                     reading = likelihood_reading(self.lm, other_items, edit=edit)
                 others.append(abs(float(np.mean(reading.numpy() - self.base[other_dim]))))
-            select = direction(pole) * summary.shift - float(np.mean(others)) if others else math.nan
+            select = (
+                direction(pole) * summary.shift - float(np.mean(others)) if others else math.nan
+            )
         return GridRow(
             config=config.name,
             contrast=config.contrast,
@@ -333,7 +344,9 @@ class Grid:
         )
 
 
-def score(rows: Sequence[GridRow], *, alpha: float = 0.01, budget: float = 1.10) -> tuple[int, float]:
+def score(
+    rows: Sequence[GridRow], *, alpha: float = 0.01, budget: float = 1.10
+) -> tuple[int, float]:
     """A cell's rank key: (directions beating the control at ``p < alpha`` within budget,
     mean shift toward the targeted pole)."""
     wins = sum(1 for r in rows if r.beats_control(alpha) and not r.cost > budget)
@@ -346,7 +359,9 @@ def write_rows(rows: Sequence[GridRow], out_dir: str | Path, *, name: str = "gri
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     data = [asdict(r) for r in rows]
-    (folder / f"{name}.json").write_text(json.dumps(data, indent=1, allow_nan=True), encoding="utf-8")
+    (folder / f"{name}.json").write_text(
+        json.dumps(data, indent=1, allow_nan=True), encoding="utf-8"
+    )
     with (folder / f"{name}.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(GridRow.__dataclass_fields__))
         writer.writeheader()

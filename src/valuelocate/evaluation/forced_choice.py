@@ -265,7 +265,9 @@ def likelihood_reading(
     contexts = []
     answers = []
     for item in items:
-        contexts.append(context_ids(lm, prefix + item.situation.strip(), chat_template=chat_template))
+        contexts.append(
+            context_ids(lm, prefix + item.situation.strip(), chat_template=chat_template)
+        )
         answers.append(
             [
                 answer_ids(lm, item.affirm, chat_template=chat_template),

@@ -53,7 +53,10 @@ def _log_probs(lm: LoadedModel, texts: Sequence[str], edit: Intervention | None)
 def _nll(log_probs: list[Tensor], texts_ids: list[Tensor]) -> Tensor:
     """Mean NLL per predicted token of each text, ``[texts]`` float64."""
     return torch.stack(
-        [-lp.gather(-1, ids[1:, None]).squeeze(-1).double().mean() for lp, ids in zip(log_probs, texts_ids, strict=True)]
+        [
+            -lp.gather(-1, ids[1:, None]).squeeze(-1).double().mean()
+            for lp, ids in zip(log_probs, texts_ids, strict=True)
+        ]
     )
 
 
@@ -86,9 +89,7 @@ class NeutralCost:
         if self.kind == "ppl":
             gap = _nll(edited, self._ids).mean() - _nll(self._base, self._ids).mean()
             return float(math.exp(float(gap)))
-        kls = [
-            (b.exp() * (b - e)).sum(-1).mean() for b, e in zip(self._base, edited, strict=True)
-        ]
+        kls = [(b.exp() * (b - e)).sum(-1).mean() for b, e in zip(self._base, edited, strict=True)]
         return float(torch.stack(kls).mean())
 
     @property

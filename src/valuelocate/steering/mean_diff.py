@@ -129,7 +129,9 @@ def selected_edit(
     return MeanDiffEdit(indices, deltas, float(gamma), site, "selected")
 
 
-def band_edit(diff: Tensor, layers: Iterable[int], *, gamma: float, site: Site = "act") -> MeanDiffEdit:
+def band_edit(
+    diff: Tensor, layers: Iterable[int], *, gamma: float, site: Site = "act"
+) -> MeanDiffEdit:
     """The mean-difference edit on every neuron of ``layers`` (no selection)."""
     chosen = sorted(set(int(i) for i in layers))
     bad = [i for i in chosen if not 0 <= i < diff.shape[0]]
@@ -159,7 +161,9 @@ def permuted_control(
         ValueError: a layer has too few free neurons.
     """
     generator = torch.Generator().manual_seed(seed)
-    taken = torch.zeros(max(edit.indices.keys(), default=-1) + 1, neurons_per_layer, dtype=torch.bool)
+    taken = torch.zeros(
+        max(edit.indices.keys(), default=-1) + 1, neurons_per_layer, dtype=torch.bool
+    )
     flat = torch.as_tensor(list(exclude) if not isinstance(exclude, Tensor) else exclude).long()
     flat = flat[flat < taken.numel()]
     taken.view(-1)[flat] = True
