@@ -137,7 +137,8 @@ def main() -> None:
     for c in done:
         wins, mean = score([r for r in rows if r.config == c], budget=args.budget)
         lines.append(
-            f"- {c}: {wins}/{2 * len(dimensions)} directions beat control at p<0.01; mean shift toward pole {mean:+.4f}"
+            f"- {c}: {wins}/{2 * len(dimensions)} directions beat control at p<0.01; "
+            f"mean shift toward pole {mean:+.4f}"
         )
     lines.append("\n" + table(rows))
     if ranked and not args.skip_test:
@@ -178,12 +179,15 @@ def main() -> None:
                     )
                 )
                 log(
-                    f"TEST {dimension}.{pole}: shift {s.shift:+.4f} [{s.ci_low:+.4f}, {s.ci_high:+.4f}] control {s.control_shift:+.4f} p {s.p_control:.2g}"
+                    f"TEST {dimension}.{pole}: shift {s.shift:+.4f} "
+                    f"[{s.ci_low:+.4f}, {s.ci_high:+.4f}] control {s.control_shift:+.4f} "
+                    f"p {s.p_control:.2g}"
                 )
         write_rows(verdict, args.out, name="verdict")
         wins = sum(r.beats_control(0.01) and r.cost <= args.budget for r in verdict)
         lines.append(
-            f"\n# Test split verdict: {chosen.name} ({wins}/{2 * len(dimensions)} directions beat control at p<0.01 within budget)\n"
+            f"\n# Test split verdict: {chosen.name} ({wins}/{2 * len(dimensions)} directions "
+            "beat control at p<0.01 within budget)\n"
         )
         lines.append(table(verdict))
     lines.append(f"\ntotal wall time {time.monotonic() - began:.0f} s\n")

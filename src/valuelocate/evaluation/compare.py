@@ -225,8 +225,8 @@ class Grid:
                 self.lm, texts[pole], texts[other], layer=config.layer
             )
             steer = ResidualSteer(vector, config.layer, 1.0)
-            control = steer.control(seed=0)
-            return steer.with_gamma, control.with_gamma, int(vector.numel())
+            steer_control = steer.control(seed=0)
+            return steer.with_gamma, steer_control.with_gamma, int(vector.numel())
         stats = self.stats(config, dimension)
         if config.rule == "mean-diff":
             diff = mean_difference(stats[pole], stats[other])

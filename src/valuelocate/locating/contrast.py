@@ -144,9 +144,13 @@ def pair_stats(
             scope_on = scope.to(device)
 
             def add_answers(
-                layer: int, values: torch.Tensor, _mask: torch.Tensor, _on: torch.Tensor = scope_on
+                layer: int,
+                values: torch.Tensor,
+                _mask: torch.Tensor,
+                _on: torch.Tensor = scope_on,
+                _stats: NeuronStats = stats,
             ) -> None:
-                stats.add(layer, values, _on)
+                _stats.add(layer, values, _on)
 
             with torch.no_grad(), trace_neurons(lm.model, add_answers, site=site, scope="all"):
                 lm.model(
