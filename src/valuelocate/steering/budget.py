@@ -32,8 +32,10 @@ CostKind = Literal["ppl", "kl"]
 
 
 def _neutral_texts() -> list[str]:
-    from valuelocate.evaluate import load_neutral_texts
-
+    try:  # the redesigned layout
+        from valuelocate.evaluation.cost import load_neutral_texts
+    except ImportError:  # the layout before the redesign
+        from valuelocate.evaluate import load_neutral_texts  # type: ignore[no-redef]
     return load_neutral_texts()
 
 
