@@ -1,0 +1,371 @@
+"""The comparison grid: which contrast source, selection and edit rule steer best at equal cost.
+
+Usage:
+
+1. Describe the cells: ``Config("desc-band", contrast="descriptions", selection="band",
+   rule="mean-diff", band=tuple(range(8, 23)))``; the residual reference is
+   ``rule="residual"`` with ``layer``, the prompt baseline ``rule="prompt"``.
+2. ``grid = Grid(lm, items_by_dimension, budget=1.10)`` measures the unedited readings and
+   the neutral-text reference once.
+3. ``rows = grid.run(config, dimension)`` returns one :class:`GridRow` per pole: the gamma at
+   which the edit reaches the budget (bisection), the forced-choice shift toward the pole with
+   its 95% CI, the share of items moved the wrong way, the paired p-value against the matched
+   control at the same gamma, the perplexity ratio, and (``selectivity=True``) the steered
+   dimension's shift minus the mean absolute shift of the other three.
+4. ``write_rows(rows, out_dir)`` writes ``grid.json`` and ``grid.csv``.
+
+Sources: ``descriptions`` and ``pairs`` (:mod:`valuelocate.locating.contrast`) and
+``generated`` (a locate run's ``stats/{dimension}.{pole}.safetensors``). Selections:
+``delta-p``, ``cohens-d``, ``mean-diff`` (:mod:`valuelocate.selection`, unchanged) or ``band``
+(every neuron of the band's layers). Rules: ``mean-diff``
+(:mod:`valuelocate.steering.mean_diff`), ``dynamic`` (the study's,
+:func:`valuelocate.edits.steering_edit`), ``residual`` and ``prompt``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from valuelocate.architectures import model_shape
+from valuelocate.data import DIMENSIONS, POLES, load_descriptions
+from valuelocate.edits import random_control_edit, steering_edit
+from valuelocate.evaluation.forced_choice import (
+    ForcedChoiceLike,
+    direction,
+    likelihood_reading,
+    summarize_shift,
+)
+from valuelocate.locating.contrast import description_stats, pair_stats, text_stats
+from valuelocate.models import LoadedModel
+from valuelocate.selection import Selection, get_method
+from valuelocate.stats import NeuronStats
+from valuelocate.steering.budget import NeutralCost, find_gamma
+from valuelocate.steering.intervention import Intervention
+from valuelocate.steering.mean_diff import (
+    band_edit,
+    mean_difference,
+    permuted_control,
+    selected_edit,
+)
+from valuelocate.steering.residual import ResidualSteer, residual_mean_difference
+
+PROMPT_TEMPLATE = (
+    'Imagine you are someone who would say: "{description}" Answer as this person would.\n\n'
+)
+Factory = Callable[[float], Intervention]
+
+
+@dataclass(frozen=True)
+class Config:
+    """One cell of the grid.
+
+    Attributes:
+        name: a short label for tables.
+        contrast: ``descriptions``, ``pairs``, ``generated`` (needs ``run_dir``) or ``none``.
+        selection: ``delta-p``, ``cohens-d``, ``mean-diff``, ``band`` or ``none``.
+        rule: ``mean-diff``, ``dynamic``, ``residual`` or ``prompt``.
+        band: the layers of a ``band`` selection.
+        layer: the residual stream's layer (``residual``).
+        params: the selection method's parameters.
+        run_dir: a locate run holding ``stats/`` (``generated``).
+    """
+
+    name: str
+    contrast: str
+    selection: str
+    rule: str
+    band: tuple[int, ...] = ()
+    layer: int | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    run_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class GridRow:
+    """One (cell, dimension, pole) result on the forced-choice likelihood reading (nats)."""
+
+    config: str
+    contrast: str
+    selection: str
+    rule: str
+    dimension: str
+    pole: str
+    gamma: float
+    cost: float
+    budget_reached: bool
+    n: int
+    shift: float
+    ci_low: float
+    ci_high: float
+    wrong_way: float
+    control_shift: float
+    p_control: float
+    selectivity: float
+    neurons: int
+    seconds: float
+
+    @property
+    def toward(self) -> float:
+        """The shift signed toward the targeted pole (positive = the right way)."""
+        return direction(self.pole) * self.shift
+
+    def beats_control(self, alpha: float = 0.01) -> bool:
+        """Right direction, beyond the control, at ``p < alpha``."""
+        toward_control = direction(self.pole) * self.control_shift
+        return self.toward > 0 and self.toward > toward_control and self.p_control < alpha
+
+
+def prompt_prefix(dimension: str, pole: str) -> str:
+    """The prompt baseline: the first of the pole's descriptions as a persona."""
+    description = load_descriptions(dimension=dimension, pole=pole)[0].text.strip()
+    return PROMPT_TEMPLATE.format(description=description)
+
+
+class Grid:
+    """Runs cells of the comparison on one model against shared unedited readings.
+
+    Args:
+        lm: the model.
+        items: dimension -> forced-choice items (the search split while choosing).
+        budget: the cost budget (perplexity ratio 1.10 by default; ``cost_kind="kl"`` for a
+            mean token KL in nats).
+        pairs_items: dimension -> search items for the ``pairs`` source (never test items).
+        neutral_texts: the texts of the cost measure (default: the shipped neutral texts).
+        start_gamma, steps: the bisection's first gamma and bisection steps.
+        hist_bins: histogram bins of the contrast statistics (3 keeps p and the means exact
+            and is much cheaper; q95 then is coarse).
+        progress: called with a line of text after each step.
+    """
+
+    def __init__(
+        self,
+        lm: LoadedModel,
+        items: Mapping[str, Sequence[ForcedChoiceLike]],
+        *,
+        budget: float = 1.10,
+        cost_kind: str = "ppl",
+        pairs_items: Mapping[str, Sequence[ForcedChoiceLike]] | None = None,
+        neutral_texts: Sequence[str] | None = None,
+        start_gamma: float = 1.0,
+        steps: int = 4,
+        hist_bins: int = 3,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        self.lm = lm
+        self.items = dict(items)
+        self.budget = budget
+        self.pairs_items = dict(pairs_items or {})
+        kwargs: dict[str, Any] = {"kind": cost_kind}
+        if neutral_texts is not None:
+            kwargs["texts"] = list(neutral_texts)
+        self.cost = NeutralCost(lm, **kwargs)
+        self.start_gamma = start_gamma
+        self.steps = steps
+        self.hist_bins = hist_bins
+        self.progress = progress or (lambda _line: None)
+        self.base = {d: likelihood_reading(lm, its).numpy() for d, its in self.items.items()}
+        self._stats: dict[tuple[str, str], dict[str, NeuronStats]] = {}
+
+    # ---------------------------------------------------------------- contrast
+
+    def stats(self, config: Config, dimension: str) -> dict[str, NeuronStats]:
+        """The two poles' statistics of ``config.contrast`` for ``dimension`` (cached)."""
+        key = (
+            config.contrast if config.contrast != "generated" else str(config.run_dir),
+            dimension,
+        )
+        if key not in self._stats:
+            self._stats[key] = self._compute_stats(config, dimension)
+        return self._stats[key]
+
+    def _compute_stats(self, config: Config, dimension: str) -> dict[str, NeuronStats]:
+        if config.contrast == "descriptions":
+            shape = model_shape(self.lm.model)
+            out = {}
+            for pole in POLES:
+                texts = [d.text for d in load_descriptions(dimension=dimension, pole=pole)]
+                stats = NeuronStats(
+                    shape.num_layers, shape.neurons_per_layer, hist_bins=self.hist_bins
+                )
+                out[pole] = text_stats(self.lm, texts, stats=stats)
+            return out
+        if config.contrast == "pairs":
+            return pair_stats(self.lm, self.pairs_items[dimension])
+        if config.contrast == "generated":
+            if config.run_dir is None:
+                raise ValueError("The generated source needs a locate run's directory")
+            folder = Path(config.run_dir) / "stats"
+            return {p: NeuronStats.load(folder / f"{dimension}.{p}.safetensors") for p in POLES}
+        if config.contrast == "descriptions-full":  # full histogram (for q95)
+            return description_stats(self.lm, dimension)
+        raise ValueError(f"Unknown contrast source {config.contrast!r}")
+
+    # ---------------------------------------------------------------- edits
+
+    def factories(self, config: Config, dimension: str, pole: str) -> tuple[Factory, Factory, int]:
+        """``(edit(gamma), control(gamma), neurons edited)`` of one cell and direction."""
+        other = "oppose" if pole == "affirm" else "affirm"
+        if config.rule == "residual":
+            if config.layer is None:
+                raise ValueError("The residual rule needs a layer")
+            texts = {
+                p: [d.text for d in load_descriptions(dimension=dimension, pole=p)] for p in POLES
+            }
+            vector = residual_mean_difference(
+                self.lm, texts[pole], texts[other], layer=config.layer
+            )
+            steer = ResidualSteer(vector, config.layer, 1.0)
+            steer_control = steer.control(seed=0)
+            return steer.with_gamma, steer_control.with_gamma, int(vector.numel())
+        stats = self.stats(config, dimension)
+        if config.rule == "mean-diff":
+            diff = mean_difference(stats[pole], stats[other])
+            if config.selection == "band":
+                edit = band_edit(diff, config.band, gamma=1.0)
+                control = permuted_control(edit, neurons_per_layer=diff.shape[1], seed=0)
+            else:
+                selection = self._select(config, stats)
+                located = {
+                    layer: torch.cat([s.index[s.layer == layer] for s in selection])
+                    for layer in torch.cat([s.layer for s in selection]).unique().tolist()
+                }
+                edit = selected_edit(diff, located, gamma=1.0)
+                exclude = torch.cat([s.flat_index for s in selection])
+                control = permuted_control(
+                    edit, neurons_per_layer=diff.shape[1], exclude=exclude, seed=0
+                )
+            return edit.with_gamma, control.with_gamma, sum(edit.counts().values())
+        if config.rule == "dynamic":
+            selection = self._select(config, stats)
+            v = str(config.params.get("v", "p"))
+
+            def dynamic(gamma: float) -> Intervention:
+                return steering_edit(selection, pole, gamma, v=v)  # type: ignore[arg-type]
+
+            def dynamic_control(gamma: float) -> Intervention:
+                return random_control_edit(selection, pole, gamma, v=v)  # type: ignore[arg-type]
+
+            return dynamic, dynamic_control, len(selection.affirm) + len(selection.oppose)
+        raise ValueError(f"Unknown rule {config.rule!r}")
+
+    def _select(self, config: Config, stats: Mapping[str, NeuronStats]) -> Selection:
+        params = {k: v for k, v in config.params.items() if k != "v"}
+        return get_method(config.selection)(**params)(stats["affirm"], stats["oppose"])
+
+    # ---------------------------------------------------------------- one cell
+
+    def run(self, config: Config, dimension: str, *, selectivity: bool = False) -> list[GridRow]:
+        """Both poles of one dimension for one cell."""
+        rows = []
+        for pole in POLES:
+            began = time.monotonic()
+            rows.append(self._run_pole(config, dimension, pole, selectivity))
+            row = rows[-1]
+            rows[-1] = GridRow(**{**asdict(row), "seconds": time.monotonic() - began})
+            self.progress(
+                f"{config.name} {dimension}.{pole}: gamma {row.gamma:.3g} cost {row.cost:.3f} "
+                f"shift {row.shift:+.4f} [{row.ci_low:+.4f}, {row.ci_high:+.4f}] control "
+                f"{row.control_shift:+.4f} p {row.p_control:.2g} ({time.monotonic() - began:.0f} s)"
+            )
+        return rows
+
+    def _run_pole(self, config: Config, dimension: str, pole: str, selectivity: bool) -> GridRow:
+        items = self.items[dimension]
+        if config.rule == "prompt":
+            prefix = prompt_prefix(dimension, pole)
+            edited = likelihood_reading(self.lm, items, prefix=prefix).numpy()
+            summary = summarize_shift(edited - self.base[dimension], toward=pole)
+            gamma, cost, reached, neurons = math.nan, math.nan, False, 0
+            control_reading = None
+        else:
+            make, make_control, neurons = self.factories(config, dimension, pole)
+            found = find_gamma(
+                lambda g: self.cost(make(g)),
+                budget=self.budget,
+                start=self.start_gamma,
+                steps=self.steps,
+                neutral=self.cost.neutral_level,
+            )
+            gamma, cost, reached = found.gamma, found.cost, found.reached
+            edit = make(gamma)
+            edited = likelihood_reading(self.lm, items, edit=edit).numpy()
+            control_reading = likelihood_reading(self.lm, items, edit=make_control(gamma)).numpy()
+            summary = summarize_shift(
+                edited - self.base[dimension],
+                toward=pole,
+                control=control_reading - self.base[dimension],
+            )
+        select = math.nan
+        if selectivity:
+            others = []
+            for other_dim, other_items in self.items.items():
+                if other_dim == dimension:
+                    continue
+                if config.rule == "prompt":
+                    reading = likelihood_reading(
+                        self.lm, other_items, prefix=prompt_prefix(dimension, pole)
+                    )
+                else:
+                    reading = likelihood_reading(self.lm, other_items, edit=edit)
+                others.append(abs(float(np.mean(reading.numpy() - self.base[other_dim]))))
+            select = (
+                direction(pole) * summary.shift - float(np.mean(others)) if others else math.nan
+            )
+        return GridRow(
+            config=config.name,
+            contrast=config.contrast,
+            selection=config.selection,
+            rule=config.rule,
+            dimension=dimension,
+            pole=pole,
+            gamma=gamma,
+            cost=cost,
+            budget_reached=reached,
+            n=summary.n,
+            shift=summary.shift,
+            ci_low=summary.ci_low,
+            ci_high=summary.ci_high,
+            wrong_way=summary.wrong_way,
+            control_shift=summary.control_shift,
+            p_control=summary.p_control,
+            selectivity=select,
+            neurons=neurons,
+            seconds=0.0,
+        )
+
+
+def score(
+    rows: Sequence[GridRow], *, alpha: float = 0.01, budget: float = 1.10
+) -> tuple[int, float]:
+    """A cell's rank key: (directions beating the control at ``p < alpha`` within budget,
+    mean shift toward the targeted pole)."""
+    wins = sum(1 for r in rows if r.beats_control(alpha) and not r.cost > budget)
+    mean = float(np.mean([r.toward for r in rows])) if rows else math.nan
+    return wins, mean
+
+
+def write_rows(rows: Sequence[GridRow], out_dir: str | Path, *, name: str = "grid") -> None:
+    """``{name}.json`` (rows as objects) and ``{name}.csv`` in ``out_dir``."""
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    data = [asdict(r) for r in rows]
+    (folder / f"{name}.json").write_text(
+        json.dumps(data, indent=1, allow_nan=True), encoding="utf-8"
+    )
+    with (folder / f"{name}.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(GridRow.__dataclass_fields__))
+        writer.writeheader()
+        writer.writerows(data)
+
+
+__all__ = ["DIMENSIONS", "Config", "Grid", "GridRow", "prompt_prefix", "score", "write_rows"]

@@ -1,0 +1,448 @@
+"""The forced-choice instrument: does an edit move the model toward a pole's answers?
+
+Usage:
+
+1. Items: anything with ``id``, ``dimension``, ``situation``, ``affirm`` and ``oppose``
+   (``valuelocate.data.forced_choice.load_forced_choice(split="search")``).
+2. ``base = likelihood_reading(lm, items)`` is, per item, the mean per-token log-likelihood of
+   the affirming answer minus that of the opposing one, given the situation (nats)::
+
+       dLL = mean_t log p(a+_t | s, a+_<t) - mean_t log p(a-_t | s, a-_<t)
+
+   ``likelihood_reading(lm, items, edit=edit)`` is the same under an edit (a neuron
+   :class:`~valuelocate.hooks.Edit` or a residual-stream vector), ``prefix=...`` under a
+   prompt baseline ("Imagine you are someone who would say ...").
+3. ``choice_reading`` shows both answers as options A and B, in both orders, and averages the
+   probability of the affirming option over the two orders, so that letter bias cancels.
+4. ``summarize_shift(edited - base, toward="affirm", control=control - base)`` gives the mean
+   shift with a 95% bootstrap interval over items, the share of items moved the wrong way,
+   and the paired p-value against the matched control.
+
+Why likelihood and not a letter: on small models the next letter of a multiple-choice answer
+is dominated by letter bias and does not move even under a persona prompt; the answer's own
+likelihood does (METHOD.md section 7). With a chat template the situation is the user's turn
+and the answer the assistant's; without one (base models) the raw text is
+``situation\\nAnswer: answer``. Only the answer's tokens are scored.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from scipy import stats as scipy_stats
+from torch import Tensor
+
+from valuelocate.models import LoadedModel
+from valuelocate.prompting import has_chat_template
+from valuelocate.steering.intervention import Intervention, applied
+
+RAW_CUE = "\nAnswer:"
+CHOICE_TEMPLATE = (
+    "{situation}\n\nWhich of these two would you do or say?\n"
+    "A. {first}\nB. {second}\n\nAnswer with the letter A or B only."
+)
+
+
+class ForcedChoiceLike(Protocol):
+    """What the instrument reads from an item (the shipped items' dataclass has more)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def dimension(self) -> str: ...
+    @property
+    def situation(self) -> str: ...
+    @property
+    def affirm(self) -> str: ...
+    @property
+    def oppose(self) -> str: ...
+
+
+# ------------------------------------------------------------------ tokens
+
+
+def _chat(lm: LoadedModel, chat_template: bool) -> bool:
+    return chat_template and has_chat_template(lm.tokenizer)
+
+
+def context_ids(lm: LoadedModel, user: str, *, chat_template: bool = True) -> list[int]:
+    """Token ids of the context an answer follows: the user's turn and the assistant's
+    header (chat), or ``BOS + text + "\\nAnswer:"`` (raw)."""
+    tokenizer = lm.tokenizer
+    if _chat(lm, chat_template):
+        text = tokenizer.apply_chat_template(
+            [{"role": "user", "content": user}], add_generation_prompt=True, tokenize=False
+        )
+        return list(map(int, tokenizer(text, add_special_tokens=False)["input_ids"]))
+    return list(map(int, tokenizer(user + RAW_CUE, add_special_tokens=True)["input_ids"]))
+
+
+def answer_ids(lm: LoadedModel, answer: str, *, chat_template: bool = True) -> list[int]:
+    """Token ids of an answer as it follows its context (a leading space in raw text)."""
+    text = answer.strip() if _chat(lm, chat_template) else " " + answer.strip()
+    ids = list(map(int, lm.tokenizer(text, add_special_tokens=False)["input_ids"]))
+    if not ids:
+        raise ValueError(f"Answer {answer!r} has no token")
+    return ids
+
+
+def _left_pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[Tensor, Tensor]:
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        ids[i, width - len(row) :] = torch.tensor(list(row), dtype=torch.long)
+        mask[i, width - len(row) :] = 1
+    return ids, mask
+
+
+def _pad_id(lm: LoadedModel) -> int:
+    pad = lm.tokenizer.pad_token_id
+    return int(pad) if pad is not None else 0
+
+
+def _device(lm: LoadedModel) -> torch.device:
+    return next(lm.model.parameters()).device
+
+
+# ------------------------------------------------------------------ likelihood
+
+
+def _cache_of(output: object) -> Any:
+    cache = getattr(output, "past_key_values", None)
+    return cache if cache is not None else getattr(output, "cache", None)
+
+
+def _cache_argument(model: torch.nn.Module) -> str:
+    """The forward's name for the KV cache: ``cache`` (transformers 5) or ``past_key_values``."""
+    parameters = inspect.signature(model.forward).parameters
+    return "cache" if "cache" in parameters else "past_key_values"
+
+
+def answer_logprobs(
+    lm: LoadedModel,
+    contexts: Sequence[list[int]],
+    answers: Sequence[Sequence[list[int]]],
+    *,
+    edit: Intervention | None = None,
+    batch_size: int = 8,
+) -> Tensor:
+    """Mean per-token log-probability of each answer given its context, each context run once.
+
+    A batch of contexts (left-padded) runs once with a KV cache; the cache is repeated for
+    each context's answers, which run together (right-padded after the context). This is
+    the same computation as one forward per (context, answer) row, up to float rounding, at
+    about half the cost when the contexts are longer than the answers.
+
+    Args:
+        lm: the model.
+        contexts: ``[rows]`` token ids of each context.
+        answers: per context, the same number ``m`` of answers (token ids).
+        edit: applied at every position while the rows run.
+        batch_size: contexts per forward.
+
+    Returns:
+        ``[rows, m]`` float64 mean log-probabilities (nats per token).
+    """
+    model = lm.model
+    device = _device(lm)
+    pad = _pad_id(lm)
+    out: list[Tensor] = []
+    with torch.no_grad(), applied(model, edit):
+        for begin in range(0, len(contexts), batch_size):
+            ctx = contexts[begin : begin + batch_size]
+            ans = answers[begin : begin + batch_size]
+            m = len(ans[0])
+            ids, mask = _left_pad(ctx, pad)  # [b, Lc]
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            first = model(
+                input_ids=ids.to(device),
+                attention_mask=mask.to(device),
+                position_ids=positions.to(device),
+                use_cache=True,
+                logits_to_keep=1,
+            )
+            first_logp = torch.log_softmax(first.logits[:, -1].float(), dim=-1).cpu()  # [b, V]
+            cache = _cache_of(first)
+            cache.batch_repeat_interleave(m)
+            rows = [a for group in ans for a in group]  # [b * m]
+            width = max(len(a) for a in rows)
+            a_ids = torch.full((len(rows), width), pad, dtype=torch.long)
+            a_mask = torch.zeros((len(rows), width), dtype=torch.long)
+            for i, a in enumerate(rows):
+                a_ids[i, : len(a)] = torch.tensor(a, dtype=torch.long)
+                a_mask[i, : len(a)] = 1
+            ctx_mask = mask.repeat_interleave(m, dim=0)  # [b * m, Lc]
+            full_mask = torch.cat([ctx_mask, a_mask], dim=1)
+            start = ctx_mask.sum(-1, keepdim=True)  # [b * m, 1]: first answer position
+            a_pos = start + torch.arange(width)[None, :]
+            logits = model(
+                input_ids=a_ids.to(device),
+                attention_mask=full_mask.to(device),
+                position_ids=a_pos.to(device),
+                use_cache=True,
+                **{_cache_argument(model): cache},
+            ).logits  # [b * m, width, V]: position t predicts answer token t + 1
+            logp = torch.log_softmax(logits[:, :-1].float(), dim=-1).cpu()
+            for i, a in enumerate(rows):
+                head = first_logp[i // m, a[0]].double()
+                rest = logp[i, torch.arange(len(a) - 1), torch.tensor(a[1:], dtype=torch.long)]
+                out.append((head + rest.double().sum()) / len(a))
+    total = len(out)
+    m_all = len(answers[0]) if answers else 0
+    return torch.stack(out).reshape(total // max(m_all, 1), m_all) if out else torch.empty(0, 0)
+
+
+def continuation_logprob(
+    lm: LoadedModel,
+    pairs: Sequence[tuple[list[int], list[int]]],
+    *,
+    edit: Intervention | None = None,
+    batch_size: int = 16,
+) -> Tensor:
+    """Mean per-token log-probability of each continuation given its context, one
+    left-padded row per pair (the plain computation; :func:`answer_logprobs` shares contexts).
+
+    Returns:
+        ``[rows]`` float64 mean log-probability (nats per token).
+    """
+    model = lm.model
+    device = _device(lm)
+    out: list[Tensor] = []
+    with torch.no_grad(), applied(model, edit):
+        for begin in range(0, len(pairs), batch_size):
+            chunk = pairs[begin : begin + batch_size]
+            ids, mask = _left_pad([c + a for c, a in chunk], _pad_id(lm))
+            keep = max(len(a) for _, a in chunk) + 1
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            logits = model(
+                input_ids=ids.to(device),
+                attention_mask=mask.to(device),
+                position_ids=positions.to(device),
+                logits_to_keep=keep,
+            ).logits[:, -keep:-1]  # [b, keep-1, vocab]: predictions of the last keep-1 tokens
+            logp = torch.log_softmax(logits.float(), dim=-1)
+            targets = ids[:, -keep + 1 :].to(device)  # [b, keep-1]
+            picked = logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1).double().cpu()
+            for row, (_, answer) in enumerate(chunk):
+                n = len(answer)
+                out.append(picked[row, -n:].mean())
+    return torch.stack(out) if out else torch.empty(0, dtype=torch.float64)
+
+
+def likelihood_reading(
+    lm: LoadedModel,
+    items: Sequence[ForcedChoiceLike],
+    *,
+    edit: Intervention | None = None,
+    prefix: str = "",
+    chat_template: bool = True,
+    batch_size: int = 8,
+) -> Tensor:
+    """Per item, ``dLL`` = mean log-likelihood of the affirming answer minus the opposing one.
+
+    Args:
+        lm: the model.
+        items: forced-choice items.
+        edit: a neuron edit or residual vector, applied at every position; None for none.
+        prefix: text put before the situation in the user's turn (the prompt baseline).
+        chat_template: use the chat template when the tokenizer has one.
+        batch_size: items per forward (each item's context runs once, then its two answers).
+
+    Returns:
+        ``[items]`` float64 (nats); positive means the affirming answer is more likely.
+
+    Example:
+        >>> base = likelihood_reading(lm, items)
+        >>> shift = likelihood_reading(lm, items, edit=edit) - base
+    """
+    contexts = []
+    answers = []
+    for item in items:
+        contexts.append(
+            context_ids(lm, prefix + item.situation.strip(), chat_template=chat_template)
+        )
+        answers.append(
+            [
+                answer_ids(lm, item.affirm, chat_template=chat_template),
+                answer_ids(lm, item.oppose, chat_template=chat_template),
+            ]
+        )
+    scores = answer_logprobs(lm, contexts, answers, edit=edit, batch_size=batch_size)  # [n, 2]
+    return scores[:, 0] - scores[:, 1]
+
+
+# ------------------------------------------------------------------ choice
+
+
+def letter_ids(lm: LoadedModel, *, chat_template: bool = True) -> tuple[int, int]:
+    """Token ids of the answers ``A`` and ``B`` as the first token the model would write."""
+    lead = "" if _chat(lm, chat_template) else " "
+    ids = [lm.tokenizer(lead + x, add_special_tokens=False)["input_ids"][-1] for x in "AB"]
+    return int(ids[0]), int(ids[1])
+
+
+def choice_reading(
+    lm: LoadedModel,
+    items: Sequence[ForcedChoiceLike],
+    *,
+    edit: Intervention | None = None,
+    prefix: str = "",
+    chat_template: bool = True,
+    batch_size: int = 16,
+) -> Tensor:
+    """Per item, P(affirming option) among {A, B}, averaged over both option orders.
+
+    Returns:
+        ``[items]`` float64 in [0, 1]; 0.5 is indifference. A model that always says ``A``
+        reads 0.5, whatever the answers: the two orders cancel letter bias.
+    """
+    a_id, b_id = letter_ids(lm, chat_template=chat_template)
+    rows = []
+    for item in items:
+        for first, second in ((item.affirm, item.oppose), (item.oppose, item.affirm)):
+            user = prefix + CHOICE_TEMPLATE.format(
+                situation=item.situation.strip(), first=first.strip(), second=second.strip()
+            )
+            rows.append(context_ids(lm, user, chat_template=chat_template))
+    model = lm.model
+    device = _device(lm)
+    probs: list[Tensor] = []
+    with torch.no_grad(), applied(model, edit):
+        for begin in range(0, len(rows), batch_size):
+            ids, mask = _left_pad(rows[begin : begin + batch_size], _pad_id(lm))
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            logits = model(
+                input_ids=ids.to(device),
+                attention_mask=mask.to(device),
+                position_ids=positions.to(device),
+                logits_to_keep=1,
+            ).logits[:, -1, [a_id, b_id]]  # [b, 2]
+            probs.append(torch.softmax(logits.double(), dim=-1)[:, 0].cpu())  # P(A)
+    p_a = torch.cat(probs)  # [2 * items]: affirm is A in even rows, B in odd rows
+    return (p_a[0::2] + (1.0 - p_a[1::2])) / 2.0
+
+
+# ------------------------------------------------------------------ summary
+
+
+@dataclass(frozen=True)
+class ShiftSummary:
+    """One condition's effect on the instrument, against the unedited model.
+
+    Attributes:
+        n: items.
+        shift: mean over items of (edited - unedited), in the reading's unit.
+        ci_low, ci_high: 95% bootstrap interval of ``shift`` (BCa, over items).
+        wrong_way: share of items whose shift is of the sign opposite to the target pole's.
+        control_shift: the matched control's mean shift (NaN without a control).
+        p_control: two-sided paired permutation p-value of shift == control shift.
+    """
+
+    n: int
+    shift: float
+    ci_low: float
+    ci_high: float
+    wrong_way: float
+    control_shift: float = math.nan
+    p_control: float = math.nan
+
+
+def direction(toward: str) -> float:
+    """+1 for a push toward the affirming pole, -1 toward the opposing one."""
+    if toward not in ("affirm", "oppose"):
+        raise ValueError(f"Unknown pole {toward!r}; expected affirm or oppose")
+    return 1.0 if toward == "affirm" else -1.0
+
+
+def bootstrap_mean_ci(
+    values: np.ndarray, *, resamples: int = 2000, seed: int = 0
+) -> tuple[float, float]:
+    """95% BCa bootstrap interval of the mean (``scipy.stats.bootstrap``); percentile when
+    BCa is undefined (all values equal), ``(x, x)`` for a single value."""
+    x = np.asarray(values, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return math.nan, math.nan
+    if x.size == 1 or np.all(x == x[0]):
+        return float(x.mean()), float(x.mean())
+    result = scipy_stats.bootstrap(
+        (x,), np.mean, n_resamples=resamples, method="BCa", random_state=seed
+    )
+    low, high = result.confidence_interval
+    if not (math.isfinite(low) and math.isfinite(high)):
+        result = scipy_stats.bootstrap(
+            (x,), np.mean, n_resamples=resamples, method="percentile", random_state=seed
+        )
+        low, high = result.confidence_interval
+    return float(low), float(high)
+
+
+def paired_pvalue(a: np.ndarray, b: np.ndarray, *, resamples: int = 9999, seed: int = 0) -> float:
+    """Two-sided paired permutation test of mean(a - b) == 0 (``scipy.stats.permutation_test``,
+    ``permutation_type="samples"``: each item's two values are swapped at random, i.e. the
+    sign of its difference flipped; exact when 2**n <= resamples).
+
+    Why a permutation test and not ``ttest_rel``: 20-40 item differences of a log-likelihood
+    are often skewed or heavy-tailed; the permutation test needs only that, under the null,
+    the edit and its control are exchangeable on each item, which is what a matched control
+    claims. It is two-sided, so an edit that moves the wrong way also reads as significant;
+    the verdict also asks for the right sign.
+    """
+    xa, xb = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    keep = np.isfinite(xa) & np.isfinite(xb)
+    xa, xb = xa[keep], xb[keep]
+    if xa.size == 0 or np.all(xa == xb):
+        return 1.0
+    result = scipy_stats.permutation_test(
+        (xa, xb),
+        lambda x, y, axis: np.mean(x - y, axis=axis),
+        permutation_type="samples",
+        vectorized=True,
+        n_resamples=resamples,
+        alternative="two-sided",
+        random_state=seed,
+    )
+    return float(result.pvalue)
+
+
+def summarize_shift(
+    shift: Tensor | np.ndarray,
+    *,
+    toward: str,
+    control: Tensor | np.ndarray | None = None,
+    seed: int = 0,
+) -> ShiftSummary:
+    """Summarise per-item shifts (edited minus unedited) of one condition.
+
+    Args:
+        shift: ``[items]`` edited reading minus the unedited reading.
+        toward: the pole the edit pushes toward (decides what "wrong way" means).
+        control: ``[items]`` the matched control's shift on the same items.
+        seed: seed of the bootstrap and the permutations.
+    """
+    x = np.asarray(shift, dtype=np.float64)
+    sign = direction(toward)
+    low, high = bootstrap_mean_ci(x, seed=seed)
+    finite = x[np.isfinite(x)]
+    wrong = float((sign * finite < 0).mean()) if finite.size else math.nan
+    control_shift = p = math.nan
+    if control is not None:
+        c = np.asarray(control, dtype=np.float64)
+        control_shift = float(np.nanmean(c)) if c.size else math.nan
+        p = paired_pvalue(x, c, seed=seed)
+    return ShiftSummary(
+        n=int(finite.size),
+        shift=float(finite.mean()) if finite.size else math.nan,
+        ci_low=low,
+        ci_high=high,
+        wrong_way=wrong,
+        control_shift=control_shift,
+        p_control=p,
+    )

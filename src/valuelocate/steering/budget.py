@@ -1,0 +1,173 @@
+"""Strength at matched cost: the gamma at which an edit reaches a damage budget.
+
+Usage:
+
+1. ``cost = NeutralCost(lm, kind="ppl")`` measures the unedited model on the neutral texts
+   once; ``cost(edit)`` is then the edit's perplexity ratio (``kind="kl"``: the mean per-token
+   KL divergence from the unedited next-token distribution, nats).
+2. ``found = find_gamma(lambda g: cost(edit.with_gamma(g)), budget=1.10)`` returns the largest
+   gamma found (by doubling, then bisection) whose cost stays within the budget, and its cost.
+3. Compare methods at their own ``found.gamma``; give the random control the same gamma.
+
+Why: methods differ in how hard they push per unit of gamma, so comparing them at one gamma
+compares nothing; at equal damage to neutral text the comparison is fair (METHOD.md section 7).
+The perplexity ratio is ``exp(mean_texts(nll_edited) - mean_texts(nll_unedited))``: the
+geometric mean over texts of each text's perplexity ratio.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from valuelocate.models import LoadedModel
+from valuelocate.steering.intervention import Intervention, applied
+
+CostKind = Literal["ppl", "kl"]
+
+
+def _neutral_texts() -> list[str]:
+    try:  # the redesigned layout
+        from valuelocate.evaluation.cost import load_neutral_texts
+    except ImportError:  # the layout before the redesign
+        from valuelocate.evaluate import load_neutral_texts  # type: ignore[no-redef]
+    return load_neutral_texts()
+
+
+def _log_probs(lm: LoadedModel, texts: Sequence[str], edit: Intervention | None) -> list[Tensor]:
+    """Per text, ``[tokens-1, vocab]`` next-token log-probabilities (raw text, one text per
+    forward: no padding, so the unedited reference is exact)."""
+    device = next(lm.model.parameters()).device
+    out = []
+    with torch.no_grad(), applied(lm.model, edit):
+        for text in texts:
+            ids = lm.tokenizer(text, return_tensors="pt")["input_ids"].to(device)
+            logits = lm.model(input_ids=ids).logits[0, :-1].float()
+            out.append(torch.log_softmax(logits, dim=-1).cpu())
+    return out
+
+
+def _nll(log_probs: list[Tensor], texts_ids: list[Tensor]) -> Tensor:
+    """Mean NLL per predicted token of each text, ``[texts]`` float64."""
+    return torch.stack(
+        [
+            -lp.gather(-1, ids[1:, None]).squeeze(-1).double().mean()
+            for lp, ids in zip(log_probs, texts_ids, strict=True)
+        ]
+    )
+
+
+@dataclass
+class NeutralCost:
+    """The cost of an edit on neutral text, against the unedited model measured once.
+
+    Attributes:
+        lm: the model.
+        kind: ``ppl`` (perplexity ratio, 1.0 = no damage) or ``kl`` (mean token KL, nats).
+        texts: the neutral texts (default: the shipped ones).
+    """
+
+    lm: LoadedModel
+    kind: CostKind = "ppl"
+    texts: Sequence[str] = field(default_factory=_neutral_texts)
+    _base: list[Tensor] = field(init=False, repr=False)
+    _ids: list[Tensor] = field(init=False, repr=False)
+    calls: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("ppl", "kl"):
+            raise ValueError(f"Unknown cost {self.kind!r}; expected ppl or kl")
+        self._ids = [self.lm.tokenizer(t, return_tensors="pt")["input_ids"][0] for t in self.texts]
+        self._base = _log_probs(self.lm, self.texts, None)
+
+    def __call__(self, edit: Intervention | None) -> float:
+        self.calls += 1
+        edited = _log_probs(self.lm, self.texts, edit)
+        if self.kind == "ppl":
+            gap = _nll(edited, self._ids).mean() - _nll(self._base, self._ids).mean()
+            return float(math.exp(float(gap)))
+        kls = [(b.exp() * (b - e)).sum(-1).mean() for b, e in zip(self._base, edited, strict=True)]
+        return float(torch.stack(kls).mean())
+
+    @property
+    def neutral_level(self) -> float:
+        """The cost of no edit: 1.0 for ``ppl``, 0.0 for ``kl``."""
+        return 1.0 if self.kind == "ppl" else 0.0
+
+
+@dataclass(frozen=True)
+class BudgetResult:
+    """What :func:`find_gamma` found.
+
+    Attributes:
+        gamma: the largest gamma tried whose cost is within the budget (0 if none).
+        cost: its cost.
+        evaluations: (gamma, cost) pairs in the order tried.
+        reached: whether a gamma past the budget was found (else ``gamma`` is ``max_gamma``
+            or the cost never got there).
+    """
+
+    gamma: float
+    cost: float
+    evaluations: tuple[tuple[float, float], ...]
+    reached: bool
+
+
+def find_gamma(
+    cost: Callable[[float], float],
+    *,
+    budget: float,
+    start: float = 1.0,
+    max_gamma: float = 64.0,
+    steps: int = 6,
+    neutral: float = 1.0,
+) -> BudgetResult:
+    """The gamma at which ``cost(gamma)`` reaches ``budget``, by doubling then bisection.
+
+    Doubles ``gamma`` from ``start`` until the cost exceeds the budget (or ``max_gamma``),
+    then bisects ``steps`` times between the last gamma within budget and the first past it.
+    The cost need not be monotone at small gamma (a ratio just below 1 is common); the
+    search assumes only that it crosses the budget once.
+
+    Args:
+        cost: gamma -> cost (e.g. ``lambda g: neutral_cost(edit.with_gamma(g))``).
+        budget: the cost to reach (``1.10`` for a perplexity ratio).
+        start, max_gamma: the first gamma tried and the largest.
+        steps: bisection steps after bracketing.
+        neutral: the cost at gamma 0 (1.0 for a ratio, 0.0 for a KL).
+
+    Example:
+        >>> find_gamma(lambda g: 1 + 0.01 * g * g, budget=1.10).gamma  # about sqrt(10)
+    """
+    if start <= 0 or max_gamma < start:
+        raise ValueError("Need 0 < start <= max_gamma")
+    tried: list[tuple[float, float]] = []
+    low, low_cost = 0.0, neutral
+    high: float | None = None
+    gamma = start
+    while True:
+        value = cost(gamma)
+        tried.append((gamma, value))
+        if value > budget:
+            high = gamma
+            break
+        low, low_cost = gamma, value
+        if gamma >= max_gamma:
+            break
+        gamma = min(gamma * 2.0, max_gamma)
+    if high is None:
+        return BudgetResult(low, low_cost, tuple(tried), False)
+    for _ in range(steps):
+        middle = (low + high) / 2.0
+        value = cost(middle)
+        tried.append((middle, value))
+        if value > budget:
+            high = middle
+        else:
+            low, low_cost = middle, value
+    return BudgetResult(low, low_cost, tuple(tried), True)

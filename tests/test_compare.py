@@ -1,0 +1,112 @@
+"""The comparison grid end to end on stories260k, and the ranking rule on hand-made rows."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass
+
+import pytest
+
+from valuelocate.evaluation.compare import Config, Grid, GridRow, score, write_rows
+from valuelocate.models import load_model
+
+from tiny_models import STORIES
+
+needs_stories = pytest.mark.skipif(not STORIES.is_dir(), reason="../shared/models is absent")
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    dimension: str
+    situation: str
+    affirm: str
+    oppose: str
+    split: str = "search"
+
+
+ITEMS = {
+    "conservation": [
+        Item("a", "conservation", "A girl found a box.", "She kept it safe.", "She ran off."),
+        Item("b", "conservation", "The dog saw the park.", "He stayed.", "He ran to play."),
+    ],
+    "self_enhancement": [
+        Item("c", "self_enhancement", "Tom had a kite.", "He won the race.", "He gave it away."),
+        Item("d", "self_enhancement", "Sue had a cake.", "She sold it.", "She shared it."),
+    ],
+}
+
+
+def _row(pole: str, shift: float, control: float, p: float, cost: float = 1.05) -> GridRow:
+    return GridRow(
+        "x",
+        "descriptions",
+        "band",
+        "mean-diff",
+        "conservation",
+        pole,
+        2.0,
+        cost,
+        True,
+        10,
+        shift,
+        shift - 0.1,
+        shift + 0.1,
+        0.1,
+        control,
+        p,
+        math.nan,
+        5,
+        0.0,
+    )
+
+
+def test_score_counts_right_way_wins_within_budget():
+    rows = [
+        _row("affirm", 0.2, 0.0, 0.001),
+        _row("oppose", -0.2, 0.0, 0.001),
+        _row("oppose", 0.2, 0.0, 0.001),  # wrong way
+        _row("affirm", 0.2, 0.0, 0.001, cost=1.2),  # over budget
+        _row("affirm", 0.2, 0.0, 0.05),  # not significant
+    ]
+    wins, mean = score(rows)
+    assert wins == 2
+    assert mean == pytest.approx((0.2 + 0.2 - 0.2 + 0.2 + 0.2) / 5)
+
+
+@needs_stories
+def test_grid_runs_cells_and_writes_rows(tmp_path):
+    lm = load_model(str(STORIES))
+    grid = Grid(
+        lm,
+        ITEMS,
+        budget=1.10,
+        pairs_items=ITEMS,
+        neutral_texts=["The cat sat on the mat."],
+        steps=2,
+    )
+    cells = [
+        Config("band", "pairs", "band", "mean-diff", band=(1, 2)),
+        Config("prompt", "none", "none", "prompt"),
+        Config("residual", "descriptions", "none", "residual", layer=2),
+        Config("dyn", "pairs", "mean-diff", "dynamic", params={"v": "p", "top_k": 5}),
+    ]
+    rows = []
+    for cell in cells:
+        rows.extend(grid.run(cell, "conservation", selectivity=cell.name == "band"))
+    assert [(r.config, r.pole) for r in rows] == [
+        (c.name, p) for c in cells for p in ("affirm", "oppose")
+    ]
+    for r in rows:
+        assert r.n == 2
+        assert math.isfinite(r.shift)
+        if r.rule != "prompt":
+            assert r.cost <= 1.10 and r.gamma >= 0
+            assert math.isfinite(r.p_control)
+    assert math.isfinite(rows[0].selectivity)
+    write_rows(rows, tmp_path)
+    assert len(json.loads((tmp_path / "grid.json").read_text())) == len(rows)
+    with (tmp_path / "grid.csv").open() as handle:
+        assert len(list(csv.DictReader(handle))) == len(rows)
