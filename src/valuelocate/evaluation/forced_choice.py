@@ -27,19 +27,19 @@ and the answer the assistant's; without one (base models) the raw text is
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 import torch
-from scipy import stats as scipy_stats
 from torch import Tensor
 
+from valuelocate.evaluation.statistics import bootstrap_ci, paired_permutation_pvalue
+from valuelocate.forward import cache_argument, input_device, output_cache
 from valuelocate.models import LoadedModel
-from valuelocate.prompting import has_chat_template
+from valuelocate.prompting import has_chat_template, left_pad, pad_token_id
 from valuelocate.steering.intervention import Intervention, applied
 
 RAW_CUE = "\nAnswer:"
@@ -92,37 +92,7 @@ def answer_ids(lm: LoadedModel, answer: str, *, chat_template: bool = True) -> l
     return ids
 
 
-def _left_pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[Tensor, Tensor]:
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, row in enumerate(rows):
-        ids[i, width - len(row) :] = torch.tensor(list(row), dtype=torch.long)
-        mask[i, width - len(row) :] = 1
-    return ids, mask
-
-
-def _pad_id(lm: LoadedModel) -> int:
-    pad = lm.tokenizer.pad_token_id
-    return int(pad) if pad is not None else 0
-
-
-def _device(lm: LoadedModel) -> torch.device:
-    return next(lm.model.parameters()).device
-
-
 # ------------------------------------------------------------------ likelihood
-
-
-def _cache_of(output: object) -> Any:
-    cache = getattr(output, "past_key_values", None)
-    return cache if cache is not None else getattr(output, "cache", None)
-
-
-def _cache_argument(model: torch.nn.Module) -> str:
-    """The forward's name for the KV cache: ``cache`` (transformers 5) or ``past_key_values``."""
-    parameters = inspect.signature(model.forward).parameters
-    return "cache" if "cache" in parameters else "past_key_values"
 
 
 def answer_logprobs(
@@ -151,15 +121,15 @@ def answer_logprobs(
         ``[rows, m]`` float64 mean log-probabilities (nats per token).
     """
     model = lm.model
-    device = _device(lm)
-    pad = _pad_id(lm)
+    device = input_device(lm.model)
+    pad = pad_token_id(lm.tokenizer)
     out: list[Tensor] = []
     with torch.no_grad(), applied(model, edit):
         for begin in range(0, len(contexts), batch_size):
             ctx = contexts[begin : begin + batch_size]
             ans = answers[begin : begin + batch_size]
             m = len(ans[0])
-            ids, mask = _left_pad(ctx, pad)  # [b, Lc]
+            ids, mask = left_pad(ctx, pad)  # [b, Lc]
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
             first = model(
                 input_ids=ids.to(device),
@@ -169,7 +139,7 @@ def answer_logprobs(
                 logits_to_keep=1,
             )
             first_logp = torch.log_softmax(first.logits[:, -1].float(), dim=-1).cpu()  # [b, V]
-            cache = _cache_of(first)
+            cache = output_cache(first)
             cache.batch_repeat_interleave(m)
             rows = [a for group in ans for a in group]  # [b * m]
             width = max(len(a) for a in rows)
@@ -187,7 +157,7 @@ def answer_logprobs(
                 attention_mask=full_mask.to(device),
                 position_ids=a_pos.to(device),
                 use_cache=True,
-                **{_cache_argument(model): cache},
+                **{cache_argument(model): cache},
             ).logits  # [b * m, width, V]: position t predicts answer token t + 1
             logp = torch.log_softmax(logits[:, :-1].float(), dim=-1).cpu()
             for i, a in enumerate(rows):
@@ -213,12 +183,12 @@ def continuation_logprob(
         ``[rows]`` float64 mean log-probability (nats per token).
     """
     model = lm.model
-    device = _device(lm)
+    device = input_device(lm.model)
     out: list[Tensor] = []
     with torch.no_grad(), applied(model, edit):
         for begin in range(0, len(pairs), batch_size):
             chunk = pairs[begin : begin + batch_size]
-            ids, mask = _left_pad([c + a for c, a in chunk], _pad_id(lm))
+            ids, mask = left_pad([c + a for c, a in chunk], pad_token_id(lm.tokenizer))
             keep = max(len(a) for _, a in chunk) + 1
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
             logits = model(
@@ -312,11 +282,11 @@ def choice_reading(
             )
             rows.append(context_ids(lm, user, chat_template=chat_template))
     model = lm.model
-    device = _device(lm)
+    device = input_device(lm.model)
     probs: list[Tensor] = []
     with torch.no_grad(), applied(model, edit):
         for begin in range(0, len(rows), batch_size):
-            ids, mask = _left_pad(rows[begin : begin + batch_size], _pad_id(lm))
+            ids, mask = left_pad(rows[begin : begin + batch_size], pad_token_id(lm.tokenizer))
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
             logits = model(
                 input_ids=ids.to(device),
@@ -361,57 +331,6 @@ def direction(toward: str) -> float:
     return 1.0 if toward == "affirm" else -1.0
 
 
-def bootstrap_mean_ci(
-    values: np.ndarray, *, resamples: int = 2000, seed: int = 0
-) -> tuple[float, float]:
-    """95% BCa bootstrap interval of the mean (``scipy.stats.bootstrap``); percentile when
-    BCa is undefined (all values equal), ``(x, x)`` for a single value."""
-    x = np.asarray(values, dtype=np.float64)
-    x = x[np.isfinite(x)]
-    if x.size == 0:
-        return math.nan, math.nan
-    if x.size == 1 or np.all(x == x[0]):
-        return float(x.mean()), float(x.mean())
-    result = scipy_stats.bootstrap(
-        (x,), np.mean, n_resamples=resamples, method="BCa", random_state=seed
-    )
-    low, high = result.confidence_interval
-    if not (math.isfinite(low) and math.isfinite(high)):
-        result = scipy_stats.bootstrap(
-            (x,), np.mean, n_resamples=resamples, method="percentile", random_state=seed
-        )
-        low, high = result.confidence_interval
-    return float(low), float(high)
-
-
-def paired_pvalue(a: np.ndarray, b: np.ndarray, *, resamples: int = 9999, seed: int = 0) -> float:
-    """Two-sided paired permutation test of mean(a - b) == 0 (``scipy.stats.permutation_test``,
-    ``permutation_type="samples"``: each item's two values are swapped at random, i.e. the
-    sign of its difference flipped; exact when 2**n <= resamples).
-
-    Why a permutation test and not ``ttest_rel``: 20-40 item differences of a log-likelihood
-    are often skewed or heavy-tailed; the permutation test needs only that, under the null,
-    the edit and its control are exchangeable on each item, which is what a matched control
-    claims. It is two-sided, so an edit that moves the wrong way also reads as significant;
-    the verdict also asks for the right sign.
-    """
-    xa, xb = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    keep = np.isfinite(xa) & np.isfinite(xb)
-    xa, xb = xa[keep], xb[keep]
-    if xa.size == 0 or np.all(xa == xb):
-        return 1.0
-    result = scipy_stats.permutation_test(
-        (xa, xb),
-        lambda x, y, axis: np.mean(x - y, axis=axis),
-        permutation_type="samples",
-        vectorized=True,
-        n_resamples=resamples,
-        alternative="two-sided",
-        random_state=seed,
-    )
-    return float(result.pvalue)
-
-
 def summarize_shift(
     shift: Tensor | np.ndarray,
     *,
@@ -429,14 +348,14 @@ def summarize_shift(
     """
     x = np.asarray(shift, dtype=np.float64)
     sign = direction(toward)
-    low, high = bootstrap_mean_ci(x, seed=seed)
+    low, high = bootstrap_ci(x, resamples=2000, seed=seed)
     finite = x[np.isfinite(x)]
     wrong = float((sign * finite < 0).mean()) if finite.size else math.nan
     control_shift = p = math.nan
     if control is not None:
         c = np.asarray(control, dtype=np.float64)
         control_shift = float(np.nanmean(c)) if c.size else math.nan
-        p = paired_pvalue(x, c, seed=seed)
+        p = paired_permutation_pvalue(x, c, permutations=9999, seed=seed)
     return ShiftSummary(
         n=int(finite.size),
         shift=float(finite.mean()) if finite.size else math.nan,
