@@ -10,10 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
-from safetensors.torch import load_file
 
 from valuelocate.evaluation.cost import load_neutral_texts
+from valuelocate.artifacts import load_neuron_sets
 from valuelocate.data import load_questionnaire
 from valuelocate.pipeline import RunOptions, run
 from valuelocate.vocab import CONDITIONS, DIMENSIONS, EDIT_CONDITIONS
@@ -76,17 +75,14 @@ def test_run_completes_on_a_tiny_model_and_writes_the_report(tmp_path) -> None: 
     summary = json.loads((out / "summary.json").read_text())
     assert (summary["num_layers"], summary["neurons_per_layer"]) == (5, 172)
     assert summary["total_neurons"] == 5 * 172
-    tensors = load_file(out / "neurons.safetensors")
+    sets = load_neuron_sets(out)
     for dimension in DIMENSIONS:
         for pole in ("affirm", "oppose"):
             info = summary["dimensions"][dimension][pole]
             assert info["count"] == sum(info["per_layer"])
             assert info["percent"] == pytest.approx(100 * info["count"] / (5 * 172))
-            layers = [t for k, t in tensors.items() if dimension in k and pole in k and
-                      k.endswith("layer")]  # fmt: skip
-            if layers:
-                counts = torch.bincount(layers[0].long(), minlength=5).tolist()
-                assert counts == info["per_layer"]
+            neuron_set = getattr(sets[dimension], pole)
+            assert neuron_set.counts_per_layer().tolist() == info["per_layer"]
             assert f"{info['percent']:.2f}%" in html
 
     # The evaluation's figures.
