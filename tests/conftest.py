@@ -98,7 +98,6 @@ def full_report(tmp_path_factory):  # type: ignore[no-untyped-def]
     """One hand-made run with evaluation and its report (plots take seconds), shared by the
     report tests that only read it."""
     from report_fixture import make_run
-
     from valuelocate.reporting import write_report
 
     return write_report(make_run(tmp_path_factory.mktemp("full")))

@@ -46,8 +46,8 @@ def test_summary_table_shows_the_steered_dimensions_figures(tmp_path: Path) -> N
     console = Console(width=400, record=True)
     print_results(result, console)
     text = console.export_text()
-    row = result.select(measure="questionnaire", condition="affirm", gamma=1.0,
-                        steered_dimension="conservation", scored_dimension="conservation")[0]  # fmt: skip
+    where = {"steered_dimension": "conservation", "scored_dimension": "conservation"}
+    (row,) = result.select(measure="questionnaire", condition="affirm", gamma=1.0, **where)
     cell = f"{row.mean:.2f} [{row.ci_low:.2f}, {row.ci_high:.2f}]"
     if row.p_vs_random is not None:
         cell += f" p={row.p_vs_random:.3f}"

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typer.testing import CliRunner
 
 from conftest import needs_stories
+from valuelocate.artifacts import load_neuron_sets
 from valuelocate.cli import app
 from valuelocate.edits import steering_edit
-from valuelocate.artifacts import load_neuron_sets
 from valuelocate.generation import generate_answers
 from valuelocate.steer import SteerOptions
 

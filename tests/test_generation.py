@@ -71,9 +71,9 @@ def test_stacked_down_in_edit_changes_the_down_input_and_leaves_act_alone(storie
     handle = down_proj.register_forward_hook(lambda _m, args, _o: received.append(args[0][:, -1]))
     config = GenerationConfig(max_new_tokens=3)
     try:
-        with capture_activations(stories_lm.model, site="act", layers=[layer]) as act, \
-                capture_activations(stories_lm.model, site="down_in", layers=[layer]) as raw:  # fmt: skip
-            generate_stacked(stories_lm, PROMPTS, [None, edit], config=config)
+        with capture_activations(stories_lm.model, site="act", layers=[layer]) as act:
+            with capture_activations(stories_lm.model, site="down_in", layers=[layer]) as raw:
+                generate_stacked(stories_lm, PROMPTS, [None, edit], config=config)
     finally:
         handle.remove()
     # Calls: the shared prefill, the last prompt token (not edited: scope generated), then the

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from valuelocate.evaluation.cost import load_neutral_texts
 from valuelocate.artifacts import load_neuron_sets
 from valuelocate.data import load_questionnaire
+from valuelocate.evaluation.cost import load_neutral_texts
 from valuelocate.pipeline import RunOptions, run
 from valuelocate.vocab import CONDITIONS, DIMENSIONS, EDIT_CONDITIONS
 
