@@ -45,9 +45,13 @@ test: $(VENV)/.installed
 test-slow: $(VENV)/.installed
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -q -m slow $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
+# Style, types, and the import contract (the library never imports typer or rich; see
+# [tool.importlinter] in pyproject.toml).
 lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy src/valuelocate
+	$(BIN)/lint-imports
 
 format: $(VENV)/.installed
 	$(BIN)/ruff check --fix src tests benchmarks

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 import torch
 
@@ -20,7 +17,7 @@ from valuelocate.edits import (
 from valuelocate.hooks import capture_activations, edit_neurons
 from valuelocate.selection import NeuronSet, Selection
 
-from tiny_models import STORIES, build, left_padded_batch
+from tiny_models import build, left_padded_batch
 
 SHAPE = (3, 96)
 
@@ -162,36 +159,6 @@ def test_simple_edits() -> None:
         raw, out = _raw_and_edited(model, edit, scope="all")
         idx = target.index[target.layer == 1]
         torch.testing.assert_close(out.values(1)[:, idx], fn(raw.values(1)[:, idx]))
-
-
-def test_steer_cli_prints_both_answers(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    if not STORIES.is_dir():
-        pytest.skip("../shared/models is absent")
-    from valuelocate.locating import LocateOptions, locate
-
-    run_dir = tmp_path / "run"
-    options = LocateOptions(
-        model=str(STORIES),
-        dimensions=("conservation",),
-        prompts_per_pole=2,
-        max_new_tokens=3,
-        method_params={"min_required": 20},
-    )
-    locate(options, run_dir)
-    result = subprocess.run(
-        [sys.executable, "-m", "valuelocate", "steer", "Once upon a time",
-         "--neurons", str(run_dir), "--dimension", "conservation", "--gamma", "3",
-         "--max-new-tokens", "8"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert "unedited" in result.stdout and "gamma 3" in result.stdout
-    bad = subprocess.run(
-        [sys.executable, "-m", "valuelocate", "steer", "x", "--neurons", str(run_dir),
-         "--dimension", "power"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert bad.returncode == 2 and "Unknown --dimension" in bad.stderr
 
 
 def test_edit_is_applied_at_the_site_it_was_located_at() -> None:

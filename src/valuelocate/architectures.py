@@ -134,7 +134,7 @@ def decoder_layers(model: nn.Module, arch: ArchSpec | None = None) -> list[nn.Mo
     """The decoder layers of ``model``, in order."""
     spec = arch_for(model, arch)
     layers = _get(model, spec.layers)
-    return list(layers)  # type: ignore[arg-type]
+    return list(layers)  # type: ignore[arg-type, call-overload]
 
 
 def site_module(layer: nn.Module, site: Site, spec: ArchSpec) -> nn.Module:

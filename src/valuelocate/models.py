@@ -109,7 +109,7 @@ def _cached_gguf_dir(
     # transformers dequantises GGUF weights to plain floats on load but still marks the model
     # as GGUF-quantized, which blocks save_pretrained and would make later loads look for the
     # GGUF file again: drop the mark.
-    model.hf_quantizer = None
+    model.hf_quantizer = None  # type: ignore[assignment]
     if hasattr(model.config, "quantization_config"):
         delattr(model.config, "quantization_config")
     model.config.name_or_path = hub_name
@@ -273,7 +273,7 @@ def load_model(
             raise
         raise _unreachable(model_id, exc) from exc
     if device is not None and device_map is None:
-        model = model.to(device)
+        model = model.to(device)  # type: ignore[arg-type]
     model.eval()
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:

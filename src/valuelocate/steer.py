@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from valuelocate.architectures import ArchSpec, attach_arch, model_shape
 from valuelocate.artifacts import load_neuron_sets, read_json
@@ -23,7 +23,7 @@ from valuelocate.generation import GenerationConfig, generate_answers
 from valuelocate.hooks import Edit
 from valuelocate.models import LoadedModel, load_model
 from valuelocate.optionspec import option, with_overrides
-from valuelocate.vocab import DIMENSIONS, POLES, SCOPES, Scope, check_choice
+from valuelocate.vocab import DIMENSIONS, POLES, SCOPES, SITES, Scope, Site, check_choice
 
 _DEFAULTS = GenerationConfig()
 
@@ -70,10 +70,13 @@ class SteerOptions:
 
 
 def run_steering_edit(
-    neurons: Path, lm: LoadedModel, options: SteerOptions, *, site: str | None = None
+    neurons: Path, lm: LoadedModel, options: SteerOptions, *, site: Site | None = None
 ) -> Edit:
-    """The study's dynamic edit for ``options`` from a run's neuron sets, at the run's site."""
+    """The study's dynamic edit for ``options`` from a run's neuron sets, at the run's site
+    (``site`` overrides it)."""
     manifest = read_json(neurons / "manifest.json")
+    located = site or manifest.get("options", {}).get("site", "act")
+    check_choice("site", located, SITES)
     sets = load_neuron_sets(neurons, expect=model_shape(lm.model))
     if options.dimension not in sets:
         raise ValueError(
@@ -88,7 +91,7 @@ def run_steering_edit(
         fraction=options.fraction,
         seed=options.seed,
         clamp=options.clamp,
-        site=site or manifest.get("options", {}).get("site", "act"),
+        site=cast(Site, located),
     )
 
 

@@ -96,7 +96,7 @@ def validate_command(
         raise typer.Exit(2)
     if kind == "forced_choice" or (kind is None and _looks_forced_choice(path)):
         issues = validate_forced_choice(path)
-        records = [] if issues else load_forced_choice(path=path)
+        records: list[Any] = [] if issues else list(load_forced_choice(path=path))
     else:
         records, issues = validate_file(path, kind)  # type: ignore[arg-type]
     for issue in issues:

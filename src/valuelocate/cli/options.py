@@ -69,7 +69,9 @@ def options_command(
 ) -> Callable[..., None]:
     """A typer command whose flags are ``cls``'s fields plus ``leading`` and ``trailing``
     parameters; it calls ``body(options, **the_others)``."""
-    names = {f.name for f in dataclasses.fields(cls)}
+    # Only the fields offered on the command line: a field kept off it (``cli=False``) may
+    # share its name with one of the command's own parameters (``run``'s ``--judge``).
+    names = {f.name for f in dataclasses.fields(cls) if f.metadata.get("cli", True)}
 
     def command(**kwargs: Any) -> None:
         own = {k: kwargs.pop(k) for k in list(kwargs) if k in names}

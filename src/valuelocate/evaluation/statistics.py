@@ -14,7 +14,7 @@ from torch import Tensor
 
 
 def bootstrap_ci(
-    values: Tensor | Sequence[float],
+    values: Tensor | Sequence[float] | np.ndarray,
     *,
     resamples: int = 1000,
     seed: int = 0,
@@ -55,8 +55,8 @@ def bootstrap_ci(
 
 
 def paired_permutation_pvalue(
-    a: Tensor | Sequence[float],
-    b: Tensor | Sequence[float],
+    a: Tensor | Sequence[float] | np.ndarray,
+    b: Tensor | Sequence[float] | np.ndarray,
     *,
     permutations: int = 2000,
     seed: int = 0,
@@ -103,6 +103,6 @@ def paired_permutation_pvalue(
     return float(min(1.0, result.pvalue))
 
 
-def _finite(values: Tensor | Sequence[float]) -> np.ndarray:
+def _finite(values: Tensor | Sequence[float] | np.ndarray) -> np.ndarray:
     x = np.asarray(values.tolist() if isinstance(values, Tensor) else values, dtype=np.float64)
     return x[np.isfinite(x)]

@@ -63,6 +63,12 @@ class RowEdits:
         self._layers = {r: set(e.layers()) for r, e in enumerate(self.edits) if e is not None}
         self._fast: dict[tuple[int, str], _FastLayer | None] = {}
 
+    def reset(self) -> None:
+        """Restart every row's draws (the Edit protocol)."""
+        for e in self.edits:
+            if e is not None:
+                e.reset()
+
     def layers(self) -> Iterable[int]:
         return sorted(set().union(*self._layers.values())) if self._layers else []
 

@@ -203,6 +203,11 @@ class ComposedEdit:
     def layers(self) -> Iterable[int]:
         return sorted({layer for e in self.edits for layer in e.layers()})
 
+    def reset(self) -> None:
+        """Restart every part's draws (the Edit protocol)."""
+        for e in self.edits:
+            e.reset()
+
     def edit(self, layer: int, values: Tensor) -> tuple[Tensor, Tensor]:
         current = values
         touched: list[Tensor] = []

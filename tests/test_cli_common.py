@@ -1,0 +1,25 @@
+"""`valuelocate.cli.common`: the progress bar the library reports to through a callback."""
+
+from __future__ import annotations
+
+import pytest
+
+from valuelocate.cli.common import MODEL_OPTION, progress_bar
+from valuelocate.models import DEFAULT_MODEL
+
+
+def test_progress_bar_shows_what_the_library_reports(capsys: pytest.CaptureFixture[str]) -> None:
+    with progress_bar("working") as progress:
+        progress("judging conservation", 2, 7)
+    err = capsys.readouterr().err
+    assert "judging conservation" in err and "2/7" in err
+
+
+def test_a_hidden_bar_prints_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    with progress_bar("working", show=False) as progress:
+        progress("step", 1, 2)
+    assert capsys.readouterr().err == ""
+
+
+def test_the_model_flag_defaults_to_the_embedded_model() -> None:
+    assert MODEL_OPTION.default == DEFAULT_MODEL

@@ -1,0 +1,50 @@
+"""`valuelocate.forward`: positions that skip left padding, last-position logits and the KV
+cache, on a tiny random Llama."""
+
+from __future__ import annotations
+
+import inspect
+
+import torch
+
+from valuelocate.forward import (
+    cache_argument,
+    forward_logits,
+    input_device,
+    last_logits,
+    output_cache,
+    position_ids,
+)
+
+from tiny_models import build, left_padded_batch
+
+
+def test_position_ids_skip_left_padding() -> None:
+    mask = torch.tensor([[0, 0, 1, 1, 1], [1, 1, 1, 1, 1], [0, 0, 0, 0, 1]])
+    assert position_ids(mask).tolist() == [[0, 0, 0, 1, 2], [0, 1, 2, 3, 4], [0, 0, 0, 0, 0]]
+
+
+def test_left_padded_logits_equal_unpadded_forwards() -> None:
+    model = build("llama")
+    rows = [[5, 17, 33, 41, 8, 9], [12, 60, 7]]
+    batch = left_padded_batch(rows)
+    with torch.no_grad():
+        full = forward_logits(model, batch, last_only=False)  # [2, 6, vocab]
+        last = forward_logits(model, batch, last_only=True)  # [2, vocab]
+        for i, row in enumerate(rows):
+            alone = model(input_ids=torch.tensor([row])).logits[0, -1]
+            torch.testing.assert_close(last[i], alone, rtol=0, atol=1e-5)
+    torch.testing.assert_close(last, full[:, -1], rtol=0, atol=1e-6)
+
+
+def test_last_logits_cache_and_device() -> None:
+    model = build("llama")
+    ids = torch.tensor([[3, 4, 5, 6]])
+    with torch.no_grad():
+        assert last_logits(model, input_ids=ids).shape == (1, 101)
+        output = model(input_ids=ids, use_cache=True)
+    cache = output_cache(output)
+    assert cache is not None and cache.get_seq_length() == 4
+    assert output_cache(object()) is None
+    assert cache_argument(model) in inspect.signature(model.forward).parameters
+    assert input_device(model) == torch.device("cpu")
