@@ -10,7 +10,7 @@ import torch
 
 from valuelocate.evaluation.forced_choice import answer_ids, context_ids
 from valuelocate.hooks import capture_activations, edit_neurons
-from valuelocate.locating.contrast import description_stats, pair_stats
+from valuelocate.locating.contrast import description_stats, pair_stats, text_stats
 from valuelocate.models import load_model
 from valuelocate.selection import get_method
 from valuelocate.steering.mean_diff import mean_difference, selected_edit
@@ -117,3 +117,37 @@ def test_selection_applies_unchanged_and_the_edit_moves_toward_the_target(storie
         gap_after[idx[in_first]], torch.zeros(int(in_first.sum()), dtype=torch.float64), atol=1e-5
     )
     assert gap_after[idx].abs().sum() < gap_before[idx].abs().sum()
+
+
+@needs_stories
+def test_locate_with_the_descriptions_contrast_uses_the_descriptions(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``locate --contrast descriptions``: each pole's statistics are exactly the statistics
+    of its descriptions, the manifest records the source, and no text is generated."""
+    import json
+
+    from safetensors.torch import load_file
+
+    from valuelocate.data import load_descriptions
+    from valuelocate.locating import LocateOptions, locate
+    from valuelocate.models import load_model
+    from valuelocate.stats import NeuronStats
+
+    lm = load_model(str(STORIES))
+    options = LocateOptions(
+        model=str(STORIES),
+        dimensions=("conservation",),
+        contrast="descriptions",
+        batch_size=16,
+        method_params={"min_required": 5, "threshold": 0.6},
+    )
+    run = locate(options, tmp_path / "run", lm=lm)
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["options"]["contrast"] == "descriptions"
+    for pole in ("affirm", "oppose"):
+        texts = [d.text for d in load_descriptions(dimension="conservation", pole=pole)]
+        expected = text_stats(lm, texts, batch_size=16)
+        got = NeuronStats.load(tmp_path / "run" / "stats" / f"conservation.{pole}.safetensors")
+        assert torch.equal(got.n, expected.n) and torch.equal(got.c, expected.c)
+        assert torch.allclose(got.mean, expected.mean, rtol=0, atol=1e-12)
+    assert run.selections["conservation"].pole("affirm").layer.numel() >= 5
+    assert load_file(tmp_path / "run" / "neurons.safetensors")

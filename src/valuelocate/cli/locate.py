@@ -152,6 +152,12 @@ def locate_command(
         60.0, help="Write partial statistics at most this often (for --resume)."
     ),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run in --out."),
+    contrast: str = typer.Option(
+        "generated",
+        help="Where the poles' activations come from: generated (the study: answers written "
+        "with the pole's description in context), descriptions (the descriptions themselves, "
+        "no generation: seconds on a CPU) or pairs (the forced-choice search items' answers).",
+    ),
     all_statistics: bool = typer.Option(
         False,
         "--all-statistics",
@@ -181,6 +187,7 @@ def locate_command(
         descriptions_file=str(descriptions_file) if descriptions_file else None,
         checkpoint_seconds=checkpoint_seconds,
         all_statistics=all_statistics,
+        contrast=contrast,
     )
     options.validate()
     if backend == "vllm":

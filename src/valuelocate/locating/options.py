@@ -16,6 +16,9 @@ from valuelocate.data import DIMENSIONS
 from valuelocate.hooks import SCOPES, Scope
 from valuelocate.selection import get_method
 
+# Where the poles' activations come from (see LocateOptions.contrast).
+CONTRAST_SOURCES: tuple[str, ...] = ("generated", "descriptions", "pairs")
+
 BACKENDS = ("transformers", "vllm")
 
 
@@ -43,6 +46,11 @@ class LocateOptions:
         prompts_file, descriptions_file: a user's own dataset files (validated) instead of
             the shipped ValueInsight.
         checkpoint_seconds: write partial statistics at most this often.
+        contrast: where the two poles' activations come from: ``generated`` (the study:
+            answers generated with the pole's description in context), ``descriptions`` (the
+            pole's value descriptions read as user messages; no generation) or ``pairs`` (the
+            search split's forced-choice items, statistics over each pole's answer tokens).
+            Recorded in the manifest only when not ``generated``.
         all_statistics: keep every statistic of :data:`~valuelocate.stats.STATISTICS`, not
             only the ones the method ``needs`` (recorded in the manifest only when set).
     """
@@ -68,6 +76,7 @@ class LocateOptions:
     descriptions_file: str | None = None
     checkpoint_seconds: float = 60.0
     all_statistics: bool = False
+    contrast: str = "generated"
 
     def validate(self) -> None:
         """Raise ValueError naming the bad option."""
@@ -91,6 +100,13 @@ class LocateOptions:
         if self.backend == "vllm" and (self.scope != "generated" or self.site != "act"):
             raise ValueError("--backend vllm supports --scope generated and --site act only")
         get_method(self.method)(**dict(self.method_params))  # unknown name or parameter
+        if self.contrast not in CONTRAST_SOURCES:
+            raise ValueError(
+                f"Unknown --contrast {self.contrast!r}; expected one of: "
+                f"{', '.join(CONTRAST_SOURCES)}"
+            )
+        if self.contrast != "generated" and self.backend != "transformers":
+            raise ValueError("--contrast descriptions and pairs run on the transformers backend")
 
     def manifest_view(self) -> dict[str, Any]:
         """The options as JSON (what must match for a resume)."""
@@ -99,6 +115,8 @@ class LocateOptions:
         data["method_params"] = dict(self.method_params)
         if not self.all_statistics:  # runs made before the option still resume
             del data["all_statistics"]
+        if self.contrast == "generated":  # the same for the contrast source
+            del data["contrast"]
         return data
 
     def statistics(self) -> frozenset[str] | None:

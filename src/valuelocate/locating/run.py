@@ -204,7 +204,13 @@ def run_or_resume(
 
     if progress is not None:
         progress(job, counters)
-    if isinstance(lm, LoadedModel):
+    if options.contrast != "generated":  # forward passes over finished texts: no checkpoints
+        assert isinstance(lm, LoadedModel)
+        stats = contrast_stats(lm, job, options, stats)
+        counters.prompts_done = counters.prompts_total
+        if progress is not None:
+            progress(job, counters)
+    elif isinstance(lm, LoadedModel):
         run_pole(lm, job, options, stats, on_batch=on_batch, batch_starts=starts, arch=arch)
     else:  # another backend (vLLM) with the same contract
         lm.run_pole(job, options, stats, on_batch=on_batch, batch_starts=starts)
@@ -213,6 +219,25 @@ def run_or_resume(
         _save_stats(final, stats, {"prompts_done": str(len(job.texts)), "job": job.key})
     checkpoint.unlink(missing_ok=True)
     return stats
+
+
+def contrast_stats(
+    lm: LoadedModel, job: PoleJob, options: LocateOptions, stats: NeuronStats
+) -> NeuronStats:
+    """One pole's statistics from a forward-only contrast source (``options.contrast``):
+    its value descriptions, or its answers to the search split's forced-choice items."""
+    from valuelocate.data import load_descriptions
+    from valuelocate.data.forced_choice import load_forced_choice
+    from valuelocate.locating.contrast import pair_stats, text_stats
+
+    if options.contrast == "descriptions":
+        texts = [d.text for d in load_descriptions(dimension=job.dimension, pole=job.pole)]
+        return text_stats(lm, texts, site=options.site, chat_template=options.chat_template,
+                          batch_size=options.batch_size, stats=stats)  # fmt: skip
+    items = load_forced_choice(dimension=job.dimension, split="search")
+    both = pair_stats(lm, items, site=options.site, chat_template=options.chat_template,
+                      batch_size=options.batch_size)  # fmt: skip
+    return both[job.pole]
 
 
 def _load_stats(path: Path, shape: ModelShape) -> NeuronStats:
