@@ -18,13 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
-DIMENSIONS: tuple[str, ...] = (
-    "openness_to_change",
-    "conservation",
-    "self_transcendence",
-    "self_enhancement",
-)
-POLES: tuple[str, ...] = ("affirm", "oppose")
+from valuelocate import vocab
+
+# Defined once in valuelocate.vocab; the dataset reads them as plain strings.
+DIMENSIONS: tuple[str, ...] = vocab.DIMENSIONS
+POLES: tuple[str, ...] = vocab.POLES
+OPPOSITE: dict[str, str] = vocab.OPPOSITE
 SPLITS: tuple[str, ...] = ("search", "test")
 
 # Schwartz's basic values per higher-order dimension; hedonism is shared by two.
@@ -36,21 +35,9 @@ BASIC_VALUES: dict[str, tuple[str, ...]] = {
 }
 ALL_VALUES: tuple[str, ...] = tuple(sorted({v for vs in BASIC_VALUES.values() for v in vs}))
 
-# The dimension each one opposes on Schwartz's circle.
-OPPOSITE: dict[str, str] = {
-    "openness_to_change": "conservation",
-    "conservation": "openness_to_change",
-    "self_transcendence": "self_enhancement",
-    "self_enhancement": "self_transcendence",
-}
 
 # How the dimensions are written in prose (rubrics, requests, reports).
-DIMENSION_NAMES: dict[str, str] = {
-    "openness_to_change": "Openness to Change",
-    "conservation": "Conservation",
-    "self_transcendence": "Self-Transcendence",
-    "self_enhancement": "Self-Enhancement",
-}
+DIMENSION_NAMES: dict[str, str] = vocab.DIMENSION_LABELS
 
 # Schwartz's short definitions of the basic values, given to generating and judging models so
 # that they aim at the right value.

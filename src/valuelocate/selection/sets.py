@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import Tensor
 
-Pole = Literal["affirm", "oppose"]
-POLES: tuple[Pole, ...] = ("affirm", "oppose")
+from valuelocate.vocab import POLES, Pole
+
 # The per-neuron tensors of a set, in the order files and summaries list them.
 SET_FIELDS = ("layer", "index", "d", "p", "q95", "effect_size")
 
