@@ -34,7 +34,10 @@ from valuelocate.data.schema import (
     SPLITS,
     DatasetError,
     ValidationIssue,
+    choice_field,
+    text_field,
 )
+from valuelocate.data.stats import jaccard, words
 
 FORCED_CHOICE_FILE = Path(__file__).with_name("files") / "forced_choice.jsonl"
 PROMPTS_FILE = Path(__file__).with_name("files") / "prompts.jsonl"
@@ -117,36 +120,8 @@ class ForcedChoiceItem:
     oppose: str
 
 
-def _words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
-
-
 def _content(text: str) -> frozenset[str]:
-    return frozenset(w.rstrip("s") for w in _words(text) if w not in _STOPWORDS and len(w) > 2)
-
-
-def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
-    return len(a & b) / len(a | b) if a and b else 0.0
-
-
-def _check_text(obj: dict[str, Any], name: str, errors: list[tuple[str, str]]) -> str:
-    value = obj.get(name)
-    if not isinstance(value, str):
-        errors.append((name, f"must be a string, got {type(value).__name__}"))
-        return ""
-    if not value.strip():
-        errors.append((name, "is empty"))
-    return value
-
-
-def _check_choice(
-    obj: dict[str, Any], name: str, choices: Iterable[str], errors: list[tuple[str, str]]
-) -> str:
-    value = _check_text(obj, name, errors)
-    allowed = tuple(choices)
-    if value and value not in allowed:
-        errors.append((name, f"unknown value {value!r}; expected one of: {', '.join(allowed)}"))
-    return value
+    return frozenset(w.rstrip("s") for w in words(text) if w not in _STOPWORDS and len(w) > 2)
 
 
 def parse_item(obj: Any) -> tuple[ForcedChoiceItem | None, list[tuple[str, str]]]:
@@ -160,12 +135,12 @@ def parse_item(obj: Any) -> tuple[ForcedChoiceItem | None, list[tuple[str, str]]
     errors: list[tuple[str, str]] = [(f, "missing field") for f in FIELDS if f not in obj]
     errors.extend((f, "unknown field") for f in obj if f not in FIELDS)
     present = {f: obj[f] for f in FIELDS if f in obj}
-    dim = _check_choice(present, "dimension", DIMENSIONS, errors) if "dimension" in present else ""
-    rid = _check_text(present, "id", errors) if "id" in present else ""
+    dim = choice_field(present, "dimension", DIMENSIONS, errors) if "dimension" in present else ""
+    rid = text_field(present, "id", errors) if "id" in present else ""
     if rid and dim in ID_PREFIX and not re.fullmatch(rf"{ID_PREFIX[dim]}-\d{{3}}", rid):
         errors.append(("id", f"must look like {ID_PREFIX[dim]}-NNN for dimension {dim}"))
-    split = _check_choice(present, "split", SPLITS, errors) if "split" in present else ""
-    domain = _check_choice(present, "domain", DOMAINS, errors) if "domain" in present else ""
+    split = choice_field(present, "split", SPLITS, errors) if "split" in present else ""
+    domain = choice_field(present, "domain", DOMAINS, errors) if "domain" in present else ""
     values: tuple[str, ...] = ()
     if "values" in present:
         raw = present["values"]
@@ -178,13 +153,13 @@ def parse_item(obj: Any) -> tuple[ForcedChoiceItem | None, list[tuple[str, str]]
                 if dim in BASIC_VALUES and v not in allowed:
                     errors.append(("values", f"{v!r} is not a basic value of {dim}"))
     texts = {
-        name: _check_text(present, name, errors) if name in present else ""
+        name: text_field(present, name, errors) if name in present else ""
         for name in ("situation", "affirm", "oppose")
     }
     for name in ("affirm", "oppose"):
         if hit := _GIVEAWAY.search(texts[name]):
             errors.append((name, f"uses the giveaway word {hit.group(0)!r}"))
-    n_aff, n_opp = len(_words(texts["affirm"])), len(_words(texts["oppose"]))
+    n_aff, n_opp = len(words(texts["affirm"])), len(words(texts["oppose"]))
     if n_aff and n_opp and max(n_aff, n_opp) > MAX_LENGTH_RATIO * min(n_aff, n_opp):
         errors.append(
             (
@@ -259,7 +234,7 @@ def _overlap_issues(
             msg = f"near-duplicate of a locating prompt (overlap {best:.2f}): {best_text[:80]!r}"
             issues.append(ValidationIssue(name, lineno, "situation", msg))
         for other_line, other in own:
-            if _jaccard(words, other) >= NEAR_DUPLICATE_JACCARD:
+            if jaccard(words, other) >= NEAR_DUPLICATE_JACCARD:
                 msg = f"near-duplicate of the situation on line {other_line}"
                 issues.append(ValidationIssue(name, lineno, "situation", msg))
         own.append((lineno, words))

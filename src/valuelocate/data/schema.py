@@ -155,7 +155,7 @@ class DatasetError(ValueError):
         super().__init__(f"{len(issues)} problem(s) in the dataset:\n{shown}{more}")
 
 
-def _text_field(obj: dict[str, Any], name: str, errors: list[tuple[str, str]]) -> str:
+def text_field(obj: dict[str, Any], name: str, errors: list[tuple[str, str]]) -> str:
     value = obj.get(name)
     if not isinstance(value, str):
         errors.append((name, f"must be a string, got {type(value).__name__}"))
@@ -165,10 +165,10 @@ def _text_field(obj: dict[str, Any], name: str, errors: list[tuple[str, str]]) -
     return value
 
 
-def _choice(
+def choice_field(
     obj: dict[str, Any], name: str, choices: Iterable[str], errors: list[tuple[str, str]]
 ) -> str:
-    value = _text_field(obj, name, errors)
+    value = text_field(obj, name, errors)
     choices = tuple(choices)
     if value and value not in choices:
         errors.append((name, f"unknown value {value!r}; expected one of: {', '.join(choices)}"))
@@ -215,32 +215,32 @@ def parse_record(kind: Kind, obj: Any) -> tuple[Record | None, list[tuple[str, s
 
     record: Record | None = None
     if kind == "descriptions":
-        rid = get("id", _text_field)
-        dim = get("dimension", _choice, DIMENSIONS)
-        pole = get("pole", _choice, POLES)
+        rid = get("id", text_field)
+        dim = get("dimension", choice_field, DIMENSIONS)
+        pole = get("pole", choice_field, POLES)
         values = get("values", _str_list)
-        text = get("text", _text_field)
+        text = get("text", text_field)
         for v in values or ():
             if v not in ALL_VALUES:
                 errors.append(("values", f"unknown basic value {v!r}"))
         if not errors:
             record = Description(rid, dim, pole, values, text)
     elif kind == "prompts":
-        rid = get("id", _text_field)
-        dim = get("dimension", _choice, DIMENSIONS)
+        rid = get("id", text_field)
+        dim = get("dimension", choice_field, DIMENSIONS)
         allowed = BASIC_VALUES.get(dim or "", ALL_VALUES)
-        value = get("value", _choice, allowed)
-        domain = get("domain", _text_field)
-        split = get("split", _choice, SPLITS)
-        situation = get("situation_id", _text_field)
-        text = get("text", _text_field)
+        value = get("value", choice_field, allowed)
+        domain = get("domain", text_field)
+        split = get("split", choice_field, SPLITS)
+        situation = get("situation_id", text_field)
+        text = get("text", text_field)
         if not errors:
             record = SituationalPrompt(rid, dim, value, domain, split, situation, text)
     else:
-        rid = get("id", _text_field)
-        value = get("value", _choice, ALL_VALUES)
+        rid = get("id", text_field)
+        value = get("value", choice_field, ALL_VALUES)
         dims = get("dimensions", _str_list)
-        text = get("text", _text_field)
+        text = get("text", text_field)
         for d in dims or ():
             if d not in DIMENSIONS:
                 errors.append(("dimensions", f"unknown dimension {d!r}"))
