@@ -6,8 +6,6 @@ import base64
 import json
 import math
 import re
-import shutil
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -220,24 +218,4 @@ def test_command_prints_the_path(tmp_path: Path) -> None:
     assert result.output.strip() == str(run_dir / "report.html")
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")
-def test_chromium_renders_the_report(full_report: Path, tmp_path: Path) -> None:
-    shot = tmp_path / "shot.png"
-    subprocess.run(
-        [
-            "chromium",
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            f"--screenshot={shot}",
-            "--window-size=800,600",
-            full_report.as_uri(),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    assert shot.read_bytes().startswith(PNG_MAGIC)
+# The page in a real browser: tests/test_report_browser.py.

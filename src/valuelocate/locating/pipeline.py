@@ -17,6 +17,7 @@ Usage:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import shlex
 import sys
@@ -36,6 +37,7 @@ from valuelocate.artifacts import (
     save_neuron_sets,
     write_json,
 )
+from valuelocate.artifacts.lock import LOCK_NAME, RunLock
 from valuelocate.distributed import Shard
 from valuelocate.locating.jobs import PoleJob, build_jobs, load_dataset
 from valuelocate.locating.options import LocateOptions
@@ -143,15 +145,46 @@ def locate(
     if arch is not None and options.backend != "transformers":
         raise ValueError("An arch= override needs the transformers backend")
     run_dir = Path(run_dir)
+    shard = shard or Shard()
+    # --- run lock and resume of a run that never started (issue 13) ---
+    # Rank 0 holds RUN_DIR/.lock for the whole run: a second process is refused, a dead one's
+    # lock is taken over. A run killed before its manifest was written resumes by starting.
+    lock: contextlib.AbstractContextManager[Any] = (
+        RunLock(run_dir) if shard.is_main else contextlib.nullcontext()
+    )
+    with lock:
+        if resume and not (run_dir / "manifest.json").is_file():
+            if _holds_files(run_dir):
+                raise ValueError(
+                    f"Cannot resume {run_dir}: it holds files but no manifest.json, so it is "
+                    "not a locate run (nothing was changed)"
+                )
+            resume = False
+        return _locate(options, run_dir, resume, lm, progress, shard, arch)
+
+
+def _holds_files(run_dir: Path) -> bool:
+    """Whether the directory holds anything besides the run lock."""
+    return run_dir.is_dir() and any(p.name != LOCK_NAME for p in run_dir.iterdir())
+
+
+def _locate(
+    options: LocateOptions,
+    run_dir: Path,
+    resume: bool,
+    lm: LoadedModel | None,
+    progress: Callable[[PoleJob, PoleProgress], None] | None,
+    shard: Shard,
+    arch: ArchSpec | None,
+) -> LocateResult:
+    """The body of :func:`locate`, run under the lock."""
+    # --- end of the issue 13 change ---
     manifest_path = run_dir / "manifest.json"
-    if not resume and run_dir.exists() and any(run_dir.iterdir()):
+    if not resume and _holds_files(run_dir):
         raise ValueError(
             f"{run_dir} already holds files; pass --resume to continue that run, or choose "
             "a new --out directory (nothing was overwritten)."
         )
-    if resume and not manifest_path.is_file():
-        raise ValueError(f"Cannot resume: {manifest_path} does not exist")
-    shard = shard or Shard()
     prompts, descriptions, data_hash = load_dataset(options)
     jobs = build_jobs(options, prompts, descriptions)
     if lm is None:
