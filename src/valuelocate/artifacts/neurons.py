@@ -66,14 +66,15 @@ def load_neuron_sets(path: str | Path, *, expect: ModelShape | None = None) -> d
     """Read neuron sets written by :func:`save_neuron_sets` (a file or a run directory).
 
     Args:
-        path: ``neurons.safetensors`` or the run directory holding it.
+        path: ``neurons.safetensors``, the run directory or exported folder holding it
+            (``valuelocate export``), or a Hugging Face Hub repo id of an exported folder.
         expect: the geometry of the model the sets will be used on; a mismatch in the number
             of layers or of neurons per layer is refused.
 
     Raises:
         ArtifactError: the file is missing, corrupt, or made for a different model.
     """
-    path = Path(path)
+    path = resolve_neurons(path)
     if path.is_dir():
         path = path / "neurons.safetensors"
     try:
@@ -129,6 +130,41 @@ def load_neuron_sets(path: str | Path, *, expect: ModelShape | None = None) -> d
             )
         out[dimension] = Selection(*sets)
     return out
+
+
+# --- exported folders and Hub repos (issue 13) ---
+def resolve_neurons(path: str | Path) -> Path:
+    """A local path for ``path``: itself when it exists, else a Hub repo id fetched.
+
+    A string shaped like ``owner/name`` that is no local path is fetched with
+    ``huggingface_hub`` (only the export's small files); offline or unknown, the error names
+    what local paths are accepted.
+    """
+    local = Path(path)
+    text = str(path)
+    parts = text.split("/")
+    if local.exists() or len(parts) != 2 or not all(parts) or text.startswith((".", "~")):
+        return local
+    try:
+        from huggingface_hub import snapshot_download
+
+        folder = snapshot_download(
+            text,
+            allow_patterns=[
+                "neurons.safetensors",
+                "manifest.json",
+                "summary.json",
+                "config.json",
+                "README.md",
+            ],
+        )
+    except Exception as exc:  # noqa: BLE001 - offline, unknown repo, network: all one answer
+        raise ArtifactError(
+            f"{text} is not a local path, and fetching it as a Hugging Face Hub repo failed "
+            f"({type(exc).__name__}); give a run directory, a folder written by "
+            "`valuelocate export`, or a neurons.safetensors file"
+        ) from exc
+    return Path(folder)
 
 
 def neuron_sets_summary(selections: Mapping[str, Selection]) -> dict[str, Any]:

@@ -36,7 +36,9 @@ USER_ERRORS: tuple[type[Exception], ...] = (
 def _register_commands() -> None:
     from valuelocate.cli.data import data_app
     from valuelocate.cli.demo import demo_command, info_command
+    from valuelocate.cli.doctor import doctor_command
     from valuelocate.cli.evaluate import evaluate_command
+    from valuelocate.cli.export import export_command
     from valuelocate.cli.generate import generate_command
     from valuelocate.cli.locate import locate_command
     from valuelocate.cli.report import report_command
@@ -50,6 +52,8 @@ def _register_commands() -> None:
     app.command("steer")(steer_command)
     app.command("evaluate")(evaluate_command)
     app.command("report")(report_command)
+    app.command("export")(export_command)  # issue 13
+    app.command("doctor")(doctor_command)  # issue 13
     data_app.command("generate")(generate_command)
     app.add_typer(data_app, name="data")
 
