@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import tempfile
 from pathlib import Path
@@ -58,7 +59,16 @@ def export_run(run_dir: str | Path, out_dir: str | Path) -> Path:
         manifest.model.num_layers,
         manifest.model.neurons_per_layer,
     ):
-        raise ArtifactError(f"{run_dir / 'summary.json'} is for another model than the manifest")
+        raise ArtifactError(
+            f"{run_dir / 'summary.json'} and {run_dir / 'manifest.json'} disagree on the "
+            "model's geometry"
+        )
+    geometry = (manifest.model.num_layers, manifest.model.neurons_per_layer)
+    if any(tuple(s.affirm.shape) != geometry for s in sets.values()):
+        raise ArtifactError(
+            f"{run_dir / 'neurons.safetensors'} was located on another model than "
+            f"{run_dir / 'manifest.json'} records ({geometry[0]} layers x {geometry[1]} neurons)"
+        )
     verdict = _verdict(run_dir / "evaluation" / "results.json")
     methods = {
         dim: {"method": s.affirm.method, "params": dict(s.affirm.params)} for dim, s in sets.items()
@@ -119,7 +129,11 @@ def _verdict(path: Path) -> list[dict[str, Any]] | None:
     if not path.exists():
         return None
     data = read_json(path)
-    scores = data.get("scores") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or data.get("format") != "valuelocate.Evaluation":
+        raise ArtifactError(f"{path} is not a ValueLocate evaluation result")
+    if data.get("version") != 1:
+        raise ArtifactError(f"{path} has version {data.get('version')!r}; this code reads 1")
+    scores = data.get("scores")
     if not isinstance(scores, list):
         raise ArtifactError(f"{path}: field 'scores' is missing or not a list")
     rows = [
@@ -141,6 +155,10 @@ def _verdict(path: Path) -> list[dict[str, Any]] | None:
         if float(r["gamma"]) != gamma:
             continue
         diff, p = r.get("diff_vs_random"), r.get("p_vs_random")
+        for name in ("mean", "diff_vs_random", "p_vs_random"):
+            value = r.get(name)
+            if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value)):
+                raise ArtifactError(f"{path}: field {name!r} of a score is {value!r}")
         sign = 1 if r["condition"] == "affirm" else -1
         ok = diff is not None and p is not None and sign * float(diff) > 0 and float(p) < 0.05
         out.append(

@@ -87,6 +87,15 @@ def load_neuron_sets(path: str | Path, *, expect: ModelShape | None = None) -> d
         raise ArtifactError(f"{path} is corrupt or not a safetensors file: {exc}") from exc
     if header.get("format") != NEURONS_FORMAT:
         raise ArtifactError(f"{path} is not a ValueLocate neuron-set file")
+    if header.get("version") != NEURONS_VERSION:  # issue 13: another version is refused
+        raise ArtifactError(
+            f"{path} has version {header.get('version')!r}; this code reads {NEURONS_VERSION}"
+        )
+    for key, tensor in tensors.items():  # issue 13: wrong shapes and NaN/inf are refused
+        if tensor.dim() != 1:
+            raise ArtifactError(f"{path}: {key} has shape {tuple(tensor.shape)}, not a vector")
+        if tensor.is_floating_point() and not bool(tensor.isfinite().all()):
+            raise ArtifactError(f"{path}: {key} holds NaN or inf")
     try:
         num_layers = int(header["num_layers"])
         neurons = int(header["neurons_per_layer"])
@@ -113,6 +122,8 @@ def load_neuron_sets(path: str | Path, *, expect: ModelShape | None = None) -> d
             except KeyError as exc:
                 raise ArtifactError(f"{path} lacks {exc.args[0]}") from exc
             layer, index = fields["layer"], fields["index"]
+            if len({len(t) for t in fields.values()}) != 1:  # issue 13
+                raise ArtifactError(f"{path}: the fields of {dimension}.{pole} differ in length")
             out_of_range = bool(((layer < 0) | (layer >= num_layers)).any()) or bool(
                 ((index < 0) | (index >= neurons)).any()
             )

@@ -105,8 +105,15 @@ def _check_resumable(run_dir: Path, manifest: RunManifest) -> None:
                 f"Cannot resume {run_dir}: its {key} differ from this command's. Use the same "
                 "options as the interrupted run, or a new --out directory."
             )
-    if old.model.config_hash != manifest.model.config_hash:
-        raise ValueError(f"Cannot resume {run_dir}: it was started with a different model")
+    same_geometry = (old.model.num_layers, old.model.neurons_per_layer) == (
+        manifest.model.num_layers,
+        manifest.model.neurons_per_layer,
+    )
+    if old.model.config_hash != manifest.model.config_hash or not same_geometry:
+        raise ValueError(
+            f"Cannot resume {run_dir}: its manifest.json records a different model "
+            "(config hash or geometry)"
+        )
 
 
 def locate(
@@ -152,15 +159,34 @@ def locate(
     lock: contextlib.AbstractContextManager[Any] = (
         RunLock(run_dir) if shard.is_main else contextlib.nullcontext()
     )
-    with lock:
-        if resume and not (run_dir / "manifest.json").is_file():
-            if _holds_files(run_dir):
-                raise ValueError(
-                    f"Cannot resume {run_dir}: it holds files but no manifest.json, so it is "
-                    "not a locate run (nothing was changed)"
-                )
-            resume = False
-        return _locate(options, run_dir, resume, lm, progress, shard, arch)
+    created = not run_dir.exists()
+    try:
+        with lock:
+            return _resume_or_start(options, run_dir, resume, lm, progress, shard, arch)
+    except BaseException:
+        if created and run_dir.is_dir() and not any(run_dir.iterdir()):
+            run_dir.rmdir()  # a run refused before it wrote anything leaves no empty folder
+        raise
+
+
+def _resume_or_start(
+    options: LocateOptions,
+    run_dir: Path,
+    resume: bool,
+    lm: LoadedModel | None,
+    progress: Callable[[PoleJob, PoleProgress], None] | None,
+    shard: Shard,
+    arch: ArchSpec | None,
+) -> LocateResult:
+    """Resume ``run_dir``, or start it when it was killed before its manifest was written."""
+    if resume and not (run_dir / "manifest.json").is_file():
+        if _holds_files(run_dir):
+            raise ValueError(
+                f"Cannot resume {run_dir}: it holds files but no manifest.json, so it is "
+                "not a locate run (nothing was changed)"
+            )
+        resume = False
+    return _locate(options, run_dir, resume, lm, progress, shard, arch)
 
 
 def _holds_files(run_dir: Path) -> bool:
@@ -197,7 +223,7 @@ def _locate(
         _check_resumable(run_dir, manifest)
     # Every rank has checked the directory before any rank writes into it.
     shard.barrier()
-    if shard.is_main:
+    if shard.is_main and not resume:  # a resume keeps the checked manifest until it ends
         manifest.write(manifest_path)
 
     all_stats: dict[str, NeuronStats] = {}
