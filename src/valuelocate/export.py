@@ -136,6 +136,11 @@ def _verdict(path: Path) -> list[dict[str, Any]] | None:
     scores = data.get("scores")
     if not isinstance(scores, list):
         raise ArtifactError(f"{path}: field 'scores' is missing or not a list")
+    for r in scores:  # a NaN or inf anywhere in the scores is a damaged file
+        for name in ("mean", "ci_low", "ci_high", "diff_vs_random", "p_vs_random"):
+            value = r.get(name) if isinstance(r, dict) else None
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ArtifactError(f"{path}: field {name!r} of a score is {value!r}")
     rows = [
         r
         for r in scores

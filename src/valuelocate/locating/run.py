@@ -161,6 +161,9 @@ def run_or_resume(
     shard = shard or Shard()
     final = _stats_path(run_dir, job)
     checkpoint = _checkpoint_path(run_dir, job, shard)
+    for path in (final, checkpoint):  # issue 13: a directory where a file is expected
+        if path.is_dir():
+            raise ArtifactError(f"{path} is a directory, not a statistics file")
     if final.is_file():
         checkpoint.unlink(missing_ok=True)  # left over if a run ended between the two steps
         return _load_stats(final, shape)
