@@ -131,7 +131,7 @@ def _verdict(path: Path) -> list[dict[str, Any]] | None:
     data = read_json(path)
     if not isinstance(data, dict) or data.get("format") != "valuelocate.Evaluation":
         raise ArtifactError(f"{path} is not a ValueLocate evaluation result")
-    if data.get("version") != 1:
+    if data.get("version", 1) != 1:
         raise ArtifactError(f"{path} has version {data.get('version')!r}; this code reads 1")
     scores = data.get("scores")
     if not isinstance(scores, list):

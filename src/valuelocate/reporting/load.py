@@ -77,7 +77,7 @@ def parse_evaluation(data: Any, *, source: Path) -> Evaluation:
     """
     if not isinstance(data, Mapping) or data.get("format") != RESULTS_FORMAT:
         raise ArtifactError(f"{source} is not a ValueLocate evaluation result")
-    if data.get("version") != 1:  # issue 13: another version is refused
+    if data.get("version", 1) != 1:  # issue 13: another version is refused
         raise ArtifactError(f"{source} has version {data.get('version')!r}; this code reads 1")
     try:
         rows = tuple(
