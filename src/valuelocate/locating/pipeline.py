@@ -186,6 +186,12 @@ def _resume_or_start(
                 "not a locate run (nothing was changed)"
             )
         resume = False
+    if resume and shard.is_main:
+        # A process killed inside an atomic write leaves its temporary file; under the lock
+        # no live process owns one, so they go.
+        for folder in (run_dir, run_dir / "stats", run_dir / "checkpoints"):
+            for tmp in folder.glob(".*.tmp") if folder.is_dir() else ():
+                tmp.unlink(missing_ok=True)
     return _locate(options, run_dir, resume, lm, progress, shard, arch)
 
 
