@@ -123,7 +123,11 @@ def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
         assert resumed.returncode == 0, f"{label}: {resumed.stderr.decode()}"
         _assert_equal(whole, _state(out), label)
         assert not (out / ".lock").exists(), label
-        leftover = [p for p in out.rglob("*") if p.name.startswith(".") or "checkpoints" in p.parts]
+        leftover = [
+            p
+            for p in out.rglob("*")
+            if p.is_file() and (p.name.startswith(".") or "checkpoints" in p.parts)
+        ]
         assert leftover == [], label  # no checkpoint, no temporary file of a killed write
     print("kill -9 trials:", landed)
     # The seeded moments reach both regimes the test is about.
