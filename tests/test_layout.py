@@ -25,6 +25,8 @@ TESTED_ELSEWHERE = {
     "cli_generate": "test_data_generate.py",
     "cli_locate": "test_locate.py",
     "cli_serve": "test_serve_ops.py",
+    "cli_doctor": "test_doctor.py",
+    "cli_export": "test_export.py",
     "evaluation_ratings": "test_evaluation_judges.py",
 }
 # Packages whose every module has its own test module (test_<package>_<module>.py).

@@ -5,12 +5,8 @@ from __future__ import annotations
 
 import base64
 import re
-import shutil
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
-
-import pytest
 
 from report_fixture import EVIL_ANSWER, make_run
 from valuelocate.reporting import write_report
@@ -125,24 +121,4 @@ def test_report_without_evaluation_says_so(tmp_path: Path) -> None:
     assert "valuelocate evaluate" in text
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")
-def test_chromium_renders_the_report(full_report: Path, tmp_path: Path) -> None:
-    shot = tmp_path / "shot.png"
-    subprocess.run(
-        [
-            "chromium",
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            f"--screenshot={shot}",
-            "--window-size=800,600",
-            full_report.as_uri(),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    assert shot.read_bytes().startswith(PNG_MAGIC)
+# The page in a real browser: tests/test_report_browser.py.

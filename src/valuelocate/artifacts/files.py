@@ -53,6 +53,8 @@ def read_json(path: Path) -> Any:
         return json.loads(path.read_text())
     except FileNotFoundError as exc:
         raise ArtifactError(f"{path} does not exist") from exc
+    except IsADirectoryError as exc:  # issue 13: a directory where a file is expected
+        raise ArtifactError(f"{path} is a directory, not a JSON file") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ArtifactError(f"{path} is corrupt (not valid JSON: {exc})") from exc
 

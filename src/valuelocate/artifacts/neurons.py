@@ -66,14 +66,15 @@ def load_neuron_sets(path: str | Path, *, expect: ModelShape | None = None) -> d
     """Read neuron sets written by :func:`save_neuron_sets` (a file or a run directory).
 
     Args:
-        path: ``neurons.safetensors`` or the run directory holding it.
+        path: ``neurons.safetensors``, the run directory or exported folder holding it
+            (``valuelocate export``), or a Hugging Face Hub repo id of an exported folder.
         expect: the geometry of the model the sets will be used on; a mismatch in the number
             of layers or of neurons per layer is refused.
 
     Raises:
         ArtifactError: the file is missing, corrupt, or made for a different model.
     """
-    path = Path(path)
+    path = resolve_neurons(path)
     if path.is_dir():
         path = path / "neurons.safetensors"
     try:
@@ -86,6 +87,15 @@ def load_neuron_sets(path: str | Path, *, expect: ModelShape | None = None) -> d
         raise ArtifactError(f"{path} is corrupt or not a safetensors file: {exc}") from exc
     if header.get("format") != NEURONS_FORMAT:
         raise ArtifactError(f"{path} is not a ValueLocate neuron-set file")
+    if header.get("version") != NEURONS_VERSION:  # issue 13: another version is refused
+        raise ArtifactError(
+            f"{path} has version {header.get('version')!r}; this code reads {NEURONS_VERSION}"
+        )
+    for key, tensor in tensors.items():  # issue 13: wrong shapes and NaN/inf are refused
+        if tensor.dim() != 1:
+            raise ArtifactError(f"{path}: {key} has shape {tuple(tensor.shape)}, not a vector")
+        if tensor.is_floating_point() and not bool(tensor.isfinite().all()):
+            raise ArtifactError(f"{path}: {key} holds NaN or inf")
     try:
         num_layers = int(header["num_layers"])
         neurons = int(header["neurons_per_layer"])
@@ -112,6 +122,8 @@ def load_neuron_sets(path: str | Path, *, expect: ModelShape | None = None) -> d
             except KeyError as exc:
                 raise ArtifactError(f"{path} lacks {exc.args[0]}") from exc
             layer, index = fields["layer"], fields["index"]
+            if len({len(t) for t in fields.values()}) != 1:  # issue 13
+                raise ArtifactError(f"{path}: the fields of {dimension}.{pole} differ in length")
             out_of_range = bool(((layer < 0) | (layer >= num_layers)).any()) or bool(
                 ((index < 0) | (index >= neurons)).any()
             )
@@ -129,6 +141,41 @@ def load_neuron_sets(path: str | Path, *, expect: ModelShape | None = None) -> d
             )
         out[dimension] = Selection(*sets)
     return out
+
+
+# --- exported folders and Hub repos (issue 13) ---
+def resolve_neurons(path: str | Path) -> Path:
+    """A local path for ``path``: itself when it exists, else a Hub repo id fetched.
+
+    A string shaped like ``owner/name`` that is no local path is fetched with
+    ``huggingface_hub`` (only the export's small files); offline or unknown, the error names
+    what local paths are accepted.
+    """
+    local = Path(path)
+    text = str(path)
+    parts = text.split("/")
+    if local.exists() or len(parts) != 2 or not all(parts) or text.startswith((".", "~")):
+        return local
+    try:
+        from huggingface_hub import snapshot_download
+
+        folder = snapshot_download(
+            text,
+            allow_patterns=[
+                "neurons.safetensors",
+                "manifest.json",
+                "summary.json",
+                "config.json",
+                "README.md",
+            ],
+        )
+    except Exception as exc:  # noqa: BLE001 - offline, unknown repo, network: all one answer
+        raise ArtifactError(
+            f"{text} is not a local path, and fetching it as a Hugging Face Hub repo failed "
+            f"({type(exc).__name__}); give a run directory, a folder written by "
+            "`valuelocate export`, or a neurons.safetensors file"
+        ) from exc
+    return Path(folder)
 
 
 def neuron_sets_summary(selections: Mapping[str, Selection]) -> dict[str, Any]:

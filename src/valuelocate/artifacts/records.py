@@ -110,6 +110,11 @@ class RunManifest:
         """Read :meth:`to_json`'s data; a missing or mistyped key is an :class:`ArtifactError`."""
         model = _need(data, "model", dict, where)
         dataset = _need(data, "dataset", dict, where)
+        if data.get("version") != MANIFEST_VERSION:  # issue 13: another version is refused
+            raise ArtifactError(
+                f"{where} has version {data.get('version')!r}; this ValueLocate reads version "
+                f"{MANIFEST_VERSION}"
+            )
         revision, arch = model.get("revision"), data.get("arch")
         in_model, in_dataset = f"{where}.model", f"{where}.dataset"
         return cls(

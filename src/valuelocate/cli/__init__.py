@@ -36,7 +36,9 @@ USER_ERRORS: tuple[type[Exception], ...] = (
 def _register_commands() -> None:
     from valuelocate.cli.data import data_app
     from valuelocate.cli.demo import demo_command, info_command
+    from valuelocate.cli.doctor import doctor_command
     from valuelocate.cli.evaluate import evaluate_command
+    from valuelocate.cli.export import export_command
     from valuelocate.cli.generate import generate_command
     from valuelocate.cli.locate import locate_command
     from valuelocate.cli.report import report_command
@@ -52,6 +54,8 @@ def _register_commands() -> None:
     app.command("evaluate")(evaluate_command)
     app.command("report")(report_command)
     app.command("serve")(serve_command)
+    app.command("export")(export_command)
+    app.command("doctor")(doctor_command)
     data_app.command("generate")(generate_command)
     app.add_typer(data_app, name="data")
 

@@ -17,6 +17,7 @@ Usage:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import shlex
 import sys
@@ -36,6 +37,7 @@ from valuelocate.artifacts import (
     save_neuron_sets,
     write_json,
 )
+from valuelocate.artifacts.lock import LOCK_NAME, RunLock
 from valuelocate.distributed import Shard
 from valuelocate.locating.jobs import PoleJob, build_jobs, load_dataset
 from valuelocate.locating.options import LocateOptions
@@ -103,8 +105,15 @@ def _check_resumable(run_dir: Path, manifest: RunManifest) -> None:
                 f"Cannot resume {run_dir}: its {key} differ from this command's. Use the same "
                 "options as the interrupted run, or a new --out directory."
             )
-    if old.model.config_hash != manifest.model.config_hash:
-        raise ValueError(f"Cannot resume {run_dir}: it was started with a different model")
+    same_geometry = (old.model.num_layers, old.model.neurons_per_layer) == (
+        manifest.model.num_layers,
+        manifest.model.neurons_per_layer,
+    )
+    if old.model.config_hash != manifest.model.config_hash or not same_geometry:
+        raise ValueError(
+            f"Cannot resume {run_dir}: its manifest.json records a different model "
+            "(config hash or geometry)"
+        )
 
 
 def locate(
@@ -143,15 +152,71 @@ def locate(
     if arch is not None and options.backend != "transformers":
         raise ValueError("An arch= override needs the transformers backend")
     run_dir = Path(run_dir)
+    shard = shard or Shard()
+    # --- run lock and resume of a run that never started (issue 13) ---
+    # Rank 0 holds RUN_DIR/.lock for the whole run: a second process is refused, a dead one's
+    # lock is taken over. A run killed before its manifest was written resumes by starting.
+    lock: contextlib.AbstractContextManager[Any] = (
+        RunLock(run_dir) if shard.is_main else contextlib.nullcontext()
+    )
+    created = not run_dir.exists()
+    try:
+        with lock:
+            return _resume_or_start(options, run_dir, resume, lm, progress, shard, arch)
+    except BaseException:
+        if created and run_dir.is_dir() and not any(run_dir.iterdir()):
+            run_dir.rmdir()  # a run refused before it wrote anything leaves no empty folder
+        raise
+
+
+def _resume_or_start(
+    options: LocateOptions,
+    run_dir: Path,
+    resume: bool,
+    lm: LoadedModel | None,
+    progress: Callable[[PoleJob, PoleProgress], None] | None,
+    shard: Shard,
+    arch: ArchSpec | None,
+) -> LocateResult:
+    """Resume ``run_dir``, or start it when it was killed before its manifest was written."""
+    if resume and not (run_dir / "manifest.json").is_file():
+        if _holds_files(run_dir):
+            raise ValueError(
+                f"Cannot resume {run_dir}: it holds files but no manifest.json, so it is "
+                "not a locate run (nothing was changed)"
+            )
+        resume = False
+    if resume and shard.is_main:
+        # A process killed inside an atomic write leaves its temporary file; under the lock
+        # no live process owns one, so they go.
+        for folder in (run_dir, run_dir / "stats", run_dir / "checkpoints"):
+            for tmp in folder.glob(".*.tmp") if folder.is_dir() else ():
+                tmp.unlink(missing_ok=True)
+    return _locate(options, run_dir, resume, lm, progress, shard, arch)
+
+
+def _holds_files(run_dir: Path) -> bool:
+    """Whether the directory holds anything besides the run lock."""
+    return run_dir.is_dir() and any(p.name != LOCK_NAME for p in run_dir.iterdir())
+
+
+def _locate(
+    options: LocateOptions,
+    run_dir: Path,
+    resume: bool,
+    lm: LoadedModel | None,
+    progress: Callable[[PoleJob, PoleProgress], None] | None,
+    shard: Shard,
+    arch: ArchSpec | None,
+) -> LocateResult:
+    """The body of :func:`locate`, run under the lock."""
+    # --- end of the issue 13 change ---
     manifest_path = run_dir / "manifest.json"
-    if not resume and run_dir.exists() and any(run_dir.iterdir()):
+    if not resume and _holds_files(run_dir):
         raise ValueError(
             f"{run_dir} already holds files; pass --resume to continue that run, or choose "
             "a new --out directory (nothing was overwritten)."
         )
-    if resume and not manifest_path.is_file():
-        raise ValueError(f"Cannot resume: {manifest_path} does not exist")
-    shard = shard or Shard()
     prompts, descriptions, data_hash = load_dataset(options)
     jobs = build_jobs(options, prompts, descriptions)
     if lm is None:
@@ -164,7 +229,7 @@ def locate(
         _check_resumable(run_dir, manifest)
     # Every rank has checked the directory before any rank writes into it.
     shard.barrier()
-    if shard.is_main:
+    if shard.is_main and not resume:  # a resume keeps the checked manifest until it ends
         manifest.write(manifest_path)
 
     all_stats: dict[str, NeuronStats] = {}

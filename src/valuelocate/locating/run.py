@@ -161,6 +161,9 @@ def run_or_resume(
     shard = shard or Shard()
     final = _stats_path(run_dir, job)
     checkpoint = _checkpoint_path(run_dir, job, shard)
+    for path in (final, checkpoint):  # issue 13: a directory where a file is expected
+        if path.is_dir():
+            raise ArtifactError(f"{path} is a directory, not a statistics file")
     if final.is_file():
         checkpoint.unlink(missing_ok=True)  # left over if a run ended between the two steps
         return _load_stats(final, shape)
@@ -243,8 +246,18 @@ def contrast_stats(
 def _load_stats(path: Path, shape: ModelShape) -> NeuronStats:
     try:
         stats = NeuronStats.load(path)
-    except ValueError as exc:
+    except (ValueError, OSError) as exc:  # OSError: a directory (issue 13)
         raise ArtifactError(f"{path} is corrupt: {exc}. Delete it to recompute that pole.") from exc
+    # issue 13: a NaN or inf in the statistics would silently spread into the selection
+    bad = [
+        k
+        for k, t in stats.state_dict().items()
+        if t.is_floating_point() and not bool(t.isfinite().all())
+    ]
+    if bad:
+        raise ArtifactError(
+            f"{path} holds NaN or inf in {bad[0]!r}. Delete it to recompute that pole."
+        )
     if (stats.num_layers, stats.neurons) != (shape.num_layers, shape.neurons_per_layer):
         raise ArtifactError(f"{path} was computed for a model of another shape")
     return stats

@@ -77,6 +77,8 @@ def parse_evaluation(data: Any, *, source: Path) -> Evaluation:
     """
     if not isinstance(data, Mapping) or data.get("format") != RESULTS_FORMAT:
         raise ArtifactError(f"{source} is not a ValueLocate evaluation result")
+    if data.get("version", 1) != 1:  # issue 13: another version is refused
+        raise ArtifactError(f"{source} has version {data.get('version')!r}; this code reads 1")
     try:
         rows = tuple(
             _from_json(ScoreRow, r, figures=("mean", "ci_low", "ci_high"))
@@ -111,8 +113,18 @@ def load_run(run_dir: Path) -> RunData:
     summary = read_json(summary_path)
     if not isinstance(summary, Mapping) or "dimensions" not in summary:
         raise ArtifactError(f"{summary_path} is not a locating summary (no 'dimensions')")
+    # --- issue 13: shapes the page code relies on, checked here so they are one clear line
+    if not isinstance(summary["dimensions"], Mapping):
+        raise ArtifactError(f"{summary_path}: 'dimensions' is not an object")
+    for key in ("total_neurons", "num_layers", "neurons_per_layer"):
+        value = summary.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise ArtifactError(f"{summary_path}: {key!r} is {value!r}, not a whole number")
+    # --- end of the issue 13 change
     notes: list[str] = []
     manifest = _read_optional(run_dir, "manifest.json", notes)
+    if manifest is not None and not isinstance(manifest, Mapping):  # issue 13
+        raise ArtifactError(f"{run_dir / 'manifest.json'} is not a JSON object")
     neurons = _read_optional(run_dir, "neurons.json", notes)
     raw_results = _read_optional(run_dir, RESULTS_PATH, notes)
     evaluation = None
@@ -124,6 +136,8 @@ def load_run(run_dir: Path) -> RunData:
 def _read_optional(run_dir: Path, name: Path | str, notes: list[str]) -> Any:
     """The JSON at ``run_dir / name``, or None when it is absent (noted for the footer)."""
     path = run_dir / name
+    if path.is_dir():  # issue 13: a directory where a file is expected
+        raise ArtifactError(f"{path} is a directory, not a JSON file")
     if not path.is_file():
         notes.append(str(name))
         return None

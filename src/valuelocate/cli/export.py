@@ -1,0 +1,21 @@
+"""``valuelocate export``: a run's neuron sets as a folder ready to push to the Hugging Face Hub."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from valuelocate.export import export_run
+
+
+def export_command(
+    run_dir: Path = typer.Argument(..., help="A finished run directory of `valuelocate locate`."),
+    out_dir: Path = typer.Argument(..., help="New (or empty) folder to write."),
+) -> None:
+    """Write OUT_DIR: neurons.safetensors, a README model card and config.json (Hub-ready).
+
+    Push it with `huggingface-cli upload OWNER/NAME OUT_DIR`; `--neurons OWNER/NAME` and
+    `load_neuron_sets("OWNER/NAME")` read it back.
+    """
+    typer.echo(str(export_run(run_dir, out_dir)))
