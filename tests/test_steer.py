@@ -10,7 +10,7 @@ import pytest
 from conftest import EVALUATED_GAMMA, EVALUATED_TOKENS, needs_stories
 from valuelocate.evaluation.conditions import judge_test_prompts
 from valuelocate.generation import GenerationConfig
-from valuelocate.steer import SteerOptions, run_steering_edit, steer
+from valuelocate.steer import SteerOptions, run_steering_edit, steer_prompt
 
 pytestmark = needs_stories
 
@@ -23,7 +23,7 @@ def test_steer_and_evaluate_give_the_same_answers(evaluated, stories_lm) -> None
     compared = 0
     for pole in ("affirm", "oppose"):
         for prompt in prompts:
-            plain, edited = steer(
+            plain, edited = steer_prompt(
                 run_dir,
                 prompt.text,
                 lm=stories_lm,
