@@ -28,12 +28,8 @@ import torch
 
 from valuelocate.data import DIMENSIONS
 from valuelocate.data.forced_choice import load_forced_choice
-
-try:
-    from valuelocate.evaluation.cost import load_neutral_texts
-except ImportError:  # before the redesign
-    from valuelocate.evaluate import load_neutral_texts
 from valuelocate.evaluation.compare import Config, Grid, GridRow, score, write_rows
+from valuelocate.evaluation.cost import load_neutral_texts
 from valuelocate.evaluation.forced_choice import likelihood_reading, summarize_shift
 from valuelocate.models import load_model
 

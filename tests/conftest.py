@@ -36,7 +36,7 @@ def stories_lm():  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def down_in_run(stories_lm, tmp_path_factory):  # type: ignore[no-untyped-def]
     """A small locating run on stories260k at site ``down_in`` (conservation only)."""
-    from valuelocate.locate import LocateOptions, locate
+    from valuelocate.locating import LocateOptions, locate
 
     run_dir = tmp_path_factory.mktemp("runs") / "down_in"
     options = LocateOptions(

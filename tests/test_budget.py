@@ -7,10 +7,7 @@ import math
 import pytest
 import torch
 
-try:
-    from valuelocate.evaluation.cost import load_neutral_texts, text_nll
-except ImportError:  # before the redesign
-    from valuelocate.evaluate import load_neutral_texts, text_nll
+from valuelocate.evaluation.cost import load_neutral_texts, text_nll
 from valuelocate.hooks import set_value_edit
 from valuelocate.models import load_model
 from valuelocate.steering.budget import NeutralCost, find_gamma

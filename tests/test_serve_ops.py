@@ -60,6 +60,9 @@ class _Slow:
     def layers(self) -> list[int]:
         return [0]
 
+    def reset(self) -> None:
+        """Nothing to restart."""
+
     def edit(self, layer, values):  # type: ignore[no-untyped-def]
         time.sleep(0.02)
         return torch.empty(0, dtype=torch.long), values[..., :0]

@@ -94,8 +94,12 @@ def load_neuron_sets(path: str | Path, *, expect: ModelShape | None = None) -> d
     for key, tensor in tensors.items():  # issue 13: wrong shapes and NaN/inf are refused
         if tensor.dim() != 1:
             raise ArtifactError(f"{path}: {key} has shape {tuple(tensor.shape)}, not a vector")
-        if tensor.is_floating_point() and not bool(tensor.isfinite().all()):
-            raise ArtifactError(f"{path}: {key} holds NaN or inf")
+        if tensor.is_floating_point():
+            # An effect size is NaN where it is undefined (fewer than two prompts, or no
+            # variance): that is data. Anything else non-finite is damage.
+            bad = tensor.isinf() if key.endswith(".effect_size") else ~tensor.isfinite()
+            if bool(bad.any()):
+                raise ArtifactError(f"{path}: {key} holds NaN or inf")
     try:
         num_layers = int(header["num_layers"])
         neurons = int(header["neurons_per_layer"])

@@ -13,7 +13,7 @@ Usage:
    :func:`valuelocate.steering.mean_diff.mean_difference`.
 
 The study's source (``generated``: answers generated with a description in context) is
-``valuelocate.locate``; these two cost one forward pass per text, seconds on a CPU. The
+``valuelocate.locating``; these two cost one forward pass per text, seconds on a CPU. The
 pairs source must never see the test split: :func:`pair_stats` refuses items marked test.
 """
 

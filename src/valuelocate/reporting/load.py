@@ -17,7 +17,8 @@ RESULTS_PATH = Path("evaluation") / "results.json"
 
 @dataclass(frozen=True)
 class Evaluation:
-    """The contents of ``evaluation/results.json`` (schema: :mod:`valuelocate.evaluate`)."""
+    """The contents of ``evaluation/results.json`` (schema:
+    :mod:`valuelocate.evaluation.results`)."""
 
     rows: tuple[ScoreRow, ...]
     leakage: tuple[LeakageRow, ...] = ()
@@ -70,7 +71,7 @@ def _from_json(cls: type[_T], raw: Any, *, figures: tuple[str, ...] = ()) -> _T:
 
 
 def parse_evaluation(data: Any, *, source: Path) -> Evaluation:
-    """Read ``results.json`` as written by :mod:`valuelocate.evaluate`.
+    """Read ``results.json`` as written by :func:`valuelocate.evaluation.evaluate`.
 
     Raises:
         ArtifactError: not an evaluation result, or an entry lacks a required field.

@@ -32,10 +32,8 @@ CostKind = Literal["ppl", "kl"]
 
 
 def _neutral_texts() -> list[str]:
-    try:  # the redesigned layout
-        from valuelocate.evaluation.cost import load_neutral_texts
-    except ImportError:  # the layout before the redesign
-        from valuelocate.evaluate import load_neutral_texts  # type: ignore[no-redef]
+    from valuelocate.evaluation.cost import load_neutral_texts
+
     return load_neutral_texts()
 
 
