@@ -27,9 +27,10 @@ import torch
 from valuelocate.architectures import Site, model_shape
 from valuelocate.data import POLES, load_descriptions
 from valuelocate.evaluation.forced_choice import ForcedChoiceLike, answer_ids, context_ids
+from valuelocate.forward import input_device, position_ids
 from valuelocate.hooks import trace_neurons
 from valuelocate.models import LoadedModel
-from valuelocate.prompting import chat_inputs
+from valuelocate.prompting import chat_inputs, left_pad, pad_token_id
 from valuelocate.stats import NeuronStats
 
 ContrastSource = Literal["generated", "descriptions", "pairs"]
@@ -54,13 +55,13 @@ def text_stats(
     """Statistics over every (non-padding) token of each text read as a user message
     (the chat template's tokens included; raw text without a template)."""
     stats = stats if stats is not None else _new_stats(lm)
-    device = next(lm.model.parameters()).device
+    device = input_device(lm.model)
     for begin in range(0, len(texts), batch_size):
         batch = chat_inputs(
             lm.tokenizer, list(texts[begin : begin + batch_size]), chat_template=chat_template
         )
         batch = {k: v.to(device) for k, v in batch.items()}
-        positions = (batch["attention_mask"].cumsum(-1) - 1).clamp(min=0)
+        positions = position_ids(batch["attention_mask"])
         with torch.no_grad(), trace_neurons(lm.model, stats.add, site=site, scope="all"):
             lm.model(**batch, position_ids=positions)
         stats.end_batch()
@@ -119,8 +120,8 @@ def pair_stats(
     """
     if any(getattr(item, "split", "search") == "test" for item in items):
         raise ValueError("Forced-choice items of the test split never locate; pass search items")
-    device = next(lm.model.parameters()).device
-    pad = lm.tokenizer.pad_token_id if lm.tokenizer.pad_token_id is not None else 0
+    device = input_device(lm.model)
+    pad = pad_token_id(lm.tokenizer)
     out = {}
     for pole in POLES:
         stats = _new_stats(lm)
@@ -131,16 +132,12 @@ def pair_stats(
             rows.append((context, answer_ids(lm, answer, chat_template=chat_template)))
         for begin in range(0, len(rows), batch_size):
             chunk = rows[begin : begin + batch_size]
-            width = max(len(c) + len(a) for c, a in chunk)
-            ids = torch.full((len(chunk), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(chunk), width), dtype=torch.long)
+            ids, mask = left_pad([context + answer for context, answer in chunk], pad)
+            width = ids.shape[1]
             scope = torch.zeros((len(chunk), width), dtype=torch.bool)
-            for i, (context, answer) in enumerate(chunk):
-                row = context + answer
-                ids[i, width - len(row) :] = torch.tensor(row)
-                mask[i, width - len(row) :] = 1
-                scope[i, width - len(answer) :] = True
-            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            for i, (_context, answer) in enumerate(chunk):
+                scope[i, width - len(answer) :] = True  # the answer's tokens only
+            positions = position_ids(mask)
             scope_on = scope.to(device)
 
             def add_answers(
