@@ -17,7 +17,7 @@ import test_serve_fixtures as fx
 from valuelocate import generation
 from valuelocate.artifacts import load_neuron_sets
 from valuelocate.edits import steering_edit
-from valuelocate.hooks import count_hooks, edit_neurons
+from valuelocate.hooks import edit_neurons
 from valuelocate.prompting import stop_token_ids
 from valuelocate.serve.steering import ComposedEdit
 
@@ -208,7 +208,7 @@ def test_eight_concurrent_clients_each_get_their_solo_answer(server, lm) -> None
         t.join(timeout=300)
     assert answers == solo
     assert server.engine.stats.largest_batch > max(before, 1), "the requests were batched"
-    assert count_hooks(lm.model) == 0
+    assert fx.settled_hooks(lm.model) == 0
 
 
 def test_every_bad_input_gets_its_4xx_and_the_server_keeps_serving(server, lm) -> None:  # type: ignore[no-untyped-def]
@@ -253,7 +253,7 @@ def test_every_bad_input_gets_its_4xx_and_the_server_keeps_serving(server, lm) -
         code, reply = post(server, path, body, raw)
         assert (code, reply["error"]["param"]) == (status, param), (body, reply)
         assert reply["error"]["message"]
-        assert count_hooks(lm.model) == 0
+        assert fx.settled_hooks(lm.model) == 0
         code, reply = post(server, "/chat/completions", good)
         assert code == 200 and reply["choices"][0]["message"]["content"]
     with pytest.raises(openai.NotFoundError):

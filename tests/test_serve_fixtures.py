@@ -3,11 +3,14 @@ and a server started on a free loopback port (imported by the test_serve_* modul
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from torch import nn
 
+from valuelocate.hooks import count_hooks
 from valuelocate.locating import LocateOptions, locate
 from valuelocate.models import LoadedModel, load_model
 from valuelocate.serve import build_server, running_server
@@ -56,3 +59,16 @@ def server(lm: LoadedModel, run_dir: Path) -> Iterator[RunningServer]:
     parts = build_server(lm, run_dir, name=NAME, max_batch=8, max_queue=64)
     with running_server(parts) as running:
         yield running
+
+
+def settled_hooks(model: nn.Module, expected: int = 0, timeout: float = 10.0) -> int:
+    """The model's hook count once it reaches ``expected`` (or ``timeout`` passes).
+
+    A reply is sent from inside the engine's hooked block, when its row ends; the hooks leave
+    when the batch's loop ends a moment later, on the engine thread. So a client can see its
+    answer a few milliseconds before the hooks are gone: wait for that, rather than race it.
+    """
+    deadline = time.monotonic() + timeout
+    while (count := count_hooks(model)) != expected and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return count

@@ -87,7 +87,7 @@ def test_queue_bound_gives_429_and_a_disconnected_stream_frees_its_slot(
         assert server.engine.held == 0
         reply = client.chat.completions.create(model=NAME, messages=MESSAGES, max_tokens=2)
         assert reply.choices[0].message.content
-        assert count_hooks(lm.model) == 0
+        assert fx.settled_hooks(lm.model) == 0
     cancelled = [r.getMessage() for r in caplog.records if "status=cancelled" in r.getMessage()]
     assert len(cancelled) == 1
     tokens = int(cancelled[0].split("completion_tokens=")[1].split()[0])
@@ -125,7 +125,7 @@ def test_a_failed_request_leaves_no_hook_and_the_server_keeps_serving(  # type: 
                 )
                 if stream:
                     list(reply)  # type: ignore[arg-type]
-            assert count_hooks(lm.model) == baseline
+            assert fx.settled_hooks(lm.model, baseline) == baseline
         reply = client.chat.completions.create(
             model=NAME, messages=MESSAGES, max_tokens=4, extra_body={"values": {"conservation": 1}}
         )
