@@ -10,7 +10,7 @@ import torch
 from valuelocate.evaluation.cost import load_neutral_texts, text_nll
 from valuelocate.hooks import set_value_edit
 from valuelocate.models import load_model
-from valuelocate.steering.budget import NeutralCost, find_gamma
+from valuelocate.steering.budget import Budget, NeutralCost, find_gamma
 
 from tiny_models import STORIES
 
@@ -52,3 +52,13 @@ def test_neutral_cost_matches_text_nll_and_kl_is_zero_without_edit():
     assert kl(None) == pytest.approx(0.0, abs=1e-9)
     assert kl(edit) > 0.0
     assert torch.isfinite(torch.tensor(kl(edit)))
+
+
+def test_budget_specs_parse_and_bad_ones_name_the_flag():
+    assert Budget.parse("ppl=1.10") == Budget("ppl", 1.10)
+    assert Budget.parse("1.2") == Budget("ppl", 1.2)
+    assert Budget.parse(" kl = 0.05 ") == Budget("kl", 0.05)
+    assert str(Budget.parse("kl=0.05")) == "kl=0.05"
+    for bad in ("ppl=0.9", "kl=0", "nll=2", "ppl=x", "", "ppl=nan"):
+        with pytest.raises(ValueError, match="--budget"):
+            Budget.parse(bad)

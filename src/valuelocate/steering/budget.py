@@ -99,6 +99,38 @@ class NeutralCost:
 
 
 @dataclass(frozen=True)
+class Budget:
+    """A damage budget: ``kind`` (``ppl`` ratio or mean token ``kl``) and the level to reach.
+
+    Written ``ppl=1.10`` or ``kl=0.05`` on the command line (:meth:`parse`)."""
+
+    kind: CostKind = "ppl"
+    level: float = 1.10
+
+    @classmethod
+    def parse(cls, text: str) -> Budget:
+        """``"ppl=1.10"`` -> ``Budget("ppl", 1.10)``; a bare number is a perplexity ratio.
+
+        Raises:
+            ValueError: naming ``--budget`` and what was expected.
+        """
+        kind, _, value = text.strip().rpartition("=")
+        kind = kind.strip() or "ppl"
+        try:
+            level = float(value)
+        except ValueError:
+            level = math.nan
+        if kind not in ("ppl", "kl") or not math.isfinite(level):
+            raise ValueError(f"--budget takes ppl=RATIO or kl=NATS (e.g. ppl=1.10), got {text!r}")
+        if (kind == "ppl" and level <= 1.0) or (kind == "kl" and level <= 0.0):
+            raise ValueError(f"--budget {text!r}: a perplexity ratio must be above 1, a KL above 0")
+        return cls(kind, level)  # type: ignore[arg-type]
+
+    def __str__(self) -> str:
+        return f"{self.kind}={self.level:g}"
+
+
+@dataclass(frozen=True)
 class BudgetResult:
     """What :func:`find_gamma` found.
 
