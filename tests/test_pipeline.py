@@ -27,6 +27,8 @@ from tiny_models import STORIES
         (RunOptions(gammas=()), "--gammas"),
         (RunOptions(method="no-such-method"), "no-such-method"),
         (RunOptions(judge=("nosuch:model",)), "nosuch"),
+        (RunOptions(budget="ppl=0.9"), "--budget"),
+        (RunOptions(verdict_items=1), "--verdict-items"),
     ],
 )
 def test_every_option_is_checked_before_any_work(
@@ -67,6 +69,10 @@ def test_run_completes_on_a_tiny_model_and_writes_the_report(tmp_path) -> None: 
     html = report.read_text()
     for section in ("sparsity", "layers", "overlap", "dose-response", "leakage", "examples"):
         assert f'id="{section}"' in html
+    assert html.index('id="verdict"') < html.index('id="sparsity"')  # the verdict opens it
+    verdict = json.loads((out / "verdict" / "verdict.json").read_text())
+    assert len(verdict["rows"]) == 4 * 2 * 3  # dimensions x poles x (default, study, prompt)
+    assert "beat their control" in result.stdout
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "complete"
     assert len(manifest["options"]["dimensions"]) == 4

@@ -18,6 +18,7 @@ from valuelocate.architectures import (
 from valuelocate.artifacts import load_neuron_sets
 from valuelocate.edits import random_control_edit, steering_edit
 from valuelocate.evaluation import EvaluateOptions, EvaluationResult, evaluate
+from valuelocate.evaluation.verdict import run_edit
 from valuelocate.generation import GenerationConfig, generate_answers
 from valuelocate.hooks import (
     ActivationCapture,
@@ -75,6 +76,7 @@ __all__ = [
     "model_shape",
     "random_control_edit",
     "run",
+    "run_edit",
     "set_value_edit",
     "steer_prompt",
     "steering_edit",

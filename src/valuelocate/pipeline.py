@@ -1,4 +1,4 @@
-"""The main job: data -> locate -> evaluate -> report, in one call (``valuelocate run``).
+"""The main job: data -> locate -> evaluate -> verdict -> report, in one call (``valuelocate run``).
 
 The defaults are quick settings for a 2-core CPU on the embedded model; every stage's own
 command (``locate``, ``evaluate``, ``report``) has the full set of options for real
@@ -16,6 +16,7 @@ from pathlib import Path
 from valuelocate.evaluation import EvaluateOptions, EvaluationResult, evaluate
 from valuelocate.evaluation.judges import parse_judge_spec
 from valuelocate.evaluation.options import parse_gammas
+from valuelocate.evaluation.verdict import METHODS, Verdict, VerdictOptions, run_verdict
 from valuelocate.locating import LocateOptions, LocateResult, locate
 from valuelocate.models import load_model
 from valuelocate.optionspec import option
@@ -47,6 +48,13 @@ class RunOptions:
     method: str = option("delta-p", "Selection method (see `locate --help`).")
     seed: int = option(0, "Seed of every random choice.")
     device: str | None = option(None, "cpu, cuda, ...")
+    verdict: bool = option(
+        True, "Judge the default steering and the study's rule against their controls."
+    )
+    budget: str = option(
+        "ppl=1.10", "The verdict's damage budget: ppl=RATIO or kl=NATS on neutral text."
+    )
+    verdict_items: int = option(20, "Test-split forced-choice items per dimension.", min=2)
 
     def locate_options(self) -> LocateOptions:
         return LocateOptions(
@@ -67,12 +75,16 @@ class RunOptions:
             seed=self.seed,
         )
 
+    def verdict_options(self) -> VerdictOptions:
+        return VerdictOptions(budget=self.budget, verdict_items=self.verdict_items)
+
     def validate(self) -> None:
         """Check every stage's options before any work (raises ValueError naming the flag)."""
         if self.judge_prompts < 1:
             raise ValueError("--judge-prompts must be >= 1")
         get_method(self.method)
         self.evaluate_options().validate()
+        self.verdict_options().validate()
         for spec in self.judge:
             parse_judge_spec(spec)
 
@@ -84,6 +96,7 @@ class RunResult:
     run_dir: Path
     located: LocateResult
     evaluation: EvaluationResult
+    verdict: Verdict | None
     report: Path
 
 
@@ -102,7 +115,7 @@ def run(
         run_dir: the run directory.
         resume: continue an interrupted run there.
         on_stage: told the name of each stage as it starts (``locate``, ``evaluate``,
-            ``report``).
+            ``verdict``, ``report``).
         progress: ``progress(text, done, total)`` during each stage.
     """
     options.validate()
@@ -121,5 +134,20 @@ def run(
     evaluation = evaluate(
         run_dir, options=options.evaluate_options(), lm=lm, judges=options.judge, progress=progress
     )
+    verdict = None
+    if options.verdict:
+        stage("verdict")
+        steps = 2 * len(DIMENSIONS) * len(METHODS)
+        done = 0
+
+        def verdict_progress(line: str) -> None:
+            nonlocal done
+            done += 1
+            if progress is not None:
+                progress(f"verdict {line.split(':')[0]}", done, steps)
+
+        verdict = run_verdict(
+            run_dir, lm=lm, options=options.verdict_options(), progress=verdict_progress
+        )
     stage("report")
-    return RunResult(run_dir, located, evaluation, write_report(run_dir))
+    return RunResult(run_dir, located, evaluation, verdict, write_report(run_dir))

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from valuelocate.architectures import model_shape
+from valuelocate.artifacts import load_neuron_sets
 from valuelocate.data import DIMENSIONS, POLES, load_descriptions
 from valuelocate.edits import random_control_edit, steering_edit
 from valuelocate.evaluation.forced_choice import (
@@ -72,7 +73,8 @@ class Config:
     Attributes:
         name: a short label for tables.
         contrast: ``descriptions``, ``pairs``, ``generated`` (needs ``run_dir``) or ``none``.
-        selection: ``delta-p``, ``cohens-d``, ``mean-diff``, ``band`` or ``none``.
+        selection: ``delta-p``, ``cohens-d``, ``mean-diff``, ``band``, ``located`` (the
+            neuron sets of the locate run ``run_dir``, as located) or ``none``.
         rule: ``mean-diff``, ``dynamic``, ``residual`` or ``prompt``.
         band: the layers of a ``band`` selection.
         layer: the residual stream's layer (``residual``).
@@ -227,14 +229,14 @@ class Grid:
             steer = ResidualSteer(vector, config.layer, 1.0)
             steer_control = steer.control(seed=0)
             return steer.with_gamma, steer_control.with_gamma, int(vector.numel())
-        stats = self.stats(config, dimension)
         if config.rule == "mean-diff":
+            stats = self.stats(config, dimension)
             diff = mean_difference(stats[pole], stats[other])
             if config.selection == "band":
                 edit = band_edit(diff, config.band, gamma=1.0)
                 control = permuted_control(edit, neurons_per_layer=diff.shape[1], seed=0)
             else:
-                selection = self._select(config, stats)
+                selection = self._select(config, dimension)
                 located = {
                     layer: torch.cat([s.index[s.layer == layer] for s in selection])
                     for layer in torch.cat([s.layer for s in selection]).unique().tolist()
@@ -246,7 +248,7 @@ class Grid:
                 )
             return edit.with_gamma, control.with_gamma, sum(edit.counts().values())
         if config.rule == "dynamic":
-            selection = self._select(config, stats)
+            selection = self._select(config, dimension)
             v = str(config.params.get("v", "p"))
 
             def dynamic(gamma: float) -> Intervention:
@@ -258,7 +260,12 @@ class Grid:
             return dynamic, dynamic_control, len(selection.affirm) + len(selection.oppose)
         raise ValueError(f"Unknown rule {config.rule!r}")
 
-    def _select(self, config: Config, stats: Mapping[str, NeuronStats]) -> Selection:
+    def _select(self, config: Config, dimension: str) -> Selection:
+        if config.selection == "located":  # the neuron sets a locate run chose
+            if config.run_dir is None:
+                raise ValueError("The located selection needs a locate run's directory")
+            return load_neuron_sets(config.run_dir)[dimension]
+        stats = self.stats(config, dimension)
         params = {k: v for k, v in config.params.items() if k != "v"}
         return get_method(config.selection)(**params)(stats["affirm"], stats["oppose"])
 

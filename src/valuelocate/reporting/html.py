@@ -18,6 +18,7 @@ from valuelocate.reporting.steering import (
     examples_section,
     leakage_section,
 )
+from valuelocate.reporting.verdict import verdict_section
 
 _CSS = """
 :root { color-scheme: light; --fg: #1d232a; --muted: #5b6670; --line: #dde3e8;
@@ -157,6 +158,9 @@ def render_report(run: RunData) -> str:
             ("leakage", "Leakage"),
             ("examples", "Examples"),
         ]
+    if run.verdict is not None:  # the verdict opens the report
+        sections.insert(0, verdict_section(run.verdict))
+        nav.insert(0, ("verdict", "Verdict"))
     nav.append(("details", "Run details"))
     links = "".join(f'<a href="#{i}">{esc(t)}</a>' for i, t in nav)
     model = _model_id(run)

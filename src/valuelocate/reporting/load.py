@@ -13,6 +13,7 @@ from valuelocate.evaluation.results import RESULTS_FORMAT, Example, LeakageRow, 
 
 REPORT_NAME = "report.html"
 RESULTS_PATH = Path("evaluation") / "results.json"
+VERDICT_PATH = Path("verdict") / "verdict.json"
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class RunData:
     neurons: Mapping[str, Any] | None = None
     evaluation: Evaluation | None = None
     notes: tuple[str, ...] = ()
+    verdict: Mapping[str, Any] | None = None
 
     @property
     def dimensions(self) -> list[str]:
@@ -131,7 +133,11 @@ def load_run(run_dir: Path) -> RunData:
     evaluation = None
     if raw_results is not None:
         evaluation = parse_evaluation(raw_results, source=run_dir / RESULTS_PATH)
-    return RunData(run_dir, summary, manifest, neurons, evaluation, tuple(notes))
+    # The verdict is written by `valuelocate run` only; its absence is not worth a note.
+    verdict = read_json(run_dir / VERDICT_PATH) if (run_dir / VERDICT_PATH).is_file() else None
+    if verdict is not None and not isinstance(verdict, Mapping):
+        raise ArtifactError(f"{run_dir / VERDICT_PATH} is not a JSON object")
+    return RunData(run_dir, summary, manifest, neurons, evaluation, tuple(notes), verdict)
 
 
 def _read_optional(run_dir: Path, name: Path | str, notes: list[str]) -> Any:

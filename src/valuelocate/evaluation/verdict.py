@@ -1,0 +1,316 @@
+"""The main job's verdict: did steering beat its matched random control, per dimension and pole?
+
+Usage:
+
+1. ``verdict = run_verdict(run_dir, lm=lm)`` reads the forced-choice likelihood (the primary
+   measure, METHOD.md section 7) on the TEST split of the forced-choice items for every
+   dimension the run located, under three methods:
+
+   - ``default``: the configuration the comparison grid chose on the search split
+     (:data:`DEFAULT_CONFIG`: the two poles' value descriptions contrasted, the
+     ``mean-diff`` rule on every ``act`` neuron of a middle band of layers), against the same
+     vector permuted within each layer;
+   - ``study``: the study's dynamic rule on the run's own located neuron sets, against the
+     same rule on random neurons (:func:`~valuelocate.edits.random_control_edit`);
+   - ``prompt``: a one-sentence persona prefix (no edit, no control), the yardstick.
+
+   Each edit runs at the gamma where the neutral-text cost reaches the budget (bisection on
+   the neutral texts only: no test item decides a gamma), and its control at the same gamma.
+2. It writes ``RUN_DIR/verdict/verdict.json`` (options, rows), ``verdict.csv`` and
+   ``edits.safetensors`` (the default's edit and control vectors per direction at gamma 1),
+   which :func:`valuelocate.run_edit` reads back.
+
+A direction "beats the control" when it moves the reading toward the targeted pole, further
+than the control, with a paired permutation p below ``alpha`` (0.01), within the budget.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+from torch import Tensor
+
+from valuelocate.architectures import model_shape
+from valuelocate.artifacts import (
+    ArtifactError,
+    atomic_write,
+    load_neuron_sets,
+    read_json,
+    write_json,
+)
+from valuelocate.data.forced_choice import load_forced_choice
+from valuelocate.evaluation.compare import Config, Grid, GridRow, write_rows
+from valuelocate.evaluation.cost import load_neutral_texts
+from valuelocate.models import LoadedModel
+from valuelocate.optionspec import option
+from valuelocate.steering.budget import Budget
+from valuelocate.steering.mean_diff import MeanDiffEdit
+from valuelocate.vocab import POLES
+
+VERDICT_DIR = "verdict"
+METHODS = ("default", "study", "prompt")
+
+
+def default_band(num_layers: int) -> tuple[int, ...]:
+    """The middle band of layers the default edits: 8..22 of the embedded model's 30, and
+    the same share of depth (0.27 to 0.73) for other models."""
+    first = round(num_layers * 8 / 30)
+    last = min(num_layers - 1, round(num_layers * 22 / 30))
+    return tuple(range(first, last + 1))
+
+
+def default_config(num_layers: int) -> Config:
+    """The default steering configuration (chosen on the search split; docs/experiment.md)."""
+    return Config(
+        "desc+band+mean-diff", "descriptions", "band", "mean-diff", band=default_band(num_layers)
+    )
+
+
+def study_config(run_dir: str | Path, v: str = "q95") -> Config:
+    """The study's dynamic rule on the run's located neuron sets."""
+    return Config(
+        "study (located, dynamic)",
+        "generated",
+        "located",
+        "dynamic",
+        params={"v": v},
+        run_dir=str(run_dir),
+    )
+
+
+PROMPT_CONFIG = Config("prompt-baseline", "none", "none", "prompt")
+
+
+@dataclass(frozen=True)
+class VerdictOptions:
+    """The verdict stage's options (``valuelocate run`` passes them through)."""
+
+    budget: str = option(
+        "ppl=1.10", "Damage budget of every edit: ppl=RATIO or kl=NATS on neutral text."
+    )
+    verdict_items: int = option(20, "Test-split forced-choice items per dimension.", min=2)
+    neutral_texts: int = option(8, "Neutral texts of the cost measure.", min=1)
+    steps: int = option(3, "Bisection steps of the gamma search.", min=0)
+    start_gamma: float = option(2.0, "First gamma of the search (then doubled).", min=0.001)
+    study_rule: bool = option(True, "Also read the study's dynamic rule on the run's neurons.")
+
+    def validate(self) -> None:
+        """Raise ValueError naming the bad option."""
+        Budget.parse(self.budget)
+        if self.verdict_items < 2:
+            raise ValueError("--verdict-items must be >= 2")
+        if self.neutral_texts < 1 or self.steps < 0 or not self.start_gamma > 0:
+            raise ValueError("--neutral-texts >= 1, --steps >= 0 and --start-gamma > 0")
+
+
+@dataclass(frozen=True)
+class VerdictRow:
+    """One (method, dimension, pole) line of the verdict."""
+
+    method: str
+    row: GridRow
+    beats_control: bool
+
+
+@dataclass
+class Verdict:
+    """What :func:`run_verdict` measured (also ``RUN_DIR/verdict/verdict.json``)."""
+
+    budget: str
+    alpha: float
+    rows: list[VerdictRow]
+    configs: dict[str, str]
+
+    def wins(self, method: str) -> tuple[int, int]:
+        """(directions beating the control, directions measured) of ``method``."""
+        mine = [r for r in self.rows if r.method == method]
+        return sum(r.beats_control for r in mine), len(mine)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "budget": self.budget,
+            "alpha": self.alpha,
+            "configs": self.configs,
+            "rows": [
+                {"method": r.method, "beats_control": r.beats_control, **asdict(r.row)}
+                for r in self.rows
+            ],  # fmt: skip
+        }
+
+
+def run_verdict(
+    run_dir: str | Path,
+    *,
+    lm: LoadedModel,
+    options: VerdictOptions | None = None,
+    dimensions: Sequence[str] | None = None,
+    alpha: float = 0.01,
+    progress: Callable[[str], None] | None = None,
+) -> Verdict:
+    """Measure the verdict on the test split and write ``RUN_DIR/verdict/``.
+
+    Args:
+        run_dir: a finished locate run (its neuron sets feed the study's rule).
+        lm: the run's model.
+        options: :class:`VerdictOptions`.
+        dimensions: the dimensions to judge (default: every located one).
+        alpha: the p-value a direction must beat.
+        progress: told a line of text after each (method, dimension, pole).
+    """
+    options = options or VerdictOptions()
+    options.validate()
+    budget = Budget.parse(options.budget)
+    run_dir = Path(run_dir)
+    located = load_neuron_sets(run_dir)
+    chosen = list(dimensions or located)
+    items = {
+        d: sorted(load_forced_choice(dimension=d, split="test"), key=lambda i: i.id)[
+            : options.verdict_items
+        ]
+        for d in chosen
+    }
+    grid = Grid(
+        lm,
+        items,
+        budget=budget.level,
+        cost_kind=budget.kind,
+        neutral_texts=load_neutral_texts()[: options.neutral_texts],
+        start_gamma=options.start_gamma,
+        steps=options.steps,
+        progress=progress,
+    )
+    configs = {"default": default_config(model_shape(lm.model).num_layers)}
+    if options.study_rule:
+        configs["study"] = study_config(run_dir)
+    configs["prompt"] = PROMPT_CONFIG
+    rows: list[VerdictRow] = []
+    tensors: dict[str, Any] = {}
+    kind = "band"
+    for dimension in chosen:
+        for method, config in configs.items():
+            for row in grid.run(config, dimension):
+                wins = row.beats_control(alpha) and not row.cost > budget.level
+                rows.append(VerdictRow(method, row, method != "prompt" and wins))
+        for pole in POLES:
+            make, make_control, _ = grid.factories(configs["default"], dimension, pole)
+            edit, control = make(1.0), make_control(1.0)
+            assert isinstance(edit, MeanDiffEdit) and isinstance(control, MeanDiffEdit)
+            kind = edit.kind
+            tensors.update(_edit_tensors(f"{dimension}.{pole}.edit", edit))
+            tensors.update(_edit_tensors(f"{dimension}.{pole}.control", control))
+    verdict = Verdict(str(budget), alpha, rows, {m: c.name for m, c in configs.items()})
+    folder = run_dir / VERDICT_DIR
+    write_rows([r.row for r in rows], folder, name="verdict")
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write(
+        folder / "edits.safetensors",
+        lambda tmp: save_file(tensors, str(tmp), metadata={"format": "1", "kind": kind}),
+    )
+    write_json(folder / "verdict.json", verdict.to_json())
+    return verdict
+
+
+def _edit_tensors(prefix: str, edit: MeanDiffEdit) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for layer, index in edit.indices.items():
+        out[f"{prefix}.{layer}.index"] = index.contiguous()
+        out[f"{prefix}.{layer}.delta"] = edit.deltas[layer].contiguous()
+    return out
+
+
+def load_verdict(run_dir: str | Path) -> dict[str, Any]:
+    """``RUN_DIR/verdict/verdict.json`` as written."""
+    return read_json(Path(run_dir) / VERDICT_DIR / "verdict.json")
+
+
+def load_default_edit(
+    run_dir: str | Path, dimension: str, pole: str, *, control: bool = False
+) -> tuple[MeanDiffEdit, float]:
+    """The default's edit (or its control) for one direction at gamma 1, and the gamma the
+    verdict calibrated for it. Reads ``edits.safetensors``; no model is needed."""
+    folder = Path(run_dir) / VERDICT_DIR
+    data = load_verdict(run_dir)
+    found = [
+        r for r in data["rows"]
+        if r["method"] == "default" and r["dimension"] == dimension and r["pole"] == pole
+    ]  # fmt: skip
+    if not found:
+        raise ValueError(
+            f"{folder / 'verdict.json'} has no default edit for {dimension}.{pole}; it judged: "
+            + ", ".join(sorted({f"{r['dimension']}.{r['pole']}" for r in data["rows"]}))
+        )
+    path = folder / "edits.safetensors"
+    if not path.is_file():
+        raise ArtifactError(f"{path} does not exist: the verdict stage did not finish")
+    with safe_open(str(path), framework="pt") as handle:
+        kind = (handle.metadata() or {}).get("kind", "band")
+    tensors = load_file(str(path))
+    prefix = f"{dimension}.{pole}.{'control' if control else 'edit'}."
+    indices: dict[int, Tensor] = {}
+    deltas: dict[int, Tensor] = {}
+    for key, value in tensors.items():
+        if key.startswith(prefix):
+            layer, part = key.removeprefix(prefix).split(".")
+            (indices if part == "index" else deltas)[int(layer)] = value
+    edit = MeanDiffEdit(
+        dict(sorted(indices.items())),
+        dict(sorted(deltas.items())),
+        1.0,
+        "act",
+        kind + "-control" if control else kind,
+    )
+    gamma = float(found[0]["gamma"])
+    return edit, gamma if math.isfinite(gamma) else 0.0
+
+
+def run_edit(
+    run_dir: str | Path,
+    dimension: str,
+    pole: str,
+    *,
+    gamma: float | None = None,
+    control: bool = False,
+) -> MeanDiffEdit:
+    """The ``Edit`` the run's verdict used as its default for one dimension and pole.
+
+    At the gamma the verdict calibrated to its budget unless ``gamma`` is given; with
+    ``control=True`` its matched random control (the vector permuted within each layer).
+    Apply it at every position, as the verdict did:
+    ``with edit_neurons(model, edit, scope="all"): ...``.
+
+    Raises:
+        ArtifactError: the run has no verdict (``valuelocate run`` writes one).
+        ValueError: the verdict did not judge that dimension and pole.
+
+    Example:
+        >>> edit = run_edit("runs/smol", "conservation", "affirm")
+        >>> with edit_neurons(model, edit, scope="all"):
+        ...     out = model.generate(**batch, max_new_tokens=40)
+    """
+    if pole not in POLES:
+        raise ValueError(f"Unknown pole {pole!r}; expected affirm or oppose")
+    edit, calibrated = load_default_edit(run_dir, dimension, pole, control=control)
+    return edit.with_gamma(calibrated if gamma is None else gamma)
+
+
+__all__ = [
+    "METHODS",
+    "PROMPT_CONFIG",
+    "VERDICT_DIR",
+    "Verdict",
+    "VerdictOptions",
+    "VerdictRow",
+    "default_band",
+    "default_config",
+    "load_default_edit",
+    "load_verdict",
+    "run_edit",
+    "run_verdict",
+    "study_config",
+]
