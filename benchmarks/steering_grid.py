@@ -22,14 +22,16 @@ import importlib.util
 import json
 import math
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
+from valuelocate.architectures import model_shape
 from valuelocate.data import DIMENSIONS
 from valuelocate.data.forced_choice import load_forced_choice
 from valuelocate.evaluation.compare import Config, Grid, GridRow, write_rows
 from valuelocate.evaluation.cost import load_neutral_texts
-from valuelocate.evaluation.forced_choice import likelihood_reading, summarize_shift
+from valuelocate.evaluation.forced_choice import summarize_shift
+from valuelocate.evaluation.verdict import default_band
 from valuelocate.models import load_model
 
 
@@ -55,10 +57,22 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=1.10)
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--test", default="", help="read this cell on the test split")
+    parser.add_argument("--model", default="default")
+    parser.add_argument(
+        "--no-chat-template", action="store_true", help="raw text (a base model: Gemma-3-270M)"
+    )
     args = parser.parse_args()
     began = time.monotonic()
     log = lambda line: print(f"[{time.monotonic() - began:6.0f} s] {line}", flush=True)  # noqa: E731
-    cells = _search_cells()
+    lm = load_model(args.model)
+    layers = model_shape(lm.model).num_layers
+    # The cells were written for the embedded model's 30 layers; other depths get the same
+    # share of depth (the band) and the middle layer (the residual reference).
+    cells = [
+        replace(c, band=default_band(layers) if c.band else (),
+                layer=round(layers / 2) if c.layer is not None else None)
+        for c in _search_cells()
+    ]  # fmt: skip
     if args.run_dir is not None:
         cells.append(
             Config(
@@ -72,7 +86,6 @@ def main() -> None:
         )
     wanted = [c for c in args.cells.split(",") if c] or [c.name for c in cells[1:]]
     by_name = {c.name: c for c in cells}
-    lm = load_model("default")
     split = "test" if args.test else "search"
     count = args.test_items if args.test else args.items_per_dimension
     items = {
@@ -88,6 +101,7 @@ def main() -> None:
         progress=log,
         start_gamma=args.start_gamma,
         steps=args.steps,
+        chat_template=not args.no_chat_template,
     )
     if args.test:
         _test(grid, by_name[args.test], items, args, log)
@@ -121,10 +135,8 @@ def _test(grid: Grid, config: Config, items, args, log) -> None:  # type: ignore
             )  # fmt: skip
             make, make_control, _ = grid.factories(config, dimension, pole)
             edit = make(found.gamma)
-            edited = likelihood_reading(grid.lm, items[dimension], edit=edit).numpy()
-            control = likelihood_reading(
-                grid.lm, items[dimension], edit=make_control(found.gamma)
-            ).numpy()
+            edited = grid.read(items[dimension], edit=edit).numpy()
+            control = grid.read(items[dimension], edit=make_control(found.gamma)).numpy()
             s = summarize_shift(edited - base, toward=pole, control=control - base)
             row = GridRow(**{**asdict(found), **asdict(s), "cost": grid.cost(edit),
                              "selectivity": math.nan, "seconds": 0.0})  # fmt: skip

@@ -146,6 +146,8 @@ class Grid:
         start_gamma, steps: the bisection's first gamma and bisection steps.
         hist_bins: histogram bins of the contrast statistics (3 keeps p and the means exact
             and is much cheaper; q95 then is coarse).
+        chat_template: read items and contrast texts through the chat template when the
+            tokenizer has one (``False`` for a base model: raw text).
         progress: called with a line of text after each step.
     """
 
@@ -161,6 +163,7 @@ class Grid:
         start_gamma: float = 1.0,
         steps: int = 4,
         hist_bins: int = 3,
+        chat_template: bool = True,
         progress: Callable[[str], None] | None = None,
     ) -> None:
         self.lm = lm
@@ -174,9 +177,14 @@ class Grid:
         self.start_gamma = start_gamma
         self.steps = steps
         self.hist_bins = hist_bins
+        self.chat_template = chat_template
         self.progress = progress or (lambda _line: None)
-        self.base = {d: likelihood_reading(lm, its).numpy() for d, its in self.items.items()}
+        self.base = {d: self.read(its).numpy() for d, its in self.items.items()}
         self._stats: dict[tuple[str, str], dict[str, NeuronStats]] = {}
+
+    def read(self, items: Sequence[ForcedChoiceLike], **kwargs: Any) -> torch.Tensor:
+        """The forced-choice likelihood reading of ``items`` with this grid's template use."""
+        return likelihood_reading(self.lm, items, chat_template=self.chat_template, **kwargs)
 
     # ---------------------------------------------------------------- contrast
 
@@ -199,17 +207,21 @@ class Grid:
                 stats = NeuronStats(
                     shape.num_layers, shape.neurons_per_layer, hist_bins=self.hist_bins
                 )
-                out[pole] = text_stats(self.lm, texts, stats=stats)
+                out[pole] = text_stats(
+                    self.lm, texts, stats=stats, chat_template=self.chat_template
+                )
             return out
         if config.contrast == "pairs":
-            return pair_stats(self.lm, self.pairs_items[dimension])
+            return pair_stats(
+                self.lm, self.pairs_items[dimension], chat_template=self.chat_template
+            )
         if config.contrast == "generated":
             if config.run_dir is None:
                 raise ValueError("The generated source needs a locate run's directory")
             folder = Path(config.run_dir) / "stats"
             return {p: NeuronStats.load(folder / f"{dimension}.{p}.safetensors") for p in POLES}
         if config.contrast == "descriptions-full":  # full histogram (for q95)
-            return description_stats(self.lm, dimension)
+            return description_stats(self.lm, dimension, chat_template=self.chat_template)
         raise ValueError(f"Unknown contrast source {config.contrast!r}")
 
     # ---------------------------------------------------------------- edits
@@ -224,7 +236,11 @@ class Grid:
                 p: [d.text for d in load_descriptions(dimension=dimension, pole=p)] for p in POLES
             }
             vector = residual_mean_difference(
-                self.lm, texts[pole], texts[other], layer=config.layer
+                self.lm,
+                texts[pole],
+                texts[other],
+                layer=config.layer,
+                chat_template=self.chat_template,
             )
             steer = ResidualSteer(vector, config.layer, 1.0)
             steer_control = steer.control(seed=0)
@@ -290,7 +306,7 @@ class Grid:
         items = self.items[dimension]
         if config.rule == "prompt":
             prefix = prompt_prefix(dimension, pole)
-            edited = likelihood_reading(self.lm, items, prefix=prefix).numpy()
+            edited = self.read(items, prefix=prefix).numpy()
             summary = summarize_shift(edited - self.base[dimension], toward=pole)
             gamma, cost, reached, neurons = math.nan, math.nan, False, 0
             control_reading = None
@@ -305,8 +321,8 @@ class Grid:
             )
             gamma, cost, reached = found.gamma, found.cost, found.reached
             edit = make(gamma)
-            edited = likelihood_reading(self.lm, items, edit=edit).numpy()
-            control_reading = likelihood_reading(self.lm, items, edit=make_control(gamma)).numpy()
+            edited = self.read(items, edit=edit).numpy()
+            control_reading = self.read(items, edit=make_control(gamma)).numpy()
             summary = summarize_shift(
                 edited - self.base[dimension],
                 toward=pole,
@@ -319,11 +335,9 @@ class Grid:
                 if other_dim == dimension:
                     continue
                 if config.rule == "prompt":
-                    reading = likelihood_reading(
-                        self.lm, other_items, prefix=prompt_prefix(dimension, pole)
-                    )
+                    reading = self.read(other_items, prefix=prompt_prefix(dimension, pole))
                 else:
-                    reading = likelihood_reading(self.lm, other_items, edit=edit)
+                    reading = self.read(other_items, edit=edit)
                 others.append(abs(float(np.mean(reading.numpy() - self.base[other_dim]))))
             select = (
                 direction(pole) * summary.shift - float(np.mean(others)) if others else math.nan
