@@ -144,6 +144,8 @@ class Grid:
         start_gamma, steps: the bisection's first gamma and bisection steps.
         hist_bins: histogram bins of the contrast statistics (3 keeps p and the means exact
             and is much cheaper; q95 then is coarse).
+        seed: seed of the controls' permutations and draws, the bootstraps and the paired
+            tests.
         progress: called with a line of text after each step.
     """
 
@@ -159,6 +161,7 @@ class Grid:
         start_gamma: float = 1.0,
         steps: int = 4,
         hist_bins: int = 3,
+        seed: int = 0,
         progress: Callable[[str], None] | None = None,
     ) -> None:
         self.lm = lm
@@ -172,6 +175,7 @@ class Grid:
         self.start_gamma = start_gamma
         self.steps = steps
         self.hist_bins = hist_bins
+        self.seed = seed
         self.progress = progress or (lambda _line: None)
         self.base = {d: likelihood_reading(lm, its).numpy() for d, its in self.items.items()}
         self._stats: dict[tuple[str, str], dict[str, NeuronStats]] = {}
@@ -225,14 +229,14 @@ class Grid:
                 self.lm, texts[pole], texts[other], layer=config.layer
             )
             steer = ResidualSteer(vector, config.layer, 1.0)
-            steer_control = steer.control(seed=0)
+            steer_control = steer.control(seed=self.seed)
             return steer.with_gamma, steer_control.with_gamma, int(vector.numel())
         stats = self.stats(config, dimension)
         if config.rule == "mean-diff":
             diff = mean_difference(stats[pole], stats[other])
             if config.selection == "band":
                 edit = band_edit(diff, config.band, gamma=1.0)
-                control = permuted_control(edit, neurons_per_layer=diff.shape[1], seed=0)
+                control = permuted_control(edit, neurons_per_layer=diff.shape[1], seed=self.seed)
             else:
                 selection = self._select(config, stats)
                 located = {
@@ -242,7 +246,7 @@ class Grid:
                 edit = selected_edit(diff, located, gamma=1.0)
                 exclude = torch.cat([s.flat_index for s in selection])
                 control = permuted_control(
-                    edit, neurons_per_layer=diff.shape[1], exclude=exclude, seed=0
+                    edit, neurons_per_layer=diff.shape[1], exclude=exclude, seed=self.seed
                 )
             return edit.with_gamma, control.with_gamma, sum(edit.counts().values())
         if config.rule == "dynamic":
@@ -250,10 +254,10 @@ class Grid:
             v = str(config.params.get("v", "p"))
 
             def dynamic(gamma: float) -> Intervention:
-                return steering_edit(selection, pole, gamma, v=v)  # type: ignore[arg-type]
+                return steering_edit(selection, pole, gamma, v=v, seed=self.seed)  # type: ignore[arg-type]
 
             def dynamic_control(gamma: float) -> Intervention:
-                return random_control_edit(selection, pole, gamma, v=v)  # type: ignore[arg-type]
+                return random_control_edit(selection, pole, gamma, v=v, seed=self.seed)  # type: ignore[arg-type]
 
             return dynamic, dynamic_control, len(selection.affirm) + len(selection.oppose)
         raise ValueError(f"Unknown rule {config.rule!r}")
@@ -284,7 +288,7 @@ class Grid:
         if config.rule == "prompt":
             prefix = prompt_prefix(dimension, pole)
             edited = likelihood_reading(self.lm, items, prefix=prefix).numpy()
-            summary = summarize_shift(edited - self.base[dimension], toward=pole)
+            summary = summarize_shift(edited - self.base[dimension], toward=pole, seed=self.seed)
             gamma, cost, reached, neurons = math.nan, math.nan, False, 0
             control_reading = None
         else:
@@ -304,6 +308,7 @@ class Grid:
                 edited - self.base[dimension],
                 toward=pole,
                 control=control_reading - self.base[dimension],
+                seed=self.seed,
             )
         select = math.nan
         if selectivity:
