@@ -177,7 +177,7 @@ class CompareOptions:
         None, "A locate run whose stats/ feed the generated cells (the study's rule)."
     )
     selectivity: bool = option(
-        False, "Also read the other dimensions' items (selectivity; 3 more readings a row)."
+        False, "Also read the other dimensions' items under each edit (selectivity; slower)."
     )
     skip_test: bool = option(False, "Stop after the search split (no test-split verdict).")
     minutes: float = option(0.0, "Start no new cell after this many minutes (0: no limit).",

@@ -265,6 +265,10 @@ def _write_record(result: CompareResult) -> None:
     )
 
 
+def _num(value: float, spec: str) -> str:
+    return "–" if math.isnan(value) else format(value, spec)
+
+
 def rows_table(rows: Sequence[GridRow], *, cost: str = "ppl") -> str:
     """A markdown table of grid rows (shift in nats; "oppose" is pushed toward negative)."""
     head = (
@@ -273,9 +277,10 @@ def rows_table(rows: Sequence[GridRow], *, cost: str = "ppl") -> str:
         "|---|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|\n"
     )
     lines = [
-        f"| {r.config} | {r.dimension} | {r.pole} | {r.gamma:.3g} | {r.cost:.3f} | "
-        f"{r.shift:+.4f} | [{r.ci_low:+.4f}, {r.ci_high:+.4f}] | {r.wrong_way:.2f} | "
-        f"{r.control_shift:+.4f} | {r.p_control:.2g} | {r.selectivity:+.4f} | {r.neurons} |"
+        f"| {r.config} | {r.dimension} | {r.pole} | {_num(r.gamma, '.3g')} | "
+        f"{_num(r.cost, '.3f')} | {r.shift:+.4f} | [{r.ci_low:+.4f}, {r.ci_high:+.4f}] | "
+        f"{r.wrong_way:.2f} | {_num(r.control_shift, '+.4f')} | {_num(r.p_control, '.2g')} | "
+        f"{_num(r.selectivity, '+.4f')} | {r.neurons} |"
         for r in rows
     ]
     return head + "\n".join(lines) + "\n"
