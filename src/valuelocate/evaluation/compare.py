@@ -179,6 +179,7 @@ class Grid:
         self.progress = progress or (lambda _line: None)
         self.base = {d: likelihood_reading(lm, its).numpy() for d, its in self.items.items()}
         self._stats: dict[tuple[str, str], dict[str, NeuronStats]] = {}
+        self._residual: dict[tuple[str, int], torch.Tensor] = {}
 
     # ---------------------------------------------------------------- contrast
 
@@ -222,12 +223,17 @@ class Grid:
         if config.rule == "residual":
             if config.layer is None:
                 raise ValueError("The residual rule needs a layer")
-            texts = {
-                p: [d.text for d in load_descriptions(dimension=dimension, pole=p)] for p in POLES
-            }
-            vector = residual_mean_difference(
-                self.lm, texts[pole], texts[other], layer=config.layer
-            )
+            key = (dimension, config.layer)
+            if key not in self._residual:  # read once: the other pole and the test split reuse it
+                texts = {
+                    p: [d.text for d in load_descriptions(dimension=dimension, pole=p)]
+                    for p in POLES
+                }
+                self._residual[key] = residual_mean_difference(
+                    self.lm, texts["affirm"], texts["oppose"], layer=config.layer
+                )
+            # a - b == -(b - a) exactly in floating point: the same vector as computing it anew.
+            vector = self._residual[key] if pole == "affirm" else -self._residual[key]
             steer = ResidualSteer(vector, config.layer, 1.0)
             steer_control = steer.control(seed=self.seed)
             return steer.with_gamma, steer_control.with_gamma, int(vector.numel())

@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -209,6 +210,14 @@ class CompareOptions:
         if self.steps < 0 or not self.start_gamma > 0 or self.minutes < 0:
             raise ValueError("--steps and --minutes must be >= 0, --start-gamma > 0")
         if self.run_dir is not None:
+            manifest = Path(self.run_dir) / "manifest.json"
+            if manifest.is_file():
+                site = json.loads(manifest.read_text(encoding="utf-8")).get("options", {})
+                if site.get("site", "act") != "act":
+                    raise ValueError(
+                        f"--run-dir {self.run_dir} located at site {site['site']!r}; "
+                        "compare edits the act site (locate with --site act)"
+                    )
             stats = Path(self.run_dir) / "stats"
             for dimension in self.dimensions or DIMENSIONS:
                 for pole in POLES:
