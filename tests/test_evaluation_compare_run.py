@@ -102,3 +102,31 @@ def test_rank_counts_wins_then_mean_shift_and_never_ranks_the_prompt() -> None:
     assert [r.cell for r in ranked] == ["a", "c", "b"]
     assert [r.wins for r in ranked] == [1, 0, 0]
     assert ranked[0].mean_toward == pytest.approx(0.05)
+
+
+@needs_stories
+def test_the_generated_cells_read_a_locate_runs_statistics(stories_lm, tmp_path: Path) -> None:
+    from valuelocate.locating import LocateOptions, locate
+
+    run_dir = tmp_path / "run"
+    locate(
+        LocateOptions(model=str(STORIES), dimensions=("conservation",), prompts_per_pole=3,
+                      max_new_tokens=4, batch_size=3, checkpoint_seconds=0.0),
+        run_dir,
+        lm=stories_lm,
+    )  # fmt: skip
+    options = replace(TINY, cells=None, run_dir=str(run_dir), skip_test=True)
+    # "all" with a locate run offers its generated cells, after the standard ones.
+    assert [c.name for c in options.cells_for(5)][-2:] == [
+        "generated+delta-p+dynamic",
+        "generated+band+mean-diff",
+    ]
+    result = compare(replace(options, cells=("generated+band+mean-diff",)), tmp_path / "out",
+                     lm=stories_lm)  # fmt: skip
+    assert [(r.contrast, r.pole) for r in result.rows] == [
+        ("generated", "affirm"),
+        ("generated", "oppose"),
+    ]
+    first, last = (1, 4)  # default_band(5)
+    assert all(r.neurons == (last - first + 1) * 172 and r.cost <= 1.10 for r in result.rows)
+    assert result.chosen == "generated+band+mean-diff" and result.verdict == []
