@@ -13,7 +13,17 @@ from valuelocate.cli import USER_ERRORS, app
 def test_help_lists_every_command() -> None:
     shown = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "200"})
     assert shown.exit_code == 0
-    for command in ("run", "info", "demo", "locate", "steer", "evaluate", "report", "data"):
+    for command in (
+        "run",
+        "info",
+        "demo",
+        "locate",
+        "steer",
+        "evaluate",
+        "compare",
+        "report",
+        "data",
+    ):
         assert command in shown.output
 
 

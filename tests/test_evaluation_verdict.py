@@ -15,10 +15,11 @@ import test_serve_fixtures as fx
 from valuelocate import run_edit
 from valuelocate.artifacts import ArtifactError
 from valuelocate.data.forced_choice import load_forced_choice
+from valuelocate.evaluation.compare_options import default_band
 from valuelocate.evaluation.forced_choice import likelihood_reading
 from valuelocate.evaluation.verdict import (
     VerdictOptions,
-    default_band,
+    default_config,
     load_verdict,
     run_verdict,
 )
@@ -41,9 +42,10 @@ def judged(lm, located_run, tmp_path_factory):  # type: ignore[no-untyped-def]
 
 
 def test_the_default_band_is_the_middle_of_the_model() -> None:
-    assert default_band(30) == tuple(range(8, 23))  # the embedded model: layers 8-22
-    assert default_band(5) == (1, 2, 3, 4)
-    assert default_band(1) == (0,)
+    assert default_band(30) == (8, 22)  # the embedded model: layers 8-22
+    assert default_band(5) == (1, 4)
+    assert default_band(1) == (0, 0)
+    assert default_config(30).band == tuple(range(8, 23))
 
 
 def test_every_method_and_direction_is_judged(judged) -> None:  # type: ignore[no-untyped-def]

@@ -34,6 +34,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
 
 
 def _register_commands() -> None:
+    from valuelocate.cli.compare import compare_command
     from valuelocate.cli.data import data_app
     from valuelocate.cli.demo import demo_command, info_command
     from valuelocate.cli.doctor import doctor_command
@@ -52,6 +53,7 @@ def _register_commands() -> None:
     app.command("locate")(locate_command)
     app.command("steer")(steer_command)
     app.command("evaluate")(evaluate_command)
+    app.command("compare")(compare_command)
     app.command("report")(report_command)
     app.command("serve")(serve_command)
     app.command("export")(export_command)

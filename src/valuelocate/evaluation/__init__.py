@@ -11,8 +11,13 @@ Modules, in the order the work flows:
 - :mod:`~valuelocate.evaluation.harness`: :func:`evaluate`, the orchestration.
 - :mod:`~valuelocate.evaluation.rows`: rows, leakage and the result files.
 - :mod:`~valuelocate.evaluation.results`: the schema of ``results.json`` (no torch).
+- :mod:`~valuelocate.evaluation.compare`, :mod:`~valuelocate.evaluation.compare_options`,
+  :mod:`~valuelocate.evaluation.compare_run`: the grid of steering methods at matched cost
+  (:func:`compare`, ``valuelocate compare``).
 """
 
+from valuelocate.evaluation.compare_options import CompareOptions
+from valuelocate.evaluation.compare_run import CompareResult, compare
 from valuelocate.evaluation.conditions import steering_edits
 from valuelocate.evaluation.harness import evaluate
 from valuelocate.evaluation.options import EvaluateOptions, parse_gammas
@@ -21,11 +26,14 @@ from valuelocate.evaluation.rows import EvaluationResult
 
 __all__ = [
     "CONDITIONS",
+    "CompareOptions",
+    "CompareResult",
     "EvaluateOptions",
     "EvaluationResult",
     "Example",
     "LeakageRow",
     "ScoreRow",
+    "compare",
     "evaluate",
     "parse_gammas",
     "steering_edits",

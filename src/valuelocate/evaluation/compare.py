@@ -148,6 +148,8 @@ class Grid:
             and is much cheaper; q95 then is coarse).
         chat_template: read items and contrast texts through the chat template when the
             tokenizer has one (``False`` for a base model: raw text).
+        seed: seed of the controls' permutations and draws, the bootstraps and the paired
+            tests.
         progress: called with a line of text after each step.
     """
 
@@ -164,6 +166,7 @@ class Grid:
         steps: int = 4,
         hist_bins: int = 3,
         chat_template: bool = True,
+        seed: int = 0,
         progress: Callable[[str], None] | None = None,
     ) -> None:
         self.lm = lm
@@ -178,9 +181,11 @@ class Grid:
         self.steps = steps
         self.hist_bins = hist_bins
         self.chat_template = chat_template
+        self.seed = seed
         self.progress = progress or (lambda _line: None)
         self.base = {d: self.read(its).numpy() for d, its in self.items.items()}
         self._stats: dict[tuple[str, str], dict[str, NeuronStats]] = {}
+        self._residual: dict[tuple[str, int], torch.Tensor] = {}
 
     def read(self, items: Sequence[ForcedChoiceLike], **kwargs: Any) -> torch.Tensor:
         """The forced-choice likelihood reading of ``items`` with this grid's template use."""
@@ -232,25 +237,30 @@ class Grid:
         if config.rule == "residual":
             if config.layer is None:
                 raise ValueError("The residual rule needs a layer")
-            texts = {
-                p: [d.text for d in load_descriptions(dimension=dimension, pole=p)] for p in POLES
-            }
-            vector = residual_mean_difference(
-                self.lm,
-                texts[pole],
-                texts[other],
-                layer=config.layer,
-                chat_template=self.chat_template,
-            )
+            key = (dimension, config.layer)
+            if key not in self._residual:  # read once: the other pole and the test split reuse it
+                texts = {
+                    p: [d.text for d in load_descriptions(dimension=dimension, pole=p)]
+                    for p in POLES
+                }
+                self._residual[key] = residual_mean_difference(
+                    self.lm,
+                    texts["affirm"],
+                    texts["oppose"],
+                    layer=config.layer,
+                    chat_template=self.chat_template,
+                )
+            # a - b == -(b - a) exactly in floating point: the same vector as computing it anew.
+            vector = self._residual[key] if pole == "affirm" else -self._residual[key]
             steer = ResidualSteer(vector, config.layer, 1.0)
-            steer_control = steer.control(seed=0)
+            steer_control = steer.control(seed=self.seed)
             return steer.with_gamma, steer_control.with_gamma, int(vector.numel())
         if config.rule == "mean-diff":
             stats = self.stats(config, dimension)
             diff = mean_difference(stats[pole], stats[other])
             if config.selection == "band":
                 edit = band_edit(diff, config.band, gamma=1.0)
-                control = permuted_control(edit, neurons_per_layer=diff.shape[1], seed=0)
+                control = permuted_control(edit, neurons_per_layer=diff.shape[1], seed=self.seed)
             else:
                 selection = self._select(config, dimension)
                 located = {
@@ -260,7 +270,7 @@ class Grid:
                 edit = selected_edit(diff, located, gamma=1.0)
                 exclude = torch.cat([s.flat_index for s in selection])
                 control = permuted_control(
-                    edit, neurons_per_layer=diff.shape[1], exclude=exclude, seed=0
+                    edit, neurons_per_layer=diff.shape[1], exclude=exclude, seed=self.seed
                 )
             return edit.with_gamma, control.with_gamma, sum(edit.counts().values())
         if config.rule == "dynamic":
@@ -268,10 +278,10 @@ class Grid:
             v = str(config.params.get("v", "p"))
 
             def dynamic(gamma: float) -> Intervention:
-                return steering_edit(selection, pole, gamma, v=v)  # type: ignore[arg-type]
+                return steering_edit(selection, pole, gamma, v=v, seed=self.seed)  # type: ignore[arg-type]
 
             def dynamic_control(gamma: float) -> Intervention:
-                return random_control_edit(selection, pole, gamma, v=v)  # type: ignore[arg-type]
+                return random_control_edit(selection, pole, gamma, v=v, seed=self.seed)  # type: ignore[arg-type]
 
             return dynamic, dynamic_control, len(selection.affirm) + len(selection.oppose)
         raise ValueError(f"Unknown rule {config.rule!r}")
@@ -307,7 +317,7 @@ class Grid:
         if config.rule == "prompt":
             prefix = prompt_prefix(dimension, pole)
             edited = self.read(items, prefix=prefix).numpy()
-            summary = summarize_shift(edited - self.base[dimension], toward=pole)
+            summary = summarize_shift(edited - self.base[dimension], toward=pole, seed=self.seed)
             gamma, cost, reached, neurons = math.nan, math.nan, False, 0
             control_reading = None
         else:
@@ -327,6 +337,7 @@ class Grid:
                 edited - self.base[dimension],
                 toward=pole,
                 control=control_reading - self.base[dimension],
+                seed=self.seed,
             )
         select = math.nan
         if selectivity:

@@ -46,6 +46,7 @@ from valuelocate.artifacts import (
 )
 from valuelocate.data.forced_choice import load_forced_choice
 from valuelocate.evaluation.compare import Config, Grid, GridRow, write_rows
+from valuelocate.evaluation.compare_options import STUDY_CELL, default_band
 from valuelocate.evaluation.cost import load_neutral_texts
 from valuelocate.models import LoadedModel
 from valuelocate.optionspec import option
@@ -57,25 +58,17 @@ VERDICT_DIR = "verdict"
 METHODS = ("default", "study", "prompt")
 
 
-def default_band(num_layers: int) -> tuple[int, ...]:
-    """The middle band of layers the default edits: 8..22 of the embedded model's 30, and
-    the same share of depth (0.27 to 0.73) for other models."""
-    first = round(num_layers * 8 / 30)
-    last = min(num_layers - 1, round(num_layers * 22 / 30))
-    return tuple(range(first, last + 1))
-
-
 def default_config(num_layers: int) -> Config:
     """The default steering configuration (chosen on the search split; docs/experiment.md)."""
-    return Config(
-        "desc+band+mean-diff", "descriptions", "band", "mean-diff", band=default_band(num_layers)
-    )
+    first, last = default_band(num_layers)
+    band = tuple(range(first, last + 1))
+    return Config("desc+band+mean-diff", "descriptions", "band", "mean-diff", band=band)
 
 
 def study_config(run_dir: str | Path, v: str = "q95") -> Config:
     """The study's dynamic rule on the run's located neuron sets."""
     return Config(
-        "study (located, dynamic)",
+        STUDY_CELL,
         "generated",
         "located",
         "dynamic",
@@ -306,7 +299,6 @@ __all__ = [
     "Verdict",
     "VerdictOptions",
     "VerdictRow",
-    "default_band",
     "default_config",
     "load_default_edit",
     "load_verdict",
