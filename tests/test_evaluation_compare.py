@@ -39,28 +39,16 @@ ITEMS = {
 }
 
 
-def _row(pole: str, shift: float, control: float, p: float, cost: float = 1.05) -> GridRow:
-    return GridRow(
-        "x",
-        "descriptions",
-        "band",
-        "mean-diff",
-        "conservation",
-        pole,
-        2.0,
-        cost,
-        True,
-        10,
-        shift,
-        shift - 0.1,
-        shift + 0.1,
-        0.1,
-        control,
-        p,
-        math.nan,
-        5,
-        0.0,
-    )
+def make_row(
+    pole: str, shift: float, control: float, p: float, cost: float = 1.05, config: str = "x"
+) -> GridRow:
+    """A hand-made grid row (shared with test_evaluation_compare_run)."""
+    ci = (shift - 0.1, shift + 0.1)
+    return GridRow(config, "descriptions", "band", "mean-diff", "conservation", pole, 2.0, cost,
+                   True, 10, shift, *ci, 0.1, control, p, math.nan, 5, 0.0)  # fmt: skip
+
+
+_row = make_row
 
 
 def test_score_counts_right_way_wins_within_budget():

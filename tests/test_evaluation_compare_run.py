@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from test_evaluation_compare import make_row
 from valuelocate.evaluation.compare import GridRow
 from valuelocate.evaluation.compare_options import CompareOptions
 from valuelocate.evaluation.compare_run import compare, rank
@@ -80,27 +81,7 @@ def test_the_time_limit_stops_before_the_next_cell(stories_lm, tmp_path: Path) -
 
 
 def _row(cell: str, pole: str, shift: float, p: float, cost: float = 1.05) -> GridRow:
-    return GridRow(
-        cell,
-        "descriptions",
-        "band",
-        "mean-diff",
-        "conservation",
-        pole,
-        2.0,
-        cost,
-        True,
-        10,
-        shift,
-        shift - 0.1,
-        shift + 0.1,
-        0.1,
-        0.0,
-        p,
-        math.nan,
-        5,
-        0.0,
-    )
+    return make_row(pole, shift, 0.0, p, cost=cost, config=cell)
 
 
 def test_rank_counts_wins_then_mean_shift_and_never_ranks_the_prompt() -> None:
