@@ -81,3 +81,16 @@ def test_from_a_folder(tmp_path: Path) -> None:
     assert html is not None
     assert "Test split verdict" in html and "kl=0.05" in html
     assert html.count("<table>") == 2
+
+
+def test_a_run_with_a_compare_folder_shows_the_grid_in_its_report(tmp_path: Path) -> None:
+    from report_fixture import make_run
+    from valuelocate.reporting import write_report
+
+    run_dir = make_run(tmp_path / "run")
+    assert 'id="compare"' not in write_report(run_dir).read_text()
+    (run_dir / "compare").mkdir()
+    (run_dir / "compare" / "grid.json").write_text(json.dumps(ROWS, allow_nan=True))
+    html = write_report(run_dir).read_text()
+    assert html.index('id="compare"') < html.index('id="sparsity"')
+    assert '<a href="#compare">' in html

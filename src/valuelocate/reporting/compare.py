@@ -11,7 +11,6 @@ the chosen cell when they exist.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from valuelocate.artifacts import read_json
 from valuelocate.reporting.figures import (
     POLE_COLOURS,
     dimension_label,
@@ -180,13 +180,13 @@ def compare_section_from_dir(folder: str | Path) -> str | None:
     path = Path(folder)
     if not (path / "grid.json").is_file():
         return None
-    rows = json.loads((path / "grid.json").read_text(encoding="utf-8"))
+    rows = read_json(path / "grid.json")
     verdict: list[Row] = []
     if (path / "verdict.json").is_file():
-        verdict = json.loads((path / "verdict.json").read_text(encoding="utf-8"))
+        verdict = read_json(path / "verdict.json")
     record: dict[str, Any] = {}
     if (path / "compare.json").is_file():
-        record = json.loads((path / "compare.json").read_text(encoding="utf-8"))
+        record = read_json(path / "compare.json")
     return compare_section(
         rows, verdict=verdict, chosen=record.get("chosen"), budget=record.get("budget")
     )

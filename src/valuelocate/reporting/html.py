@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from valuelocate.artifacts import atomic_write
+from valuelocate.reporting.compare import compare_section_from_dir
 from valuelocate.reporting.figures import esc, section
 from valuelocate.reporting.load import REPORT_NAME, RESULTS_PATH, RunData, load_run
 from valuelocate.reporting.locating import layers_section, overlap_section, sparsity_section
@@ -158,6 +159,10 @@ def render_report(run: RunData) -> str:
             ("leakage", "Leakage"),
             ("examples", "Examples"),
         ]
+    grid = compare_section_from_dir(run.run_dir / "compare")  # `compare --out RUN_DIR/compare`
+    if grid is not None:
+        sections.insert(0, grid)
+        nav.insert(0, ("compare", "Methods compared"))
     if run.verdict is not None:  # the verdict opens the report
         sections.insert(0, verdict_section(run.verdict))
         nav.insert(0, ("verdict", "Verdict"))
