@@ -48,8 +48,8 @@ test-slow: $(VENV)/.installed
 # Style, types, and the import contract (the library never imports typer or rich; see
 # [tool.importlinter] in pyproject.toml).
 lint: $(VENV)/.installed
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 	$(BIN)/mypy src/valuelocate
 	$(BIN)/lint-imports
 

@@ -72,3 +72,13 @@ def test_every_module_of_the_mirrored_packages_has_a_test_module() -> None:
             elif not _has_tests(stem):
                 missing.append(f"{package}/{path.name} (tests/test_{stem}.py)")
     assert not missing, missing
+
+
+def test_docs_architecture_lists_every_module() -> None:
+    # Regenerate with `.venv/bin/python scripts/architecture_table.py`.
+    table = (TESTS.parent / "docs" / "architecture.md").read_text()
+    missing = [
+        str(p.relative_to(SRC.parent)) for p in _modules()
+        if f"`{p.relative_to(SRC.parent).as_posix()}`" not in table
+    ]  # fmt: skip
+    assert not missing, f"not in docs/architecture.md: {missing}"
