@@ -331,6 +331,11 @@ class Grid:
             )
             gamma, cost, reached = found.gamma, found.cost, found.reached
             edit = make(gamma)
+            if gamma == 0.0:
+                # Every gamma tried was over budget. Gamma 0 is not always "no edit" (the
+                # study's rule still clamps the other pole's neurons), so measure its cost
+                # rather than assume the unedited one.
+                cost = self.cost(edit)
             edited = self.read(items, edit=edit).numpy()
             control_reading = self.read(items, edit=make_control(gamma)).numpy()
             summary = summarize_shift(
