@@ -91,7 +91,9 @@ def test_grid_runs_cells_and_writes_rows(tmp_path):
         assert r.n == 2
         assert math.isfinite(r.shift)
         if r.rule != "prompt":
-            assert r.cost <= 1.10 and r.gamma >= 0
+            # Within budget, or gamma 0 when every gamma tried was over it: then the cost
+            # is measured at gamma 0 (the dynamic rule still clamps there), not assumed.
+            assert r.gamma >= 0 and (r.cost <= 1.10 or r.gamma == 0)
             assert math.isfinite(r.p_control)
     assert math.isfinite(rows[0].selectivity)
     write_rows(rows, tmp_path)
