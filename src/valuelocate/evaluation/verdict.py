@@ -7,9 +7,9 @@ Usage:
    dimension the run located, under three methods:
 
    - ``default``: the configuration the comparison grid chose on the search split
-     (:data:`DEFAULT_CONFIG`: the two poles' value descriptions contrasted, the
-     ``mean-diff`` rule on every ``act`` neuron of a middle band of layers), against the same
-     vector permuted within each layer;
+     (:func:`default_config`: the forced-choice search items' affirming and opposing answers
+     contrasted, the ``mean-diff`` rule on every ``act`` neuron of a middle band of layers),
+     against the same vector permuted within each layer;
    - ``study``: the study's dynamic rule on the run's own located neuron sets, against the
      same rule on random neurons (:func:`~valuelocate.edits.random_control_edit`);
    - ``prompt``: a one-sentence persona prefix (no edit, no control), the yardstick.
@@ -59,10 +59,12 @@ METHODS = ("default", "study", "prompt")
 
 
 def default_config(num_layers: int) -> Config:
-    """The default steering configuration (chosen on the search split; docs/experiment.md)."""
+    """The default steering configuration: the cell the comparison grid chose on the search
+    split (docs/experiment.md): the mean difference of the forced-choice search items'
+    affirming and opposing answers, added to every neuron of the middle band."""
     first, last = default_band(num_layers)
     band = tuple(range(first, last + 1))
-    return Config("desc+band+mean-diff", "descriptions", "band", "mean-diff", band=band)
+    return Config("pairs+band+mean-diff", "pairs", "band", "mean-diff", band=band)
 
 
 def study_config(run_dir: str | Path, v: str = "q95") -> Config:
@@ -171,6 +173,8 @@ def run_verdict(
     grid = Grid(
         lm,
         items,
+        # The pairs source locates on the SEARCH items only; the verdict reads the test items.
+        pairs_items={d: load_forced_choice(dimension=d, split="search") for d in chosen},
         budget=budget.level,
         cost_kind=budget.kind,
         neutral_texts=load_neutral_texts()[: options.neutral_texts],
