@@ -3,11 +3,10 @@ selection methods apply to them unchanged."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 import torch
 
+from forced_choice_items import Item
 from valuelocate.evaluation.forced_choice import answer_ids, context_ids
 from valuelocate.hooks import capture_activations, edit_neurons
 from valuelocate.locating.contrast import description_stats, pair_stats, text_stats
@@ -18,16 +17,6 @@ from valuelocate.steering.mean_diff import mean_difference, selected_edit
 from tiny_models import STORIES
 
 needs_stories = pytest.mark.skipif(not STORIES.is_dir(), reason="../shared/models is absent")
-
-
-@dataclass(frozen=True)
-class Item:
-    id: str
-    dimension: str
-    situation: str
-    affirm: str
-    oppose: str
-    split: str = "search"
 
 
 ITEMS = [

@@ -5,26 +5,16 @@ from __future__ import annotations
 import csv
 import json
 import math
-from dataclasses import dataclass
 
 import pytest
 
+from forced_choice_items import Item
 from valuelocate.evaluation.compare import Config, Grid, GridRow, score, write_rows
 from valuelocate.models import load_model
 
 from tiny_models import STORIES
 
 needs_stories = pytest.mark.skipif(not STORIES.is_dir(), reason="../shared/models is absent")
-
-
-@dataclass(frozen=True)
-class Item:
-    id: str
-    dimension: str
-    situation: str
-    affirm: str
-    oppose: str
-    split: str = "search"
 
 
 ITEMS = {

@@ -3,12 +3,11 @@ against hand-worked cases."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pytest
 import torch
 
+from forced_choice_items import Item
 from valuelocate.evaluation.forced_choice import (
     answer_ids,
     choice_reading,
@@ -26,16 +25,6 @@ from valuelocate.steering.mean_diff import band_edit
 from tiny_models import STORIES
 
 needs_stories = pytest.mark.skipif(not STORIES.is_dir(), reason="../shared/models is absent")
-
-
-@dataclass(frozen=True)
-class Item:
-    id: str
-    dimension: str
-    situation: str
-    affirm: str
-    oppose: str
-    split: str = "search"
 
 
 ITEMS = [

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from valuelocate.evaluation.compare import Config
-from valuelocate.evaluation.options import parse_dimensions
+from valuelocate.evaluation.options import parse_dimensions, parse_names
 from valuelocate.optionspec import option
 from valuelocate.steering.budget import Budget
 from valuelocate.vocab import DIMENSIONS, POLES
@@ -101,13 +101,8 @@ CELL_NAMES: tuple[str, ...] = tuple(c.name for c in standard_cells(30, run_dir="
 GENERATED_CELLS = frozenset(c.name for c in standard_cells(30, run_dir="-") if c.run_dir)
 
 
-def parse_cells(text: str | tuple[str, ...] | None) -> tuple[str, ...] | None:
-    """``"all"`` (or empty) -> ``None`` (every standard cell the options allow); else names."""
-    if text is None or not isinstance(text, str):
-        return None if text is None else tuple(text)
-    if text.strip() in ("all", ""):
-        return None
-    return tuple(c.strip() for c in text.split(",") if c.strip())
+# --cells: None means every standard cell the options allow.
+parse_cells = parse_names
 
 
 def parse_layer(text: str | int | None) -> int | None:

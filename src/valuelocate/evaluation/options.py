@@ -27,13 +27,17 @@ def parse_gammas(text: str | tuple[float, ...]) -> tuple[float, ...]:
         raise ValueError(f"--gammas takes comma-separated numbers, got {text!r}") from exc
 
 
-def parse_dimensions(text: str | tuple[str, ...] | None) -> tuple[str, ...] | None:
-    """``"all"`` (or empty) -> ``None`` (every located dimension); else the listed ids."""
+def parse_names(text: str | tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """``"all"`` (or empty) -> ``None`` (every one); else the comma-separated names."""
     if text is None or not isinstance(text, str):
         return None if text is None else tuple(text)
     if text.strip() in ("all", ""):
         return None
     return tuple(d.strip() for d in text.split(",") if d.strip())
+
+
+# --dimensions: None means every located dimension.
+parse_dimensions = parse_names
 
 
 @dataclass(frozen=True)
