@@ -35,6 +35,8 @@ from valuelocate.data.schema import (
     DatasetError,
     ValidationIssue,
     choice_field,
+    jsonl_lines,
+    repeats_id,
     text_field,
 )
 from valuelocate.data.stats import jaccard, words
@@ -288,29 +290,11 @@ def validate_forced_choice(
     issues: list[ValidationIssue] = []
     items: list[tuple[int, ForcedChoiceItem]] = []
     seen: dict[str, int] = {}
-    for lineno, raw_bytes in enumerate(path.read_bytes().splitlines(), start=1):
-        try:
-            raw = raw_bytes.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            issues.append(ValidationIssue(name, lineno, None, f"not UTF-8 (byte {exc.start + 1})"))
-            continue
-        if not raw.strip():
-            continue
-        try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            issues.append(ValidationIssue(name, lineno, None, f"invalid JSON: {exc.msg}"))
-            continue
+    for lineno, obj in jsonl_lines(name, path.read_bytes(), issues):
         item, errors = parse_item(obj)
         issues.extend(ValidationIssue(name, lineno, f, m) for f, m in errors)
-        rid = obj.get("id") if isinstance(obj, dict) else None
-        if isinstance(rid, str) and rid:
-            if rid in seen:
-                msg = f"duplicate id {rid!r} (first on line {seen[rid]})"
-                issues.append(ValidationIssue(name, lineno, "id", msg))
-                item = None
-            else:
-                seen[rid] = lineno
+        if repeats_id(obj, seen, name, lineno, issues):
+            item = None
         if item is not None:
             items.append((lineno, item))
     if not items and not issues:

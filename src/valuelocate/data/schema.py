@@ -13,7 +13,7 @@ the line (1-based) and the field, so that a user can fix their own dataset.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
@@ -273,24 +273,7 @@ def validate_file(
         data = path.read_bytes()
     except OSError as exc:
         return [], [ValidationIssue(name, 0, None, f"cannot read the file: {exc.strerror or exc}")]
-    # Decode line by line, so that undecodable bytes are a defect of their line, not a crash.
-    for lineno, raw_bytes in enumerate(data.splitlines(), start=1):
-        try:
-            raw = raw_bytes.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            issues.append(
-                ValidationIssue(
-                    name, lineno, None, f"not UTF-8 text (byte {exc.start + 1} of the line)"
-                )
-            )
-            continue
-        if not raw.strip():
-            continue
-        try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            issues.append(ValidationIssue(name, lineno, None, f"invalid JSON: {exc.msg}"))
-            continue
+    for lineno, obj in jsonl_lines(name, data, issues):
         if kind is None and isinstance(obj, dict):
             kind = detect_kind(obj)
             if kind is None:
@@ -305,22 +288,52 @@ def validate_file(
                 continue
         record, errors = parse_record(kind or "descriptions", obj)
         issues.extend(ValidationIssue(name, lineno, f, m) for f, m in errors)
-        rid = obj.get("id") if isinstance(obj, dict) else None
-        if isinstance(rid, str) and rid:
-            if rid in seen:
-                issues.append(
-                    ValidationIssue(
-                        name, lineno, "id", f"duplicate id {rid!r} (first on line {seen[rid]})"
-                    )
-                )
-                record = None
-            else:
-                seen[rid] = lineno
+        if repeats_id(obj, seen, name, lineno, issues):
+            record = None
         if record is not None:
             records.append(record)
     if not records and not issues:
         issues.append(ValidationIssue(name, 0, None, "file holds no records"))
     return records, issues
+
+
+def jsonl_lines(name: str, data: bytes, issues: list[ValidationIssue]) -> Iterator[tuple[int, Any]]:
+    """Each non-blank line's JSON value with its 1-based line number.
+
+    Lines are decoded one by one, so that undecodable bytes or invalid JSON are a defect of
+    their line (appended to ``issues``), not a crash of the whole file.
+    """
+    for lineno, raw_bytes in enumerate(data.splitlines(), start=1):
+        try:
+            raw = raw_bytes.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            msg = f"not UTF-8 text (byte {exc.start + 1} of the line)"
+            issues.append(ValidationIssue(name, lineno, None, msg))
+            continue
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            issues.append(ValidationIssue(name, lineno, None, f"invalid JSON: {exc.msg}"))
+            continue
+        yield lineno, obj
+
+
+def repeats_id(
+    obj: Any, seen: dict[str, int], name: str, lineno: int, issues: list[ValidationIssue]
+) -> bool:
+    """Whether ``obj``'s ``id`` was seen on an earlier line (then an issue is appended);
+    a new id is remembered in ``seen``."""
+    rid = obj.get("id") if isinstance(obj, dict) else None
+    if not isinstance(rid, str) or not rid:
+        return False
+    if rid in seen:
+        msg = f"duplicate id {rid!r} (first on line {seen[rid]})"
+        issues.append(ValidationIssue(name, lineno, "id", msg))
+        return True
+    seen[rid] = lineno
+    return False
 
 
 def load_file(path: str | Path, kind: Kind | None = None) -> list[Record]:
