@@ -18,7 +18,10 @@ from valuelocate.architectures import (
 from valuelocate.artifacts import load_neuron_sets
 from valuelocate.edits import random_control_edit, steering_edit
 from valuelocate.evaluation import EvaluateOptions, EvaluationResult, evaluate
-from valuelocate.evaluation.verdict import run_edit
+from valuelocate.evaluation.compare_options import CompareOptions
+from valuelocate.evaluation.compare_run import compare
+from valuelocate.evaluation.verdict import VerdictOptions, run_edit, run_verdict
+from valuelocate.export import export_run
 from valuelocate.generation import GenerationConfig, generate_answers
 from valuelocate.hooks import (
     ActivationCapture,
@@ -49,6 +52,7 @@ __all__ = [
     "SITES",
     "ActivationCapture",
     "ArchSpec",
+    "CompareOptions",
     "Edit",
     "EvaluateOptions",
     "EvaluationResult",
@@ -64,9 +68,12 @@ __all__ = [
     "Selection",
     "SteerOptions",
     "UnsupportedArchitectureError",
+    "VerdictOptions",
     "capture_activations",
+    "compare",
     "edit_neurons",
     "evaluate",
+    "export_run",
     "generate_answers",
     "get_method",
     "identity_edit",
@@ -77,6 +84,7 @@ __all__ = [
     "random_control_edit",
     "run",
     "run_edit",
+    "run_verdict",
     "set_value_edit",
     "steer_prompt",
     "steering_edit",
