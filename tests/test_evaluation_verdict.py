@@ -124,3 +124,76 @@ def test_the_report_opens_with_the_verdict(judged) -> None:  # type: ignore[no-u
 def test_bad_options_name_their_flag(field: str, value: object, flag: str) -> None:
     with pytest.raises(ValueError, match=flag):
         VerdictOptions(**{field: value}).validate()  # type: ignore[arg-type]
+
+
+def test_serve_steers_with_the_verdicts_edit_by_default(judged, lm) -> None:  # type: ignore[no-untyped-def]
+    """A run with a verdict serves its default steering (rule ``mean-diff``, size 1 = the
+    calibrated gamma, every position), and its control as ``mean-diff-control``."""
+    import openai
+
+    from valuelocate import generation
+    from valuelocate.serve import build_server, running_server
+
+    run_dir, _ = judged
+    config = generation.GenerationConfig(
+        max_new_tokens=12, repetition_penalty=1.0, batch_size=1, scope="all"
+    )
+    prompt = "Once upon a time"
+    parts = build_server(lm, run_dir, name="stories")
+    assert parts.engine.catalog.default_rule == "mean-diff"
+    with running_server(parts) as server:
+        client = openai.OpenAI(base_url=server.base_url, api_key="unused", max_retries=0)
+
+        def chat(values: dict, **extra: object) -> str:
+            reply = client.chat.completions.create(
+                model="stories", messages=[{"role": "user", "content": prompt}], max_tokens=12,
+                temperature=0, extra_body={"values": values, **extra},
+            )  # fmt: skip
+            return (reply.choices[0].message.content or "").strip()
+
+        for values, pole, control, size in (
+            ({"conservation": -2.0}, "oppose", False, 2.0),
+            ({"conservation": 3.0}, "affirm", False, 3.0),
+            ({"conservation": 3.0}, "affirm", True, 3.0),
+        ):
+            gamma = run_edit(run_dir, "conservation", pole).gamma * size
+            edit = run_edit(run_dir, "conservation", pole, gamma=gamma, control=control)
+            (expected,) = generation.generate_answers(lm, [prompt], config=config, edit=edit)
+            rule = {"rule": "mean-diff-control"} if control else {}
+            assert chat(values, **rule) == expected
+        with pytest.raises(openai.BadRequestError, match="mean-diff-control"):
+            chat({"conservation": 1.0}, rule="mean-difference")  # the error lists the rules
+
+
+def test_serve_without_a_verdict_refuses_its_rules_by_name(lm, located_run) -> None:  # type: ignore[no-untyped-def]
+    from valuelocate.serve.server import build_catalog
+    from valuelocate.serve.steering import SteeringError
+
+    catalog = build_catalog(lm, located_run, name="stories", max_gamma=4.0, alias_gamma=1.0)
+    assert catalog.default_rule == "dynamic" and catalog.rules() == ["dynamic", "random_control"]
+    with pytest.raises(SteeringError, match="no verdict") as error:
+        catalog.steering("stories", {"conservation": 1.0}, "mean-diff", None, None)
+    assert error.value.param == "rule"
+
+
+def test_export_carries_the_verdict_to_the_card_run_edit_and_serve(judged, lm, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from huggingface_hub import ModelCard
+
+    from valuelocate.export import export_run
+    from valuelocate.serve.server import build_catalog
+
+    run_dir, verdict = judged
+    folder = export_run(run_dir, tmp_path / "export")
+    assert (folder / "verdict" / "edits.safetensors").is_file()
+    card = ModelCard.load(folder / "README.md")
+    assert "### Forced choice" in card.text
+    table = [line for line in card.text.splitlines() if line.startswith("| default |")]
+    assert len(table) == sum(r.method == "default" for r in verdict.rows)
+    for pole in ("affirm", "oppose"):
+        for control in (False, True):
+            here = run_edit(folder, "conservation", pole, control=control)
+            there = run_edit(run_dir, "conservation", pole, control=control)
+            assert here.gamma == there.gamma
+            assert all(here.deltas[k].equal(there.deltas[k]) for k in there.deltas)
+    catalog = build_catalog(lm, folder, name="stories", max_gamma=4.0, alias_gamma=1.0)
+    assert catalog.default_rule == "mean-diff"

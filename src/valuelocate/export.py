@@ -37,6 +37,7 @@ from valuelocate.artifacts import (
     read_json,
     write_json,
 )
+from valuelocate.evaluation.verdict import VERDICT_DIR
 
 EXPORT_FORMAT = "valuelocate.NeuronSetsExport"
 EXPORT_VERSION = 1
@@ -70,6 +71,7 @@ def export_run(run_dir: str | Path, out_dir: str | Path) -> Path:
             f"{run_dir / 'manifest.json'} records ({geometry[0]} layers x {geometry[1]} neurons)"
         )
     verdict = _verdict(run_dir / "evaluation" / "results.json")
+    forced = _forced_choice_verdict(run_dir / VERDICT_DIR)
     methods = {
         dim: {"method": s.affirm.method, "params": dict(s.affirm.params)} for dim, s in sets.items()
     }
@@ -81,7 +83,11 @@ def export_run(run_dir: str | Path, out_dir: str | Path) -> Path:
         shutil.copyfile(run_dir / "manifest.json", staging / "manifest.json")
         shutil.copyfile(run_dir / "summary.json", staging / "summary.json")
         write_json(staging / "config.json", config)
-        model_card(config, summary, verdict).save(staging / "README.md")
+        if forced is not None:  # the verdict's edits travel too: run_edit and serve read them
+            (staging / VERDICT_DIR).mkdir()
+            for name in ("verdict.json", "edits.safetensors"):
+                shutil.copyfile(run_dir / VERDICT_DIR / name, staging / VERDICT_DIR / name)
+        model_card(config, summary, verdict, forced).save(staging / "README.md")
         if out_dir.exists():
             out_dir.rmdir()  # empty, checked above
         staging.rename(out_dir)
@@ -179,8 +185,56 @@ def _verdict(path: Path) -> list[dict[str, Any]] | None:
     return out
 
 
+def _forced_choice_verdict(folder: Path) -> list[dict[str, Any]] | None:
+    """The main job's verdict rows (``RUN_DIR/verdict/``), or None when it has none."""
+    if not (folder / "verdict.json").exists():
+        return None
+    if not (folder / "edits.safetensors").is_file():
+        missing = folder / "edits.safetensors"
+        raise ArtifactError(f"{missing} is missing: the verdict did not finish")
+    data = read_json(folder / "verdict.json")
+    rows = data.get("rows") if isinstance(data, dict) else None
+    fields = ("method", "dimension", "pole", "gamma", "cost", "shift", "control_shift",
+              "p_control", "beats_control")  # fmt: skip
+    if not isinstance(rows, list) or not all(
+        isinstance(r, dict) and all(f in r for f in fields) for r in rows
+    ):
+        raise ArtifactError(
+            f"{folder / 'verdict.json'}: field 'rows' must list rows with " + ", ".join(fields)
+        )
+    return [{f: r[f] for f in fields} for r in rows]
+
+
+def _forced_choice_table(rows: list[dict[str, Any]] | None) -> str:
+    if rows is None:
+        return "No forced-choice verdict (`valuelocate run` writes one)."
+
+    def num(value: Any, spec: str) -> str:
+        return format(value, spec) if isinstance(value, (int, float)) else str(value)
+
+    lines = [
+        "Forced-choice likelihood shift toward the pole (nats) on the test split, at the "
+        "gamma where neutral-text damage reaches the budget, against the matched random "
+        "control at the same gamma. `run_edit(folder, dimension, pole)` returns the "
+        "`default` edit.\n",
+        "| method | dimension | pole | gamma | ppl | shift | control | p | beats control |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        beats = "-" if r["method"] == "prompt" else ("yes" if r["beats_control"] else "no")
+        lines.append(
+            f"| {r['method']} | {r['dimension']} | {r['pole']} | {num(r['gamma'], '.3g')} | "
+            f"{num(r['cost'], '.3f')} | {num(r['shift'], '+.4f')} | "
+            f"{num(r['control_shift'], '+.4f')} | {num(r['p_control'], '.2g')} | {beats} |"
+        )
+    return "\n".join(lines)
+
+
 def model_card(
-    config: dict[str, Any], summary: RunSummary, verdict: list[dict[str, Any]] | None
+    config: dict[str, Any],
+    summary: RunSummary,
+    verdict: list[dict[str, Any]] | None,
+    forced: list[dict[str, Any]] | None = None,
 ) -> Any:
     """The README model card: Hub metadata in YAML, then what the sets are and how to load them."""
     from huggingface_hub import ModelCard, ModelCardData
@@ -251,6 +305,12 @@ with ValueLocate on `{model["source"]}`.
 {sparsity}
 
 ## Verdict
+
+### Forced choice (the main measure)
+
+{_forced_choice_table(forced)}
+
+### Questionnaire
 
 {verdict_text}
 

@@ -171,6 +171,7 @@ def resolve_neurons(path: str | Path) -> Path:
                 "summary.json",
                 "config.json",
                 "README.md",
+                "verdict/*",
             ],
         )
     except Exception as exc:  # noqa: BLE001 - offline, unknown repo, network: all one answer

@@ -61,14 +61,19 @@ def _run(options: RunOptions, *, out: Path | None, judge: list[str], resume: boo
     run_dir = out or default_run_dir()
     started = time.perf_counter()
     console.rule(f"[bold]ValueLocate run[/] -> {run_dir}")
+    stage_began = [started]
+
+    def on_stage(name: str) -> None:
+        # Each stage line also says how long the previous stage took (where the time goes).
+        now = time.perf_counter()
+        if name != "locate":
+            console.print(f"  ({(now - stage_began[0]) / 60:.1f} min)")
+        stage_began[0] = now
+        console.print(f"[bold]{_STAGES[name]}[/] ...")
+
     with progress_bar("working") as progress:
-        result = run(
-            options,
-            run_dir,
-            resume=resume,
-            on_stage=lambda name: console.print(f"[bold]{_STAGES[name]}[/] ..."),
-            progress=progress,
-        )
+        result = run(options, run_dir, resume=resume, on_stage=on_stage, progress=progress)
+    console.print(f"  ({(time.perf_counter() - stage_began[0]) / 60:.1f} min)")
     print_summary(result.located.summary, console)
     print_results(result.evaluation, console)
     if result.verdict is not None:

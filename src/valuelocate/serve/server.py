@@ -20,10 +20,13 @@ import uvicorn
 
 from valuelocate.architectures import model_shape
 from valuelocate.artifacts import load_neuron_sets, read_json
+from valuelocate.artifacts.neurons import resolve_neurons
+from valuelocate.evaluation.verdict import VERDICT_DIR, load_default_edit, load_verdict
 from valuelocate.models import LoadedModel, load_model
 from valuelocate.serve.app import ServeConfig, create_app
 from valuelocate.serve.engine import Engine
-from valuelocate.serve.steering import RULES, SteeringCatalog
+from valuelocate.serve.steering import RULES, VERDICT_RULES, SteeringCatalog, VerdictEdits
+from valuelocate.steering.mean_diff import MeanDiffEdit
 
 log = logging.getLogger("valuelocate.serve")
 
@@ -62,22 +65,45 @@ def build_catalog(
     lm: LoadedModel, neurons: str | Path, *, name: str, max_gamma: float, alias_gamma: float
 ) -> SteeringCatalog:
     """Read a neuron run for ``lm``: its sets, the site it located at, its edit rule."""
-    run = Path(neurons)
+    run = resolve_neurons(neurons)  # a Hub id becomes its downloaded folder
     sets = load_neuron_sets(run, expect=model_shape(lm.model))
     options = {}
     if (run / "manifest.json").is_file():
         options = read_json(run / "manifest.json").get("options", {})
-    rule = options.get("rule", "dynamic")
-    if rule not in RULES:
+    site = options.get("site", "act")
+    verdict = verdict_edits(run if run.is_dir() else run.parent, site)
+    # A run with a verdict steers by default as its verdict did (the default steering).
+    rule = options.get("rule", "mean-diff" if verdict else "dynamic")
+    if rule not in RULES and not (rule in VERDICT_RULES and verdict):
         raise ValueError(f"The run names edit rule {rule!r}, which serve does not know")
     return SteeringCatalog(
         base_name=name,
         sets=sets,
-        site=options.get("site", "act"),
+        site=site,
         default_rule=rule,
         max_gamma=max_gamma,
         alias_gamma=alias_gamma,
+        verdict_edits=verdict,
     )
+
+
+def verdict_edits(run_dir: Path, site: str) -> VerdictEdits:
+    """The run's verdict edits and calibrated gammas (empty without a verdict, or when the
+    verdict edited another site than the run's neurons: one batch edits one site)."""
+    if not (run_dir / VERDICT_DIR / "edits.safetensors").is_file():
+        return {}
+    rows = load_verdict(run_dir)["rows"]
+    out: dict[tuple[str, str, bool], tuple[MeanDiffEdit, float]] = {}
+    directions = {(r["dimension"], r["pole"]) for r in rows if r["method"] == "default"}
+    for dim, pole in sorted(directions):
+        for control in (False, True):
+            edit, gamma = load_default_edit(run_dir, dim, pole, control=control)
+            if edit.site != site:
+                log.warning("The verdict's edits are at %s, the run's neurons at %s: the "
+                            "mean-diff rules are off", edit.site, site)  # fmt: skip
+                return {}
+            out[(dim, pole, control)] = (edit, gamma)
+    return out
 
 
 @dataclass

@@ -6,6 +6,13 @@ the sign picks the pole, the size is gamma) or through a model alias
 their edits are applied one after the other at each layer, in the order given, exactly as
 nested ``edit_neurons`` blocks would apply them.
 
+Rules: ``dynamic`` (the study's rule on the run's neuron sets) and ``random_control`` (its
+random control); on a run with a verdict (``valuelocate run``), also ``mean-diff`` (the
+verdict's default steering, :func:`valuelocate.run_edit`) and ``mean-diff-control`` (its
+permuted control). For these two the size is a multiple of the gamma the verdict calibrated
+to its damage budget (1.0 = that gamma), and the default scope is ``all``, as the verdict
+measured them.
+
 The per-row edit of a batch is :class:`valuelocate.serve.rowedits.RowEdits`.
 """
 
@@ -21,6 +28,7 @@ from valuelocate.architectures import Site
 from valuelocate.edits import random_control_edit, steering_edit
 from valuelocate.hooks import SCOPES, Edit, Scope
 from valuelocate.selection import Selection
+from valuelocate.steering.mean_diff import MeanDiffEdit
 
 # rule name -> builder(selection, pole, gamma, seed, site, all selections) -> Edit
 RuleBuilder = Callable[[Selection, str, float, int, Site, Sequence[Selection]], Edit]
@@ -37,8 +45,16 @@ def _random(
     return random_control_edit(sel, pole, gamma, exclude=exclude, seed=seed, site=site)
 
 
-# The rules a request or a run may name. Add an entry here when edits.py gains a rule.
+# The rules built from the neuron sets. Add an entry here when edits.py gains a rule.
 RULES: dict[str, RuleBuilder] = {"dynamic": _dynamic, "random_control": _random}
+# The rules read from a run's verdict (RUN_DIR/verdict/edits.safetensors): rule -> control?
+VERDICT_RULES: dict[str, bool] = {"mean-diff": False, "mean-diff-control": True}
+# Where each rule edits when a request names no scope: the dynamic rule while answering (the
+# study's), the verdict's edit at every position (as the verdict measured it).
+DEFAULT_SCOPE: dict[str, Scope] = {"mean-diff": "all", "mean-diff-control": "all"}
+
+# (dimension, pole, control) -> the verdict's edit at gamma 1 and its calibrated gamma
+VerdictEdits = Mapping[tuple[str, str, bool], tuple[MeanDiffEdit, float]]
 
 
 class SteeringError(ValueError):
@@ -82,6 +98,8 @@ class SteeringCatalog:
         default_rule: the rule used when a request names none (the run's, else ``dynamic``).
         max_gamma: the largest ``|gamma|`` a request may ask for.
         alias_gamma: gamma of an alias without ``@g``.
+        verdict_edits: the run's verdict edits (empty when it has no verdict), which the
+            ``mean-diff`` rules serve.
     """
 
     base_name: str
@@ -90,10 +108,15 @@ class SteeringCatalog:
     default_rule: str = "dynamic"
     max_gamma: float = 4.0
     alias_gamma: float = 1.0
+    verdict_edits: VerdictEdits = field(default_factory=dict)
     _all: list[Selection] = field(init=False)
 
     def __post_init__(self) -> None:
         self._all = list(self.sets.values())
+
+    def rules(self) -> list[str]:
+        """The rules this server can serve (the verdict's only when the run has one)."""
+        return [*RULES, *(VERDICT_RULES if self.verdict_edits else ())]
 
     def aliases(self) -> list[str]:
         """One steered model name per dimension and pole."""
@@ -160,11 +183,23 @@ class SteeringCatalog:
             if float(gamma) != 0.0:
                 checked.append((dim, float(gamma)))
         rule = rule if rule is not None else self.default_rule
-        if rule not in RULES:
+        if rule in VERDICT_RULES and not self.verdict_edits:
             raise SteeringError(
-                f"Unknown rule {rule!r}; expected one of: {', '.join(RULES)}", "rule"
+                f"Rule {rule!r} is the verdict's steering, and this server's neuron run has no "
+                "verdict (valuelocate run writes RUN_DIR/verdict/); expected one of: "
+                + ", ".join(self.rules()),
+                "rule",
             )
-        scope = scope if scope is not None else "generated"
+        if rule not in self.rules():
+            raise SteeringError(
+                f"Unknown rule {rule!r}; expected one of: {', '.join(self.rules())}", "rule"
+            )
+        for dim, _ in checked:
+            if rule in VERDICT_RULES and (dim, "affirm", False) not in self.verdict_edits:
+                raise SteeringError(
+                    f"The run's verdict has no {rule} edit for {dim!r}", f"values.{dim}"
+                )
+        scope = scope if scope is not None else DEFAULT_SCOPE.get(rule, "generated")
         if scope not in SCOPES:
             raise SteeringError(
                 f"Unknown scope {scope!r}; expected one of: {', '.join(SCOPES)}", "scope"
@@ -177,19 +212,19 @@ class SteeringCatalog:
         """A fresh edit for one request (fresh random draws), or ``None`` when unsteered."""
         if not steering.active:
             return None
-        builder = RULES[steering.rule]
         edits = [
-            builder(
-                self.sets[dim],
-                "affirm" if gamma > 0 else "oppose",
-                abs(gamma),
-                steering.seed,
-                self.site,
-                self._all,
-            )
+            self._one(steering.rule, dim, "affirm" if gamma > 0 else "oppose", abs(gamma),
+                      steering.seed)
             for dim, gamma in steering.values
-        ]
-        return edits[0] if len(edits) == 1 else ComposedEdit(edits, self.site)
+        ]  # fmt: skip
+        site = edits[0].site if edits else self.site
+        return edits[0] if len(edits) == 1 else ComposedEdit(edits, site)
+
+    def _one(self, rule: str, dim: str, pole: str, size: float, seed: int) -> Edit:
+        if rule in VERDICT_RULES:
+            edit, calibrated = self.verdict_edits[(dim, pole, VERDICT_RULES[rule])]
+            return edit.with_gamma(size * calibrated)
+        return RULES[rule](self.sets[dim], pole, size, seed, self.site, self._all)
 
 
 @dataclass
