@@ -2,7 +2,7 @@
 
 Usage:
     PYTHONPATH=src python benchmarks/bench_serve.py [--model default] [--neurons RUN_DIR]
-        [--clients 1 4 16] [--requests 2] [--max-tokens 32] [--repeats 3]
+        [--clients 1 4 16] [--requests 2] [--max-tokens 32] [--repeats 3] [--rule RULE]
 
 One server runs in this process on a free loopback port. For each number of clients and each
 repeat, the unsteered and the steered rounds alternate (so both see the same machine load);
@@ -49,6 +49,7 @@ def one_round(
     max_tokens: int,
     dims: list[str],
     steered: bool,
+    rule: str | None = None,
 ) -> tuple[float, float]:
     """(tokens per second, median latency in seconds) of one round."""
     latencies: list[float] = []
@@ -59,6 +60,7 @@ def one_round(
     def client(i: int) -> None:
         api = openai.OpenAI(base_url=base_url, api_key="x", max_retries=0, timeout=600)
         values = {dims[i % len(dims)]: 1.0 if (i // len(dims)) % 2 == 0 else -1.0}
+        body: dict[str, object] = {"values": values} | ({"rule": rule} if rule else {})
         barrier.wait()
         for k in range(requests):
             start = time.perf_counter()
@@ -67,7 +69,7 @@ def one_round(
                 messages=[{"role": "user", "content": PROMPTS[(i + k) % len(PROMPTS)]}],
                 max_tokens=max_tokens,
                 temperature=0,
-                extra_body={"values": values} if steered else None,
+                extra_body=body if steered else None,
             )
             with lock:
                 latencies.append(time.perf_counter() - start)
@@ -93,6 +95,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--max-batch", type=int, default=16)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument(
+        "--rule", default=None, help="steering rule of the steered rounds (default: the run's)"
+    )
     args = parser.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -134,6 +139,7 @@ def main() -> None:
                             args.max_tokens,
                             dims,
                             steered,
+                            args.rule,
                         )
                     )
             med = {
