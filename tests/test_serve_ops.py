@@ -188,3 +188,23 @@ def test_binding_beyond_loopback_needs_a_key_or_an_explicit_flag(tmp_path) -> No
     # Refused before anything is loaded.
     with pytest.raises(ValueError, match="not a loopback address"):
         serve_forever("no-such-model", tmp_path, host="0.0.0.0")
+
+
+def test_cli_with_damaged_neurons_exits_2_in_one_line_and_never_says_serving(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    from tiny_models import STORIES
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "neurons.safetensors").write_bytes(b"")
+    result = subprocess.run(
+        [sys.executable, "-m", "valuelocate", "serve", "--model", str(STORIES),
+         "--neurons", str(run), "--port", "1"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "neurons.safetensors" in errors[0]
+    assert "Traceback" not in result.stderr and "Serving" not in result.stdout

@@ -53,7 +53,7 @@ def serve_command(
     from valuelocate.serve.server import check_bind
 
     check_bind(host, api_key is not None, allow_remote)  # refuse before printing or loading
-    typer.echo(f"Serving {model_id} steered by {neurons} on http://{host}:{port}/v1")
+    typer.echo(f"Loading {model_id} and the neuron sets of {neurons} ...")
     serve_forever(
         model_id,
         neurons,
@@ -70,4 +70,7 @@ def serve_command(
         max_gamma=max_gamma,
         alias_gamma=alias_gamma,
         max_tokens_limit=max_tokens,
+        on_ready=lambda: typer.echo(
+            f"Serving {model_id} steered by {neurons} on http://{host}:{port}/v1"
+        ),
     )

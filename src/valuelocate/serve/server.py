@@ -11,7 +11,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,12 +192,14 @@ def serve_forever(
     allow_remote: bool = False,
     device: str | None = None,
     dtype: str = "float32",
+    on_ready: Callable[[], None] | None = None,
     **options: object,
 ) -> None:
     """Load ``model``, read ``neurons`` and serve until interrupted (the CLI's body).
 
     A non-loopback ``host`` without an API key is refused unless ``allow_remote``; with it
-    the server warns that anyone who can reach the port can use the model.
+    the server warns that anyone who can reach the port can use the model. ``on_ready`` is
+    called once the model and the neuron sets are read, before the port opens.
     """
     warning = check_bind(host, options.get("api_key") is not None, allow_remote)
     if warning:
@@ -206,6 +208,8 @@ def serve_forever(
     parts = build_server(lm, neurons, **options)  # type: ignore[arg-type]
     app = create_app(parts.engine, parts.config)
     parts.engine.start()
+    if on_ready is not None:
+        on_ready()
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
