@@ -126,3 +126,21 @@ def test_the_generated_cells_read_a_locate_runs_statistics(stories_lm, tmp_path:
     first, last = (1, 4)  # default_band(5)
     assert all(r.neurons == (last - first + 1) * 172 and r.cost <= 1.10 for r in result.rows)
     assert result.chosen == "generated+band+mean-diff" and result.verdict == []
+
+
+def test_the_pairs_source_never_locates_on_a_scored_search_item() -> None:
+    from valuelocate.data.forced_choice import load_forced_choice
+    from valuelocate.evaluation.compare_options import standard_cells
+    from valuelocate.evaluation.compare_run import _held_out_pairs, _items
+
+    cells = standard_cells(30)
+    search = load_forced_choice(dimension="conservation", split="search")
+    scored = _items("conservation", "search", 12)
+    pairs = _held_out_pairs("conservation", scored, cells)
+    assert {i.id for i in pairs}.isdisjoint({i.id for i in scored})
+    assert len(pairs) + len(scored) == len(search)
+    with pytest.raises(ValueError, match="--items-per-dimension"):
+        _held_out_pairs("conservation", _items("conservation", "search", len(search) - 2), cells)
+    # Without a pairs cell, scoring every search item is fine.
+    no_pairs = [c for c in cells if c.contrast != "pairs"]
+    assert _held_out_pairs("conservation", search, no_pairs) == []

@@ -106,6 +106,21 @@ def _items(dimension: str, split: str, count: int) -> list[ForcedChoiceItem]:
     return sorted(items, key=lambda i: i.id)[:count]
 
 
+def _held_out_pairs(
+    dimension: str, scored: Sequence[ForcedChoiceItem], cells: Sequence[Config]
+) -> list[ForcedChoiceItem]:
+    """The search items the ``pairs`` source locates on: those the grid does not score, so
+    that a pairs cell is not chosen on the very items it was built from."""
+    ids = {i.id for i in scored}
+    rest = [i for i in load_forced_choice(dimension=dimension, split="search") if i.id not in ids]
+    if len(rest) < 4 and any(c.contrast == "pairs" for c in cells):
+        raise ValueError(
+            f"--items-per-dimension {len(scored)} leaves {len(rest)} search items of "
+            f"{dimension} for the pairs source to locate on (it needs 4, unscored); lower it"
+        )
+    return rest
+
+
 def rank(rows: Sequence[GridRow], *, budget: float) -> list[Ranked]:
     """The cells of ``rows`` that can be chosen, best first by
     :func:`~valuelocate.evaluation.compare.score` (ties keep the run order)."""
@@ -158,12 +173,13 @@ def compare(
     tests = 0 if options.skip_test else 1 + len(options.also_test or ())
     steps = len(cells) * len(dimensions) + tests * len(dimensions)
     done = [0]
+    scored = {d: _items(d, "search", options.items_per_dimension) for d in dimensions}
     grid = Grid(
         lm,
-        {d: _items(d, "search", options.items_per_dimension) for d in dimensions},
+        scored,
         budget=budget.level,
         cost_kind=budget.kind,
-        pairs_items={d: load_forced_choice(dimension=d, split="search") for d in dimensions},
+        pairs_items={d: _held_out_pairs(d, scored[d], cells) for d in dimensions},
         neutral_texts=load_neutral_texts()[: options.neutral_texts],
         start_gamma=options.start_gamma,
         steps=options.steps,
