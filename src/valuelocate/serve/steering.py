@@ -95,7 +95,8 @@ class SteeringCatalog:
         base_name: the served name of the unsteered model (e.g. ``default``).
         sets: dimension -> its two neuron sets (from ``load_neuron_sets``).
         site: where the run located its neurons (edits apply there).
-        default_rule: the rule used when a request names none (the run's, else ``dynamic``).
+        default_rule: the rule used when a request names none (the run's; else ``mean-diff``
+            on a run with a verdict, ``dynamic`` without one).
         max_gamma: the largest ``|gamma|`` a request may ask for.
         alias_gamma: gamma of an alias without ``@g``.
         verdict_edits: the run's verdict edits (empty when it has no verdict), which the
