@@ -37,7 +37,7 @@ from valuelocate.artifacts import (
     read_json,
     write_json,
 )
-from valuelocate.evaluation.verdict import VERDICT_DIR
+from valuelocate.evaluation.verdict import VERDICT_DIR, load_verdict
 
 EXPORT_FORMAT = "valuelocate.NeuronSetsExport"
 EXPORT_VERSION = 1
@@ -192,7 +192,7 @@ def _forced_choice_verdict(folder: Path) -> list[dict[str, Any]] | None:
     if not (folder / "edits.safetensors").is_file():
         missing = folder / "edits.safetensors"
         raise ArtifactError(f"{missing} is missing: the verdict did not finish")
-    data = read_json(folder / "verdict.json")
+    data = load_verdict(folder.parent)
     rows = data.get("rows") if isinstance(data, dict) else None
     fields = ("method", "dimension", "pole", "gamma", "cost", "shift", "control_shift",
               "p_control", "beats_control")  # fmt: skip

@@ -226,44 +226,61 @@ def load_verdict(run_dir: str | Path) -> dict[str, Any]:
     return read_json(Path(run_dir) / VERDICT_DIR / "verdict.json")
 
 
-def load_default_edit(
-    run_dir: str | Path, dimension: str, pole: str, *, control: bool = False
-) -> tuple[MeanDiffEdit, float]:
-    """The default's edit (or its control) for one direction at gamma 1, and the gamma the
-    verdict calibrated for it. Reads ``edits.safetensors``; no model is needed."""
+def load_default_edits(
+    run_dir: str | Path,
+) -> dict[tuple[str, str, bool], tuple[MeanDiffEdit, float]]:
+    """Every direction's default edit and its control at gamma 1, with the gamma the verdict
+    calibrated: ``(dimension, pole, control) -> (edit, gamma)``. Reads ``verdict.json`` and
+    ``edits.safetensors`` once; no model is needed."""
     folder = Path(run_dir) / VERDICT_DIR
-    data = load_verdict(run_dir)
-    found = [
-        r for r in data["rows"]
-        if r["method"] == "default" and r["dimension"] == dimension and r["pole"] == pole
-    ]  # fmt: skip
-    if not found:
-        raise ValueError(
-            f"{folder / 'verdict.json'} has no default edit for {dimension}.{pole}; it judged: "
-            + ", ".join(sorted({f"{r['dimension']}.{r['pole']}" for r in data["rows"]}))
-        )
+    rows = [r for r in load_verdict(run_dir)["rows"] if r["method"] == "default"]
     path = folder / "edits.safetensors"
     if not path.is_file():
         raise ArtifactError(f"{path} does not exist: the verdict stage did not finish")
     with safe_open(str(path), framework="pt") as handle:
         kind = (handle.metadata() or {}).get("kind", "band")
     tensors = load_file(str(path))
-    prefix = f"{dimension}.{pole}.{'control' if control else 'edit'}."
-    indices: dict[int, Tensor] = {}
-    deltas: dict[int, Tensor] = {}
-    for key, value in tensors.items():
-        if key.startswith(prefix):
-            layer, part = key.removeprefix(prefix).split(".")
-            (indices if part == "index" else deltas)[int(layer)] = value
-    edit = MeanDiffEdit(
-        dict(sorted(indices.items())),
-        dict(sorted(deltas.items())),
-        1.0,
-        "act",
-        kind + "-control" if control else kind,
-    )
-    gamma = float(found[0]["gamma"])
-    return edit, gamma if math.isfinite(gamma) else 0.0
+    out: dict[tuple[str, str, bool], tuple[MeanDiffEdit, float]] = {}
+    for row in rows:
+        gamma = float(row["gamma"])
+        for control in (False, True):
+            prefix = f"{row['dimension']}.{row['pole']}.{'control' if control else 'edit'}."
+            indices: dict[int, Tensor] = {}
+            deltas: dict[int, Tensor] = {}
+            for key, value in tensors.items():
+                if key.startswith(prefix):
+                    layer, part = key.removeprefix(prefix).split(".")
+                    (indices if part == "index" else deltas)[int(layer)] = value
+            edit = MeanDiffEdit(
+                dict(sorted(indices.items())),
+                dict(sorted(deltas.items())),
+                1.0,
+                "act",
+                kind + "-control" if control else kind,
+            )
+            out[(row["dimension"], row["pole"], control)] = (
+                edit,
+                gamma if math.isfinite(gamma) else 0.0,
+            )
+    return out
+
+
+def load_default_edit(
+    run_dir: str | Path, dimension: str, pole: str, *, control: bool = False
+) -> tuple[MeanDiffEdit, float]:
+    """The default's edit (or its control) for one direction at gamma 1, and the gamma the
+    verdict calibrated for it (see :func:`load_default_edits`)."""
+    data = load_verdict(run_dir)
+    if not any(
+        r["method"] == "default" and r["dimension"] == dimension and r["pole"] == pole
+        for r in data["rows"]
+    ):
+        raise ValueError(
+            f"{Path(run_dir) / VERDICT_DIR / 'verdict.json'} has no default edit for "
+            f"{dimension}.{pole}; it judged: "
+            + ", ".join(sorted({f"{r['dimension']}.{r['pole']}" for r in data["rows"]}))
+        )
+    return load_default_edits(run_dir)[(dimension, pole, control)]
 
 
 def run_edit(
@@ -305,6 +322,7 @@ __all__ = [
     "VerdictRow",
     "default_config",
     "load_default_edit",
+    "load_default_edits",
     "load_verdict",
     "run_edit",
     "run_verdict",

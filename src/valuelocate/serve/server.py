@@ -21,12 +21,11 @@ import uvicorn
 from valuelocate.architectures import model_shape
 from valuelocate.artifacts import load_neuron_sets, read_json
 from valuelocate.artifacts.neurons import resolve_neurons
-from valuelocate.evaluation.verdict import VERDICT_DIR, load_default_edit, load_verdict
+from valuelocate.evaluation.verdict import VERDICT_DIR, load_default_edits
 from valuelocate.models import LoadedModel, load_model
 from valuelocate.serve.app import ServeConfig, create_app
 from valuelocate.serve.engine import Engine
 from valuelocate.serve.steering import RULES, VERDICT_RULES, SteeringCatalog, VerdictEdits
-from valuelocate.steering.mean_diff import MeanDiffEdit
 
 log = logging.getLogger("valuelocate.serve")
 
@@ -92,18 +91,13 @@ def verdict_edits(run_dir: Path, site: str) -> VerdictEdits:
     verdict edited another site than the run's neurons: one batch edits one site)."""
     if not (run_dir / VERDICT_DIR / "edits.safetensors").is_file():
         return {}
-    rows = load_verdict(run_dir)["rows"]
-    out: dict[tuple[str, str, bool], tuple[MeanDiffEdit, float]] = {}
-    directions = {(r["dimension"], r["pole"]) for r in rows if r["method"] == "default"}
-    for dim, pole in sorted(directions):
-        for control in (False, True):
-            edit, gamma = load_default_edit(run_dir, dim, pole, control=control)
-            if edit.site != site:
-                log.warning("The verdict's edits are at %s, the run's neurons at %s: the "
-                            "mean-diff rules are off", edit.site, site)  # fmt: skip
-                return {}
-            out[(dim, pole, control)] = (edit, gamma)
-    return out
+    edits = load_default_edits(run_dir)
+    sites = {edit.site for edit, _ in edits.values()}
+    if sites - {site}:
+        log.warning("The verdict's edits are at %s, the run's neurons at %s: the mean-diff "
+                    "rules are off", ", ".join(sorted(sites)), site)  # fmt: skip
+        return {}
+    return edits
 
 
 @dataclass
