@@ -29,8 +29,8 @@ def _worker(args: argparse.Namespace) -> None:
     """One rank of one timed run (runs under torchrun, or alone)."""
     import torch
 
-    from valuelocate.distributed import process_group
     from valuelocate.locating import LocateOptions, locate
+    from valuelocate.locating.distributed import process_group
     from valuelocate.models import load_model
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))

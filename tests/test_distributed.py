@@ -19,7 +19,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from valuelocate.distributed import (
+from valuelocate.locating import LocateOptions, locate
+from valuelocate.locating.distributed import (
     Shard,
     launch_info,
     pack_additive,
@@ -27,7 +28,6 @@ from valuelocate.distributed import (
     rank_device,
     unpack_additive,
 )
-from valuelocate.locating import LocateOptions, locate
 from valuelocate.models import load_model
 from valuelocate.stats import NeuronStats
 

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from valuelocate import stats as stats_module
-from valuelocate.stats import NeuronStats
+from valuelocate.stats import NeuronStats, accumulator
 
 L, N = 3, 7  # layers, neurons of the synthetic data
 BINS, WIDTH = 301, 0.01
@@ -115,7 +115,7 @@ def test_weighted_path_equals_gathered_path(monkeypatch: pytest.MonkeyPatch) -> 
     batches = make_batches(seed=1)
     gathered = NeuronStats(L, N)
     feed(gathered, batches, decode=True)
-    monkeypatch.setattr(stats_module, "gathers_tokens", lambda device: False)
+    monkeypatch.setattr(accumulator, "gathers_tokens", lambda device: False)
     weighted = NeuronStats(L, N)
     feed(weighted, batches, decode=True)
     feed_check = weighted.state_dict()
@@ -479,7 +479,7 @@ def test_chunked_cpu_update_equals_brute_force(monkeypatch: pytest.MonkeyPatch) 
     batches = make_batches(seed=2)
     whole = NeuronStats(L, N)
     feed(whole, batches, decode=False)
-    monkeypatch.setattr(stats_module, "_CHUNK_VALUES", 3 * N)  # 3 tokens per chunk
+    monkeypatch.setattr(accumulator, "_CHUNK_VALUES", 3 * N)  # 3 tokens per chunk
     chunked = NeuronStats(L, N)
     feed(chunked, batches, decode=False)
     assert_matches_brute(chunked, batches)

@@ -29,7 +29,7 @@ OPTIONS = LocateOptions(
 
 
 def test_backend_vllm_without_vllm_says_how_to_install(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from valuelocate.vllm_backend import VLLMUnavailableError
+    from valuelocate.locating.vllm_backend import VLLMUnavailableError
 
     monkeypatch.setitem(sys.modules, "vllm", None)  # import vllm now raises ImportError
     with pytest.raises(VLLMUnavailableError, match=r"pip install 'valuelocate\[vllm\]'"):
@@ -46,7 +46,7 @@ def locator():  # type: ignore[no-untyped-def]
     pytest.importorskip("vllm")
     if not torch.cuda.is_available():
         pytest.skip("vLLM needs a CUDA GPU")
-    from valuelocate.vllm_backend import VLLMLocator
+    from valuelocate.locating.vllm_backend import VLLMLocator
 
     return VLLMLocator.load(replace(OPTIONS, backend="vllm"))
 

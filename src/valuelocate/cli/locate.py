@@ -22,8 +22,8 @@ from rich.table import Table
 
 from valuelocate.artifacts import RunSummary
 from valuelocate.data import DIMENSIONS
-from valuelocate.distributed import Shard, process_group
 from valuelocate.locating import BACKENDS, LocateOptions, PoleJob, PoleProgress, locate
+from valuelocate.locating.distributed import Shard, process_group
 from valuelocate.selection import SELECTION_METHODS
 
 
@@ -198,7 +198,7 @@ def locate_command(
 
 def _require_vllm_or_exit() -> None:
     """Stop with the install hint, printed without markup (``[vllm]`` is not a style tag)."""
-    from valuelocate.vllm_backend import VLLMUnavailableError, require_vllm
+    from valuelocate.locating.vllm_backend import VLLMUnavailableError, require_vllm
 
     try:
         require_vllm()

@@ -10,7 +10,8 @@ Usage:
 3. Partial statistics are checkpointed; ``locate(..., resume=True)`` continues an interrupted
    run from its last checkpoint and ends with the same statistics as an uninterrupted run.
    Under ``torchrun`` each rank runs its share of the batches and checkpoints it in its own
-   file; the ranks' statistics are combined once per pole (see :mod:`valuelocate.distributed`).
+   file; the ranks' statistics are combined once per pole (see
+   :mod:`valuelocate.locating.distributed`).
 4. The selection method turns the two poles' statistics of each dimension into neuron sets;
    everything lands in the run directory (see :mod:`valuelocate.artifacts`).
 """
@@ -38,7 +39,7 @@ from valuelocate.artifacts import (
     write_json,
 )
 from valuelocate.artifacts.lock import LOCK_NAME, RunLock
-from valuelocate.distributed import Shard
+from valuelocate.locating.distributed import Shard
 from valuelocate.locating.jobs import PoleJob, build_jobs, load_dataset
 from valuelocate.locating.options import LocateOptions
 from valuelocate.locating.run import PoleProgress, run_or_resume
@@ -135,8 +136,8 @@ def locate(
         lm: an already loaded model (else ``options.model`` is loaded).
         progress: called after each batch with the job and its counters.
         shard: this process's share under ``torchrun`` (from
-            :func:`valuelocate.distributed.process_group`); None runs everything here. Every
-            rank returns the combined result; only rank 0 writes the shared artifacts.
+            :func:`valuelocate.locating.distributed.process_group`); None runs everything here.
+            Every rank returns the combined result; only rank 0 writes the shared artifacts.
         arch: where the model keeps its MLP neurons, for a family outside
             :data:`~valuelocate.architectures.ARCHITECTURES` (recorded in the manifest);
             None looks the family up in the table. The transformers backend only.
@@ -257,7 +258,7 @@ def _load_for(options: LocateOptions, shard: Shard) -> Any:
     if shard.is_distributed and device is not None and device.startswith("cuda"):
         device = shard.device
     if options.backend == "vllm":
-        from valuelocate.vllm_backend import VLLMLocator
+        from valuelocate.locating.vllm_backend import VLLMLocator
 
         return VLLMLocator.load(options, device=device)
     return load_model(

@@ -20,10 +20,10 @@ import torch
 
 from valuelocate.architectures import ArchSpec, ModelShape
 from valuelocate.artifacts import ArtifactError, atomic_write
-from valuelocate.distributed import Shard
 from valuelocate.forward import input_device
 from valuelocate.generation import GenerationConfig, generate_ids
 from valuelocate.hooks import DecodeChunker, trace_neurons
+from valuelocate.locating.distributed import Shard
 from valuelocate.locating.jobs import PoleJob
 from valuelocate.locating.options import LocateOptions
 from valuelocate.models import LoadedModel
@@ -61,7 +61,7 @@ def run_pole(
         on_batch: ``on_batch(stats, end)`` runs after each closed batch with the index one past
             the batch's last prompt (checkpointing, progress).
         batch_starts: the first prompt of each batch to run (a rank's share, see
-            :meth:`valuelocate.distributed.Shard.batch_starts`); overrides ``start``.
+            :meth:`valuelocate.locating.distributed.Shard.batch_starts`); overrides ``start``.
         arch: an architecture override for a family outside the table (see
             :func:`~valuelocate.hooks.trace_neurons`).
 

@@ -1,32 +1,7 @@
-"""Streaming, mergeable per-neuron statistics for one (dimension, pole).
-
-Usage:
-
-1. ``stats = NeuronStats(num_layers=L, neurons=N)`` makes empty statistics for every neuron
-   (layer l, neuron j). Nothing is allocated per prompt: memory is fixed by ``L``, ``N`` and
-   ``hist_bins``.
-2. For each batch of prompts, feed every forward call of every layer to ``stats.add``, which
-   has the :data:`valuelocate.hooks.TraceFn` signature, then close the batch::
-
-       with trace_neurons(model, stats.add, scope="generated"):
-           model.generate(**batch, max_new_tokens=500)
-       stats.end_batch()
-
-   A prompt is one batch row. With a KV cache its tokens arrive over many forward calls (one
-   per decoding step), so ``add`` only adds each row's values (their sum and sum of squares)
-   and the histogram; ``end_batch`` turns each row's sums into that prompt's mean and folds
-   the batch into the token- and prompt-level statistics. The simple case, one forward over
-   prompt and answer, is the same recipe: ``add`` (through the hook) once, then ``end_batch``.
-   Until ``end_batch``, the batch is not in ``n``, ``mean``, ``prompt_mean`` and the like.
-3. Shards (two GPUs, two jobs, a resumed run) combine exactly: ``total = a + b`` or
-   ``a.merge(b)``; ``stats.save(path)`` and ``NeuronStats.load(path)`` keep them on disk as
-   safetensors.
-4. Read the results as ``[layers, neurons]`` tensors: ``p``, ``mean``, ``var``, ``q95``,
-   ``prompt_mean``, ``prompt_var``, ``prompt_count``.
-
-What is kept per neuron (the histogram's bins, the moments) and the design notes (devices,
-no host syncs on accelerators, int32 counts) are in ``docs/statistics.md``.
-"""
+"""The accumulator :class:`NeuronStats`: streaming, mergeable per-neuron statistics for one
+(dimension, pole). The usage recipe is in :mod:`valuelocate.stats`; the readings are in
+:mod:`~valuelocate.stats.readout`, the arithmetic of one update in
+:mod:`~valuelocate.stats.update` and the file format in :mod:`~valuelocate.stats.store`."""
 
 from __future__ import annotations
 
@@ -37,33 +12,30 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from valuelocate.stats_moments import (
+from valuelocate.stats.constants import ALWAYS_KEPT, HIST_DTYPE, HIST_LIMIT, STATISTICS
+from valuelocate.stats.moments import (
     Moments,
     OpenBatch,
     chan_update,
     gathers_tokens,
     weighted_moments,
 )
-from valuelocate.stats_readout import StatsReadout
-from valuelocate.stats_store import (
-    _HIST_LIMIT,
-    HIST_DTYPE,
+from valuelocate.stats.readout import StatsReadout, gather
+from valuelocate.stats.store import (
     file_header,
     read_header,
     read_state,
     validate_state,
     write_state,
 )
-from valuelocate.stats_store import FORMAT_NAME as FORMAT_NAME  # re-exported
-from valuelocate.stats_store import FORMAT_VERSION as FORMAT_VERSION
-from valuelocate.stats_store import READABLE_VERSIONS as READABLE_VERSIONS
+from valuelocate.stats.update import (
+    Workspace,
+    add_gathered_rows,
+    add_rows,
+    hist_add_gathered,
+    hist_update,
+)
 
-# What can be kept (``statistics=``): ``histogram`` gives c, p, q95 and quantile(); ``mean``
-# the token mean; ``var`` the token variance; ``prompt`` the prompt-level count, mean and
-# variance. ``mean`` and ``prompt`` come from the same per-prompt sums and are always kept;
-# leaving out ``histogram`` or ``var`` skips work in every ``add``.
-STATISTICS = ("histogram", "mean", "var", "prompt")
-_ALWAYS = frozenset({"mean", "prompt"})
 # Gathered tokens are processed in chunks of about this many values, so that the float64
 # copy, its matrix product and the histogram's index passes stay in the CPU's cache.
 _CHUNK_VALUES = 2**18
@@ -114,7 +86,7 @@ class NeuronStats(StatsReadout):
         unknown = sorted(chosen - set(STATISTICS))
         if unknown:
             raise ValueError(f"Unknown statistics {unknown}; expected some of {STATISTICS}")
-        self.statistics = chosen | _ALWAYS
+        self.statistics = chosen | ALWAYS_KEPT
         self.num_layers = num_layers
         self.neurons = neurons
         self.hist_bins = hist_bins
@@ -127,24 +99,7 @@ class NeuronStats(StatsReadout):
         self._tok = [self._empty_moments(dev) for _ in range(num_layers)]
         self._prompt = [self._empty_moments(dev) for _ in range(num_layers)]
         self._open: list[OpenBatch | None] = [None] * num_layers  # None outside a batch
-        self._offsets: dict[torch.device, Tensor] = {}  # [neurons] int64: j * bins
-        self._ones_buffer: dict[torch.device, Tensor] = {}  # [size] int32 ones
-        self._scratch: dict[tuple[torch.device, str], Tensor] = {}  # reused CPU work buffers
-
-    @property
-    def keeps_histogram(self) -> bool:
-        return "histogram" in self.statistics
-
-    @property
-    def keeps_var(self) -> bool:
-        return "var" in self.statistics
-
-    def _require(self, statistic: str) -> None:
-        if statistic not in self.statistics:
-            raise RuntimeError(
-                f"These statistics were collected without {statistic!r} (kept: "
-                f"{sorted(self.statistics)}); collect them with statistics including it"
-            )
+        self._work = Workspace(neurons, hist_bins)  # reused work buffers of add()
 
     def _empty_moments(self, device: torch.device) -> Moments:
         zeros = torch.zeros(self.neurons, dtype=torch.float64, device=device)
@@ -182,13 +137,13 @@ class NeuronStats(StatsReadout):
             step = max(1, _CHUNK_VALUES // neurons)
             for start in range(0, x.shape[0], step):
                 part = x[start : start + step]
-                self._add_gathered_rows(opened, part, rows[start : start + step], batch)
+                add_gathered_rows(opened, part, rows[start : start + step], batch, self._work)
                 if self.keeps_histogram:
-                    self._hist_add_gathered(layer, part)
+                    hist_add_gathered(self._hist[layer], part, self.bin_width, self._work)
             return
-        self._add_rows(opened, x, keep, batch)
+        add_rows(opened, x, keep, batch)
         if self.keeps_histogram:
-            self._hist[layer].scatter_add_(0, *self._hist_update(x, keep))
+            self._hist[layer].scatter_add_(0, *hist_update(x, keep, self.bin_width, self._work))
 
     def _check_call(self, layer: int, values: Tensor, mask: Tensor | None) -> None:
         if not 0 <= layer < self.num_layers:
@@ -220,91 +175,6 @@ class NeuronStats(StatsReadout):
             )
             self._open[layer] = opened
         return opened
-
-    def _buffer(self, device: torch.device, name: str, size: int, dtype: torch.dtype) -> Tensor:
-        """A reused ``[size]`` work buffer: allocating tens of MB per call costs page faults
-        that are a large part of the update on the CPU."""
-        buf = self._scratch.get((device, name))
-        if buf is None or buf.numel() < size or buf.dtype != dtype:
-            buf = torch.empty(size, dtype=dtype, device=device)
-            self._scratch[(device, name)] = buf
-        return buf[:size]
-
-    def _add_gathered_rows(self, opened: OpenBatch, x: Tensor, rows: Tensor, batch: int) -> None:
-        """Add gathered tokens ``x`` [tokens, neurons] of batch rows ``rows`` [tokens]."""
-        size = x.shape[0] * self.neurons
-        centred = self._buffer(x.device, "centred", size, torch.float64).view(x.shape)
-        torch.sub(x, opened.shift, out=centred)  # [tokens, neurons] float64
-        # A one-hot [batch, tokens] matmul sums each row's tokens: deterministic and much
-        # faster on the CPU than index_add_.
-        onehot = rows[None, :] == torch.arange(batch, device=x.device)[:, None]
-        weights = onehot.to(torch.float64)
-        opened.total.add_(weights @ centred)
-        if opened.squares is not None:
-            opened.squares.add_(weights @ centred.square_())
-        opened.count.add_(onehot.sum(1))
-
-    def _hist_add_gathered(self, layer: int, x: Tensor) -> None:
-        """Count gathered tokens ``x`` [tokens, neurons] into the histogram (CPU).
-
-        The bins are computed neuron-major (``[neurons, tokens]``), so that consecutive
-        increments of the one ``scatter_add_`` land in the same neuron's row of bins, and in
-        reused buffers; the bin of each value is the one :meth:`_hist_update` gives.
-        """
-        tokens = x.shape[0]
-        size = tokens * self.neurons
-        device = x.device
-        y = self._buffer(device, "bins", size, torch.float32).view(self.neurons, tokens)
-        torch.mul(x.t().to(torch.float32), 1.0 / self.bin_width, out=y)
-        y.ceil_().clamp_(0.0, self.hist_bins - 1).nan_to_num_(0.0)
-        flat = self._buffer(device, "flat", size, torch.int64).view(self.neurons, tokens)
-        flat.copy_(y)
-        flat.add_(self._offsets_of(device)[:, None])
-        self._hist[layer].scatter_add_(0, flat.view(-1), self._ones(size, device))
-
-    def _offsets_of(self, device: torch.device) -> Tensor:
-        """``[neurons]`` int64 ``j * hist_bins``: where neuron j's bins start."""
-        offsets = self._offsets.get(device)
-        if offsets is None:
-            offsets = torch.arange(self.neurons, device=device) * self.hist_bins
-            self._offsets[device] = offsets
-        return offsets
-
-    def _add_rows(self, opened: OpenBatch, x: Tensor, keep: Tensor | None, batch: int) -> None:
-        """Add all tokens ``x`` [batch * seq, neurons] (row-major), weighted by ``keep``."""
-        centred = x - opened.shift  # [tokens, neurons] float64 by type promotion
-        if keep is not None:
-            centred = torch.where(keep[:, None], centred, 0.0)  # padding may hold anything
-        opened.total.add_(centred.view(batch, -1, self.neurons).sum(1))
-        if opened.squares is not None:
-            opened.squares.add_(centred.square_().view(batch, -1, self.neurons).sum(1))
-        if keep is None:
-            opened.count.add_(x.shape[0] // batch)
-        else:
-            opened.count.add_(keep.view(batch, -1).sum(1))
-
-    def _hist_update(self, x: Tensor, keep: Tensor | None) -> tuple[Tensor, Tensor]:
-        """(flat cell index, increment), both [tokens * neurons], for ``scatter_add_``."""
-        bins = self.hist_bins
-        offsets = self._offsets_of(x.device)
-        # bin = ceil(a / w) clipped to [0, B-1]: 0 for a <= 0, B-1 for the overflow.
-        y = (x.to(torch.float32) * (1.0 / self.bin_width)).ceil_()
-        y.clamp_(0.0, bins - 1).nan_to_num_(0.0)
-        flat = y.to(torch.int64).add_(offsets).reshape(-1)  # [tokens * neurons]
-        if keep is None:
-            inc = self._ones(flat.shape[0], x.device)
-        else:
-            inc = keep.to(HIST_DTYPE)[:, None].expand(x.shape).reshape(-1)
-        return flat, inc
-
-    def _ones(self, size: int, device: torch.device) -> Tensor:
-        """``[size]`` int32 ones, from a buffer kept per device (scatter_add_ is about twice
-        as fast on the CPU with a contiguous source as with an expanded scalar)."""
-        ones = self._ones_buffer.get(device)
-        if ones is None or ones.shape[0] < size:
-            ones = torch.ones(size, dtype=HIST_DTYPE, device=device)
-            self._ones_buffer[device] = ones
-        return ones[:size]
 
     def end_batch(self) -> None:
         """Close the current batch: fold its tokens into the token-level statistics, and each
@@ -339,9 +209,9 @@ class NeuronStats(StatsReadout):
 
     def _check_hist_bound(self) -> None:
         largest = max(int(m.n) for m in self._tok)
-        if largest > _HIST_LIMIT:
+        if largest > HIST_LIMIT:
             raise OverflowError(
-                f"{largest} tokens exceed the int32 histogram's limit of {_HIST_LIMIT}; "
+                f"{largest} tokens exceed the int32 histogram's limit of {HIST_LIMIT}; "
                 "split the run into shards with fewer tokens"
             )
 
@@ -431,14 +301,12 @@ class NeuronStats(StatsReadout):
         self._require_closed("save")
         return {
             "n": self.n,
-            "hist": self._gather(self._hist).view(self.num_layers, self.neurons, self.hist_bins),
-            "mean": self._gather([m.mean for m in self._tok]),
-            "m2": self._gather(
-                [m.m2 if self.keeps_var else torch.zeros_like(m.m2) for m in self._tok]
-            ),
+            "hist": gather(self._hist).view(self.num_layers, self.neurons, self.hist_bins),
+            "mean": gather([m.mean for m in self._tok]),
+            "m2": gather([m.m2 if self.keeps_var else torch.zeros_like(m.m2) for m in self._tok]),
             "prompt_n": self.prompt_count,
-            "prompt_mean": self._gather([m.mean for m in self._prompt]),
-            "prompt_m2": self._gather([m.m2 for m in self._prompt]),
+            "prompt_mean": gather([m.mean for m in self._prompt]),
+            "prompt_m2": gather([m.m2 for m in self._prompt]),
         }
 
     @classmethod
@@ -472,7 +340,7 @@ class NeuronStats(StatsReadout):
 
     def save(self, path: str | Path, *, metadata: Mapping[str, str] | None = None) -> None:
         """Write to a safetensors file (format version 3: the histogram compressed, see
-        :mod:`valuelocate.stats_store`; exact). ``metadata`` adds free-form string entries (for
+        :mod:`valuelocate.stats.store`; exact). ``metadata`` adds free-form string entries (for
         example the dimension, pole, model and scope) beside the reserved format keys."""
         self._require_closed("save")
         write_state(path, self.state_dict(), file_header(self, metadata),

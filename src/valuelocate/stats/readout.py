@@ -1,8 +1,10 @@
 """Reading results out of :class:`valuelocate.stats.NeuronStats`: counts, activation
 probability, moments and histogram quantiles, each ``[layers, neurons]`` on the CPU.
 
-A mixin, so that the accumulator (``stats.py``) and its readings stay separately readable;
-it relies on the accumulator's per-layer state declared below.
+:class:`StatsReadout` is the base class of the accumulator
+(:class:`~valuelocate.stats.accumulator.NeuronStats`), so that the accumulation and the
+readings stay separately readable. The per-layer state it reads is declared and documented on
+it; the accumulator fills it in and keeps it up to date.
 """
 
 from __future__ import annotations
@@ -10,39 +12,67 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from valuelocate.stats_moments import Moments
+from valuelocate.stats.moments import Moments
+
+
+def gather(per_layer: list[Tensor]) -> Tensor:
+    """Stack one tensor per layer into one ``[layers, ...]`` tensor on the CPU."""
+    return torch.stack([t.cpu() for t in per_layer])
 
 
 class StatsReadout:
-    """The readings of a :class:`~valuelocate.stats.NeuronStats`."""
+    """The readings of a :class:`~valuelocate.stats.NeuronStats`.
+
+    The state below is the contract between this class and its subclass, which sets every
+    attribute in its ``__init__`` (protected: read here, written only by the accumulator).
+
+    Attributes:
+        num_layers: number of decoder layers ``L``.
+        neurons: neurons per layer ``N``.
+        hist_bins: histogram bins ``B`` (bin 0: ``a <= 0``; bin ``B - 1``: the overflow).
+        bin_width: width of the regular bins.
+        statistics: which of :data:`~valuelocate.stats.STATISTICS` are kept.
+        _hist: per layer, the ``[neurons * hist_bins]`` int32 histogram (neuron-major).
+        _tok: per layer, the token-level :class:`~valuelocate.stats.moments.Moments`.
+        _prompt: per layer, the prompt-level :class:`~valuelocate.stats.moments.Moments`.
+    """
 
     num_layers: int
     neurons: int
     hist_bins: int
     bin_width: float
+    statistics: frozenset[str]
     _hist: list[Tensor]
     _tok: list[Moments]
     _prompt: list[Moments]
 
+    @property
+    def keeps_histogram(self) -> bool:
+        return "histogram" in self.statistics
+
+    @property
+    def keeps_var(self) -> bool:
+        return "var" in self.statistics
+
     def _require(self, statistic: str) -> None:
-        raise NotImplementedError
+        if statistic not in self.statistics:
+            raise RuntimeError(
+                f"These statistics were collected without {statistic!r} (kept: "
+                f"{sorted(self.statistics)}); collect them with statistics including it"
+            )
 
     # ------------------------------------------------------------------ results [layers, neurons]
-
-    @staticmethod
-    def _gather(per_layer: list[Tensor]) -> Tensor:
-        return torch.stack([t.cpu() for t in per_layer])
 
     @property
     def n(self) -> Tensor:
         """Tokens counted per layer, ``[layers]`` int64."""
-        return self._gather([m.n for m in self._tok])
+        return gather([m.n for m in self._tok])
 
     @property
     def c(self) -> Tensor:
         """Tokens with ``a > 0``, ``[layers, neurons]`` int64: all but histogram bin 0."""
         self._require("histogram")
-        return self._gather(
+        return gather(
             [m.n - self.histogram(layer)[:, 0].to(torch.int64) for layer, m in enumerate(self._tok)]
         )
 
@@ -66,7 +96,7 @@ class StatsReadout:
     @property
     def prompt_count(self) -> Tensor:
         """Prompts with at least one counted token, per layer, ``[layers]`` int64."""
-        return self._gather([m.n for m in self._prompt])
+        return gather([m.n for m in self._prompt])
 
     @property
     def prompt_mean(self) -> Tensor:
@@ -79,13 +109,13 @@ class StatsReadout:
         return self._moment_var(self._prompt)
 
     def _moment_mean(self, moments: list[Moments]) -> Tensor:
-        mean = self._gather([m.mean for m in moments])
-        n = self._gather([m.n for m in moments])[:, None]
+        mean = gather([m.mean for m in moments])
+        n = gather([m.n for m in moments])[:, None]
         return torch.where(n > 0, mean, torch.nan)
 
     def _moment_var(self, moments: list[Moments]) -> Tensor:
-        m2 = self._gather([m.m2 for m in moments])
-        n = self._gather([m.n for m in moments])[:, None].to(torch.float64)
+        m2 = gather([m.m2 for m in moments])
+        n = gather([m.n for m in moments])[:, None].to(torch.float64)
         return torch.where(n > 1, m2 / (n - 1).clamp(min=1.0), torch.nan)
 
     def histogram(self, layer: int) -> Tensor:
@@ -115,7 +145,7 @@ class StatsReadout:
         """
         if not 0.0 < q <= 1.0:
             raise ValueError(f"Quantile must lie in (0, 1], got {q}")
-        return self._gather([self._layer_quantile(layer, q) for layer in range(self.num_layers)])
+        return gather([self._layer_quantile(layer, q) for layer in range(self.num_layers)])
 
     def _layer_quantile(self, layer: int, q: float) -> Tensor:
         hist = self.histogram(layer).to(torch.int64)  # [neurons, bins]

@@ -34,6 +34,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 from torch import Tensor
 
+from valuelocate.stats.constants import FORMAT_NAME, FORMAT_VERSION, READABLE_VERSIONS, STATISTICS
+
 HIST_ENCODING = "zlib-byteplanes"
 _WIDTHS = (1, 2, 4)
 _LEVEL = 6  # zlib level: 9 saves about 3% more and takes twice as long
@@ -231,13 +233,6 @@ def _dense_state(
     return state
 
 
-FORMAT_NAME = "valuelocate.NeuronStats"
-# 3: the histogram is stored compressed (stats_store), 2: dense int32 (still read);
-# 2 and 3: bin 0 is a <= 0 and c is derived from it (1 stored c, bin 0 a < 0).
-FORMAT_VERSION = "3"
-READABLE_VERSIONS = ("2", "3")
-HIST_DTYPE = torch.int32
-_HIST_LIMIT = 2**31 - 1  # largest count an int32 histogram cell holds
 _RESERVED_METADATA = (
     "format", "version", "num_layers", "neurons", "hist_bins", "bin_width", "statistics",
     "hist_encoding", "hist_width", "hist_crc32",
@@ -247,8 +242,6 @@ _RESERVED_METADATA = (
 def file_header(stats: Any, metadata: Mapping[str, str] | None) -> dict[str, str]:
     """The reserved format keys of a :class:`~valuelocate.stats.NeuronStats` file, plus the
     user's free-form ``metadata`` (which may not reuse a reserved key)."""
-    from valuelocate.stats import STATISTICS
-
     extra = dict(metadata or {})
     clash = sorted(set(extra) & set(_RESERVED_METADATA))
     if clash:
