@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from forced_choice_items import Item
-from valuelocate.evaluation.forced_choice import (
+from valuelocate.comparison.forced_choice import (
     answer_ids,
     choice_reading,
     context_ids,
@@ -98,7 +98,7 @@ def test_prefix_and_edit_change_the_reading_and_gamma_zero_does_not(stories):
 def test_choice_reading_is_the_order_average_of_letter_probabilities(stories):
     got = choice_reading(stories, ITEMS[:1])
     a_id, b_id = letter_ids(stories)
-    from valuelocate.evaluation.forced_choice import CHOICE_TEMPLATE
+    from valuelocate.comparison.forced_choice import CHOICE_TEMPLATE
 
     item = ITEMS[0]
     probs = []

@@ -1,6 +1,6 @@
 """The options and the standard cells of ``valuelocate compare``, written once.
 
-The command line's flags, :func:`~valuelocate.evaluation.compare_run.compare`'s options and the
+The command line's flags, :func:`~valuelocate.comparison.run.compare`'s options and the
 ``compare.json`` record all come from :class:`CompareOptions`. The cells are built for the
 model's layer count (:func:`standard_cells`): the band of a band edit and the residual
 reference's layer scale with depth, so that ``--band auto`` means layers 8-22 and the residual
@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from valuelocate.evaluation.compare import Config
+from valuelocate.comparison.grid import Config
 from valuelocate.evaluation.options import parse_dimensions, parse_names
 from valuelocate.optionspec import option
 from valuelocate.steering.budget import Budget

@@ -45,8 +45,9 @@ from valuelocate.artifacts import (
     write_json,
 )
 from valuelocate.data.forced_choice import load_forced_choice
-from valuelocate.evaluation.compare import Config, Grid, GridRow, write_rows
-from valuelocate.evaluation.compare_options import STUDY_CELL, default_band
+from valuelocate.comparison.grid import Config, Grid
+from valuelocate.comparison.rows import GridRow, write_rows
+from valuelocate.comparison.options import STUDY_CELL, default_band
 from valuelocate.evaluation.cost import load_neutral_texts
 from valuelocate.models import LoadedModel
 from valuelocate.optionspec import option
