@@ -18,9 +18,9 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from valuelocate.data.forced_choice import load_forced_choice
 from valuelocate.comparison.grid import Grid
 from valuelocate.comparison.verdict import PROMPT_CONFIG
+from valuelocate.data.forced_choice import load_forced_choice
 from valuelocate.models import load_model
 from valuelocate.vocab import DIMENSIONS
 

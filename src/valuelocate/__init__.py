@@ -16,12 +16,12 @@ from valuelocate.architectures import (
     supported_families,
 )
 from valuelocate.artifacts import load_neuron_sets
-from valuelocate.edits import random_control_edit, steering_edit
-from valuelocate.evaluation import EvaluateOptions, EvaluationResult, evaluate
+from valuelocate.artifacts.export import export_run
 from valuelocate.comparison.options import CompareOptions
 from valuelocate.comparison.run import compare
 from valuelocate.comparison.verdict import VerdictOptions, run_edit, run_verdict
-from valuelocate.artifacts.export import export_run
+from valuelocate.edits import random_control_edit, steering_edit
+from valuelocate.evaluation import EvaluateOptions, EvaluationResult, evaluate
 from valuelocate.generation import GenerationConfig, generate_answers
 from valuelocate.hooks import (
     ActivationCapture,

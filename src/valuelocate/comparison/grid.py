@@ -37,8 +37,6 @@ import torch
 
 from valuelocate.architectures import model_shape
 from valuelocate.artifacts import load_neuron_sets
-from valuelocate.data import DIMENSIONS, POLES, load_descriptions
-from valuelocate.edits import random_control_edit, steering_edit
 from valuelocate.comparison.forced_choice import (
     ForcedChoiceLike,
     direction,
@@ -46,6 +44,8 @@ from valuelocate.comparison.forced_choice import (
     summarize_shift,
 )
 from valuelocate.comparison.rows import GridRow
+from valuelocate.data import DIMENSIONS, POLES, load_descriptions
+from valuelocate.edits import random_control_edit, steering_edit
 from valuelocate.locating.contrast import description_stats, pair_stats, text_stats
 from valuelocate.models import LoadedModel
 from valuelocate.selection import Selection, get_method

@@ -37,12 +37,12 @@ import numpy as np
 import torch
 
 from valuelocate.architectures import model_shape
-from valuelocate.data.forced_choice import ForcedChoiceItem, load_forced_choice
-from valuelocate.comparison.grid import Config, Grid
-from valuelocate.comparison.rows import GridRow, score, write_rows
-from valuelocate.comparison.options import PROMPT_CELL, CompareOptions
-from valuelocate.evaluation.cost import load_neutral_texts
 from valuelocate.comparison.forced_choice import direction, summarize_shift
+from valuelocate.comparison.grid import Config, Grid
+from valuelocate.comparison.options import PROMPT_CELL, CompareOptions
+from valuelocate.comparison.rows import GridRow, score, write_rows
+from valuelocate.data.forced_choice import ForcedChoiceItem, load_forced_choice
+from valuelocate.data.neutral import load_neutral_texts
 from valuelocate.models import LoadedModel, load_model
 from valuelocate.steering.budget import Budget
 from valuelocate.vocab import DIMENSIONS, POLES, Progress

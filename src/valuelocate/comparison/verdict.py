@@ -44,11 +44,11 @@ from valuelocate.artifacts import (
     read_json,
     write_json,
 )
-from valuelocate.data.forced_choice import load_forced_choice
 from valuelocate.comparison.grid import Config, Grid
-from valuelocate.comparison.rows import GridRow, write_rows
 from valuelocate.comparison.options import STUDY_CELL, default_band
-from valuelocate.evaluation.cost import load_neutral_texts
+from valuelocate.comparison.rows import GridRow, write_rows
+from valuelocate.data.forced_choice import load_forced_choice
+from valuelocate.data.neutral import load_neutral_texts
 from valuelocate.models import LoadedModel
 from valuelocate.optionspec import option
 from valuelocate.steering.budget import Budget

@@ -25,8 +25,8 @@ from typing import Literal
 import torch
 
 from valuelocate.architectures import Site, model_shape
-from valuelocate.data import POLES, load_descriptions
 from valuelocate.comparison.forced_choice import ForcedChoiceLike, answer_ids, context_ids
+from valuelocate.data import POLES, load_descriptions
 from valuelocate.forward import input_device, position_ids
 from valuelocate.hooks import trace_neurons
 from valuelocate.models import LoadedModel

@@ -25,16 +25,11 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from valuelocate.data.neutral import load_neutral_texts
 from valuelocate.models import LoadedModel
 from valuelocate.steering.intervention import Intervention, applied
 
 CostKind = Literal["ppl", "kl"]
-
-
-def _neutral_texts() -> list[str]:
-    from valuelocate.evaluation.cost import load_neutral_texts
-
-    return load_neutral_texts()
 
 
 def _log_probs(lm: LoadedModel, texts: Sequence[str], edit: Intervention | None) -> list[Tensor]:
@@ -72,7 +67,7 @@ class NeutralCost:
 
     lm: LoadedModel
     kind: CostKind = "ppl"
-    texts: Sequence[str] = field(default_factory=_neutral_texts)
+    texts: Sequence[str] = field(default_factory=load_neutral_texts)
     _base: list[Tensor] = field(init=False, repr=False)
     _ids: list[Tensor] = field(init=False, repr=False)
     calls: int = field(init=False, default=0)
