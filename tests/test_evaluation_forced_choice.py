@@ -9,9 +9,7 @@ import torch
 
 from forced_choice_items import Item
 from valuelocate.comparison.forced_choice import (
-    answer_ids,
     choice_reading,
-    context_ids,
     continuation_logprob,
     letter_ids,
     likelihood_reading,
@@ -20,6 +18,7 @@ from valuelocate.comparison.forced_choice import (
 from valuelocate.evaluation.statistics import paired_permutation_pvalue as paired_pvalue
 from valuelocate.hooks import set_value_edit
 from valuelocate.models import load_model
+from valuelocate.prompting import answer_ids, context_ids
 from valuelocate.steering.mean_diff import band_edit
 
 from tiny_models import STORIES
