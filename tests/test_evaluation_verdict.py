@@ -14,14 +14,10 @@ import pytest
 import test_serve_fixtures as fx
 from valuelocate import run_edit
 from valuelocate.artifacts import ArtifactError
+from valuelocate.artifacts.verdict import load_verdict
 from valuelocate.comparison.forced_choice import likelihood_reading
 from valuelocate.comparison.options import default_band
-from valuelocate.comparison.verdict import (
-    VerdictOptions,
-    default_config,
-    load_verdict,
-    run_verdict,
-)
+from valuelocate.comparison.verdict import VerdictOptions, default_config, run_verdict
 from valuelocate.data.forced_choice import load_forced_choice
 from valuelocate.reporting import write_report
 from valuelocate.steering.mean_diff import MeanDiffEdit

@@ -17,9 +17,10 @@ from valuelocate.architectures import (
 )
 from valuelocate.artifacts import load_neuron_sets
 from valuelocate.artifacts.export import export_run
+from valuelocate.artifacts.verdict import run_edit
 from valuelocate.comparison.options import CompareOptions
 from valuelocate.comparison.run import compare
-from valuelocate.comparison.verdict import VerdictOptions, run_edit, run_verdict
+from valuelocate.comparison.verdict import VerdictOptions, run_verdict
 from valuelocate.edits import random_control_edit, steering_edit
 from valuelocate.evaluation import EvaluateOptions, EvaluationResult, evaluate
 from valuelocate.generation import GenerationConfig, generate_answers
