@@ -42,7 +42,7 @@ from valuelocate.data.forced_choice import load_forced_choice
 from valuelocate.data.neutral import load_neutral_texts
 from valuelocate.models import LoadedModel
 from valuelocate.optionspec import option
-from valuelocate.steering.budget import Budget
+from valuelocate.steering.budget import BudgetSearchOptions
 from valuelocate.steering.mean_diff import MeanDiffEdit
 from valuelocate.vocab import POLES
 
@@ -74,21 +74,18 @@ PROMPT_CONFIG = Config("prompt-baseline", "none", "none", "prompt")
 
 
 @dataclass(frozen=True)
-class VerdictOptions:
-    """The verdict stage's options (``valuelocate run`` passes them through)."""
+class VerdictOptions(BudgetSearchOptions):
+    """The verdict stage's options (``valuelocate run`` passes them through); the budget
+    search's (``budget``, ``steps``, ``start_gamma``) are
+    :class:`~valuelocate.steering.budget.BudgetSearchOptions`, shared with ``compare``."""
 
-    budget: str = option(
-        "ppl=1.10", "Damage budget of every edit: ppl=RATIO or kl=NATS on neutral text."
-    )
     verdict_items: int = option(20, "Test-split forced-choice items per dimension.", min=2)
     neutral_texts: int = option(8, "Neutral texts of the cost measure.", min=1)
-    steps: int = option(3, "Bisection steps of the gamma search.", min=0)
-    start_gamma: float = option(2.0, "First gamma of the search (then doubled).", min=0.001)
     study_rule: bool = option(True, "Also read the study's dynamic rule on the run's neurons.")
 
     def validate(self) -> None:
         """Raise ValueError naming the bad option."""
-        Budget.parse(self.budget)
+        self.budget_spec()
         if self.verdict_items < 2:
             raise ValueError("--verdict-items must be >= 2")
         if self.neutral_texts < 1 or self.steps < 0 or not self.start_gamma > 0:
@@ -151,7 +148,7 @@ def run_verdict(
     """
     options = options or VerdictOptions()
     options.validate()
-    budget = Budget.parse(options.budget)
+    budget = options.budget_spec()
     run_dir = Path(run_dir)
     located = load_neuron_sets(run_dir)
     chosen = list(dimensions or located)
