@@ -2,7 +2,7 @@
 
 The comparison grid reads the prompt baseline on the search split only (it is never chosen, so
 it is never read on test). To compare an edit's test-split shift with the prompt's on the same
-items, this reads the persona prefix of each pole (``valuelocate.evaluation.compare
+items, this reads the persona prefix of each pole (``valuelocate.comparison.grid
 .prompt_prefix``) on the first ``--items`` test items of each dimension and prints, per
 dimension, the shift toward each pole and the gap between the poles' prefixes (affirm prefix
 minus oppose prefix, in nats; positive = the prompt separates the poles the right way).
@@ -18,9 +18,9 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+from valuelocate.comparison.grid import Grid
+from valuelocate.comparison.verdict import PROMPT_CONFIG
 from valuelocate.data.forced_choice import load_forced_choice
-from valuelocate.evaluation.compare import Grid
-from valuelocate.evaluation.verdict import PROMPT_CONFIG
 from valuelocate.models import load_model
 from valuelocate.vocab import DIMENSIONS
 

@@ -1,6 +1,6 @@
 """The steering comparison grid on the embedded model: search split to choose, test to verify.
 
-A thin wrapper over :func:`valuelocate.evaluation.compare_run.compare` (the same as
+A thin wrapper over :func:`valuelocate.comparison.run.compare` (the same as
 ``valuelocate compare``) that keeps this script's flags and prints timestamped progress lines.
 Cells (``standard_cells``) run in priority order until ``--minutes`` is spent; the default is
 chosen on the search rows by the rule fixed in advance (most directions beating the control at
@@ -20,8 +20,8 @@ import argparse
 import time
 from pathlib import Path
 
-from valuelocate.evaluation.compare_options import CompareOptions, standard_cells
-from valuelocate.evaluation.compare_run import compare
+from valuelocate.comparison.options import CompareOptions, standard_cells
+from valuelocate.comparison.run import compare
 from valuelocate.optionspec import with_overrides
 from valuelocate.vocab import DIMENSIONS
 

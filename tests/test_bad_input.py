@@ -34,7 +34,7 @@ from safetensors.torch import load_file, safe_open, save_file
 
 from report_fixture import make_run
 from valuelocate.artifacts import write_json
-from valuelocate.export import export_run
+from valuelocate.artifacts.export import export_run
 from valuelocate.locating import LocateOptions, locate
 
 from tiny_models import STORIES

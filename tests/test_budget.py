@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from valuelocate.evaluation.cost import load_neutral_texts, text_nll
+from valuelocate.data.neutral import load_neutral_texts
+from valuelocate.evaluation.cost import text_nll
 from valuelocate.hooks import set_value_edit
 from valuelocate.models import load_model
 from valuelocate.steering.budget import Budget, NeutralCost, find_gamma

@@ -11,8 +11,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from valuelocate.evaluation.compare import GridRow
-from valuelocate.evaluation.compare_run import rank
+from valuelocate.comparison.rows import GridRow
+from valuelocate.comparison.run import rank
 from valuelocate.reporting.compare import compare_section_from_dir
 
 from tiny_models import STORIES

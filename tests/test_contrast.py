@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from forced_choice_items import Item
-from valuelocate.evaluation.forced_choice import answer_ids, context_ids
 from valuelocate.hooks import capture_activations, edit_neurons
 from valuelocate.locating.contrast import description_stats, pair_stats, text_stats
 from valuelocate.models import load_model
+from valuelocate.prompting import answer_ids, context_ids
 from valuelocate.selection import get_method
 from valuelocate.steering.mean_diff import mean_difference, selected_edit
 

@@ -9,7 +9,8 @@ import math
 import pytest
 
 from forced_choice_items import Item
-from valuelocate.evaluation.compare import Config, Grid, GridRow, score, write_rows
+from valuelocate.comparison.grid import Config, Grid
+from valuelocate.comparison.rows import GridRow, score, write_rows
 from valuelocate.models import load_model
 
 from tiny_models import STORIES

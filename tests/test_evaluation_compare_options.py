@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from valuelocate.evaluation.compare_options import (
+from valuelocate.comparison.options import (
     CELL_NAMES,
     GENERATED_CELLS,
     STUDY_CELL,

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from test_evaluation_compare import make_row
-from valuelocate.evaluation.compare import GridRow
-from valuelocate.evaluation.compare_options import CompareOptions
-from valuelocate.evaluation.compare_run import compare, rank
+from valuelocate.comparison.options import CompareOptions
+from valuelocate.comparison.rows import GridRow
+from valuelocate.comparison.run import compare, rank
 
 from tiny_models import STORIES
 
@@ -129,9 +129,9 @@ def test_the_generated_cells_read_a_locate_runs_statistics(stories_lm, tmp_path:
 
 
 def test_the_pairs_source_never_locates_on_a_scored_search_item() -> None:
+    from valuelocate.comparison.options import standard_cells
+    from valuelocate.comparison.run import _held_out_pairs, _items
     from valuelocate.data.forced_choice import load_forced_choice
-    from valuelocate.evaluation.compare_options import standard_cells
-    from valuelocate.evaluation.compare_run import _held_out_pairs, _items
 
     cells = standard_cells(30)
     search = load_forced_choice(dimension="conservation", split="search")

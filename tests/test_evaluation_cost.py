@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from conftest import needs_stories
-from valuelocate.evaluation.cost import distinct_n, is_degenerate, load_neutral_texts, text_nll
+from valuelocate.data.neutral import load_neutral_texts
+from valuelocate.evaluation.cost import distinct_n, is_degenerate, text_nll
 from valuelocate.hooks import NeuronEdit, edit_neurons
 
 EDIT = NeuronEdit({1: [3, 40, 100], 3: [7]}, lambda a: a + 2.0)

@@ -8,10 +8,8 @@ import pytest
 import torch
 
 from forced_choice_items import Item
-from valuelocate.evaluation.forced_choice import (
-    answer_ids,
+from valuelocate.comparison.forced_choice import (
     choice_reading,
-    context_ids,
     continuation_logprob,
     letter_ids,
     likelihood_reading,
@@ -20,6 +18,7 @@ from valuelocate.evaluation.forced_choice import (
 from valuelocate.evaluation.statistics import paired_permutation_pvalue as paired_pvalue
 from valuelocate.hooks import set_value_edit
 from valuelocate.models import load_model
+from valuelocate.prompting import answer_ids, context_ids
 from valuelocate.steering.mean_diff import band_edit
 
 from tiny_models import STORIES
@@ -98,7 +97,7 @@ def test_prefix_and_edit_change_the_reading_and_gamma_zero_does_not(stories):
 def test_choice_reading_is_the_order_average_of_letter_probabilities(stories):
     got = choice_reading(stories, ITEMS[:1])
     a_id, b_id = letter_ids(stories)
-    from valuelocate.evaluation.forced_choice import CHOICE_TEMPLATE
+    from valuelocate.comparison.forced_choice import CHOICE_TEMPLATE
 
     item = ITEMS[0]
     probs = []

@@ -14,15 +14,11 @@ import pytest
 import test_serve_fixtures as fx
 from valuelocate import run_edit
 from valuelocate.artifacts import ArtifactError
+from valuelocate.artifacts.verdict import load_verdict
+from valuelocate.comparison.forced_choice import likelihood_reading
+from valuelocate.comparison.options import default_band
+from valuelocate.comparison.verdict import VerdictOptions, default_config, run_verdict
 from valuelocate.data.forced_choice import load_forced_choice
-from valuelocate.evaluation.compare_options import default_band
-from valuelocate.evaluation.forced_choice import likelihood_reading
-from valuelocate.evaluation.verdict import (
-    VerdictOptions,
-    default_config,
-    load_verdict,
-    run_verdict,
-)
 from valuelocate.reporting import write_report
 from valuelocate.steering.mean_diff import MeanDiffEdit
 
@@ -179,7 +175,7 @@ def test_serve_without_a_verdict_refuses_its_rules_by_name(lm, located_run) -> N
 def test_export_carries_the_verdict_to_the_card_run_edit_and_serve(judged, lm, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from huggingface_hub import ModelCard
 
-    from valuelocate.export import export_run
+    from valuelocate.artifacts.export import export_run
     from valuelocate.serve.server import build_catalog
 
     run_dir, verdict = judged

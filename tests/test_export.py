@@ -14,7 +14,7 @@ from huggingface_hub import ModelCard
 
 from report_fixture import make_run
 from valuelocate.artifacts import ArtifactError, RunManifest, load_neuron_sets, write_json
-from valuelocate.export import EXPORT_FORMAT, export_run
+from valuelocate.artifacts.export import EXPORT_FORMAT, export_run
 from valuelocate.locating import LocateOptions, locate
 from valuelocate.selection import SET_FIELDS
 

@@ -28,6 +28,7 @@ TESTED_ELSEWHERE = {
     "cli_doctor": "test_doctor.py",
     "cli_export": "test_export.py",
     "evaluation_ratings": "test_evaluation_judges.py",
+    "comparison": "test_evaluation_compare.py",
 }
 # Packages whose every module has its own test module (test_<package>_<module>.py).
 MIRRORED_PACKAGES = ("cli", "evaluation", "reporting")

@@ -13,7 +13,7 @@ import pytest
 
 from valuelocate.artifacts import load_neuron_sets
 from valuelocate.data import load_questionnaire
-from valuelocate.evaluation.cost import load_neutral_texts
+from valuelocate.data.neutral import load_neutral_texts
 from valuelocate.pipeline import RunOptions, run
 from valuelocate.vocab import CONDITIONS, DIMENSIONS, EDIT_CONDITIONS
 

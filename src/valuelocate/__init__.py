@@ -16,12 +16,13 @@ from valuelocate.architectures import (
     supported_families,
 )
 from valuelocate.artifacts import load_neuron_sets
+from valuelocate.artifacts.export import export_run
+from valuelocate.artifacts.verdict import run_edit
+from valuelocate.comparison.options import CompareOptions
+from valuelocate.comparison.run import compare
+from valuelocate.comparison.verdict import VerdictOptions, run_verdict
 from valuelocate.edits import random_control_edit, steering_edit
 from valuelocate.evaluation import EvaluateOptions, EvaluationResult, evaluate
-from valuelocate.evaluation.compare_options import CompareOptions
-from valuelocate.evaluation.compare_run import compare
-from valuelocate.evaluation.verdict import VerdictOptions, run_edit, run_verdict
-from valuelocate.export import export_run
 from valuelocate.generation import GenerationConfig, generate_answers
 from valuelocate.hooks import (
     ActivationCapture,

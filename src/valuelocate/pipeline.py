@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from valuelocate.comparison.verdict import METHODS, Verdict, VerdictOptions, run_verdict
 from valuelocate.evaluation import EvaluateOptions, EvaluationResult, evaluate
 from valuelocate.evaluation.judges import parse_judge_spec
 from valuelocate.evaluation.options import parse_gammas
-from valuelocate.evaluation.verdict import METHODS, Verdict, VerdictOptions, run_verdict
 from valuelocate.locating import LocateOptions, LocateResult, locate
 from valuelocate.models import load_model
 from valuelocate.optionspec import option

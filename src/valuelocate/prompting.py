@@ -1,4 +1,5 @@
-"""Turning text into model inputs: the locating template and chat formatting.
+"""Turning text into model inputs: the locating template, chat formatting, and the token ids of
+a forced-choice item's context and answers (:func:`context_ids`, :func:`answer_ids`).
 
 The locating template pairs a value description (one pole's voice) with a situational
 question, as in the study: "Below is a value and a question ... ### Value: ... ### Question:
@@ -14,6 +15,8 @@ from typing import Any
 
 import torch
 from torch import Tensor
+
+from valuelocate.models import LoadedModel
 
 LOCATE_TEMPLATE = (
     "Below is a value and a question. Answer the question directly, in the first person, "
@@ -99,3 +102,34 @@ def left_pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[Tensor, Tensor
 def pad_token_id(tokenizer: Any) -> int:
     """The tokenizer's padding id, or 0 when it has none (padding is masked anyway)."""
     return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+
+# ------------------------------------------------------------------ forced-choice tokens
+
+RAW_CUE = "\nAnswer:"
+
+
+def uses_chat(lm: LoadedModel, chat_template: bool) -> bool:
+    """Whether text goes through the chat template: asked for and the tokenizer has one."""
+    return chat_template and has_chat_template(lm.tokenizer)
+
+
+def context_ids(lm: LoadedModel, user: str, *, chat_template: bool = True) -> list[int]:
+    """Token ids of the context an answer follows: the user's turn and the assistant's
+    header (chat), or ``BOS + text + "\\nAnswer:"`` (raw)."""
+    tokenizer = lm.tokenizer
+    if uses_chat(lm, chat_template):
+        text = tokenizer.apply_chat_template(
+            [{"role": "user", "content": user}], add_generation_prompt=True, tokenize=False
+        )
+        return list(map(int, tokenizer(text, add_special_tokens=False)["input_ids"]))
+    return list(map(int, tokenizer(user + RAW_CUE, add_special_tokens=True)["input_ids"]))
+
+
+def answer_ids(lm: LoadedModel, answer: str, *, chat_template: bool = True) -> list[int]:
+    """Token ids of an answer as it follows its context (a leading space in raw text)."""
+    text = answer.strip() if uses_chat(lm, chat_template) else " " + answer.strip()
+    ids = list(map(int, lm.tokenizer(text, add_special_tokens=False)["input_ids"]))
+    if not ids:
+        raise ValueError(f"Answer {answer!r} has no token")
+    return ids

@@ -14,8 +14,11 @@ A run directory (``RUN_DIR``) holds:
   overlaps.
 
 Modules: :mod:`~valuelocate.artifacts.files` (atomic writes, JSON, :class:`ArtifactError`),
-:mod:`~valuelocate.artifacts.records` (the typed JSON files) and
-:mod:`~valuelocate.artifacts.neurons` (the neuron-set file).
+:mod:`~valuelocate.artifacts.records` (the typed JSON files),
+:mod:`~valuelocate.artifacts.neurons` (the neuron-set file),
+:mod:`~valuelocate.artifacts.verdict` (``verdict/``: the verdict's record and edits, read back
+by ``run_edit`` and ``serve``) and :mod:`~valuelocate.artifacts.export` (``export_run``: a run
+as a folder for the Hub). The last two are imported by their module path.
 
 Example:
     >>> manifest = RunManifest.read("runs/smol")

@@ -13,10 +13,10 @@ from rich.table import Table
 
 from valuelocate.cli.common import DEVICE_OPTION, progress_bar
 from valuelocate.cli.options import keyword, options_command
-from valuelocate.evaluation.compare import GridRow
-from valuelocate.evaluation.compare_options import CompareOptions
-from valuelocate.evaluation.compare_run import ALPHA, CompareResult, compare
-from valuelocate.evaluation.forced_choice import direction
+from valuelocate.comparison.forced_choice import direction
+from valuelocate.comparison.options import CompareOptions
+from valuelocate.comparison.rows import GridRow
+from valuelocate.comparison.run import ALPHA, CompareResult, compare
 
 
 def _num(value: float, spec: str) -> str:

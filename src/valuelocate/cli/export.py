@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from valuelocate.export import export_run
+from valuelocate.artifacts.export import export_run
 
 
 def export_command(

@@ -14,7 +14,7 @@ from valuelocate.cli.common import progress_bar
 from valuelocate.cli.evaluate import JUDGE_HELP, print_results
 from valuelocate.cli.locate import print_summary
 from valuelocate.cli.options import keyword, options_command
-from valuelocate.evaluation.verdict import Verdict
+from valuelocate.comparison.verdict import Verdict
 from valuelocate.pipeline import RunOptions, default_run_dir, run
 
 _STAGES = {

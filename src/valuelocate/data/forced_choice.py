@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from valuelocate.data.schema import (
     BASIC_VALUES,
@@ -106,6 +106,21 @@ _STOPWORDS = frozenset(
         "same",
     )
 )
+
+
+class ForcedChoiceLike(Protocol):
+    """What the instrument reads from an item (the shipped items' dataclass has more)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def dimension(self) -> str: ...
+    @property
+    def situation(self) -> str: ...
+    @property
+    def affirm(self) -> str: ...
+    @property
+    def oppose(self) -> str: ...
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,11 @@ Modules, in the order the work flows:
 - :mod:`~valuelocate.evaluation.harness`: :func:`evaluate`, the orchestration.
 - :mod:`~valuelocate.evaluation.rows`: rows, leakage and the result files.
 - :mod:`~valuelocate.evaluation.results`: the schema of ``results.json`` (no torch).
-- :mod:`~valuelocate.evaluation.compare`, :mod:`~valuelocate.evaluation.compare_options`,
-  :mod:`~valuelocate.evaluation.compare_run`: the grid of steering methods at matched cost
-  (:func:`compare`, ``valuelocate compare``).
+
+The comparison of steering methods at matched cost (``valuelocate compare``) and the main job's
+verdict live in :mod:`valuelocate.comparison`.
 """
 
-from valuelocate.evaluation.compare_options import CompareOptions
-from valuelocate.evaluation.compare_run import CompareResult, compare
 from valuelocate.evaluation.conditions import steering_edits
 from valuelocate.evaluation.harness import evaluate
 from valuelocate.evaluation.options import EvaluateOptions, parse_gammas
@@ -26,14 +24,11 @@ from valuelocate.evaluation.rows import EvaluationResult
 
 __all__ = [
     "CONDITIONS",
-    "CompareOptions",
-    "CompareResult",
     "EvaluateOptions",
     "EvaluationResult",
     "Example",
     "LeakageRow",
     "ScoreRow",
-    "compare",
     "evaluate",
     "parse_gammas",
     "steering_edits",

@@ -22,6 +22,7 @@ from torch import Tensor
 from valuelocate.architectures import ArchSpec, attach_arch, model_shape
 from valuelocate.artifacts import ArtifactError, load_neuron_sets, read_json
 from valuelocate.data import load_questionnaire
+from valuelocate.data.neutral import load_neutral_texts
 from valuelocate.evaluation.conditions import (
     EditFactory,
     SettingKey,
@@ -30,7 +31,7 @@ from valuelocate.evaluation.conditions import (
     settings,
     steering_edits,
 )
-from valuelocate.evaluation.cost import load_neutral_texts, text_nll
+from valuelocate.evaluation.cost import text_nll
 from valuelocate.evaluation.judges import Judge, JudgeConfig, build_judge
 from valuelocate.evaluation.options import EvaluateOptions
 from valuelocate.evaluation.questionnaire import option_token_ids, questionnaire_scores

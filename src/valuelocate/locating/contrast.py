@@ -26,11 +26,11 @@ import torch
 
 from valuelocate.architectures import Site, model_shape
 from valuelocate.data import POLES, load_descriptions
-from valuelocate.evaluation.forced_choice import ForcedChoiceLike, answer_ids, context_ids
+from valuelocate.data.forced_choice import ForcedChoiceLike
 from valuelocate.forward import input_device, position_ids
 from valuelocate.hooks import trace_neurons
 from valuelocate.models import LoadedModel
-from valuelocate.prompting import chat_inputs, left_pad, pad_token_id
+from valuelocate.prompting import answer_ids, chat_inputs, context_ids, left_pad, pad_token_id
 from valuelocate.stats import NeuronStats
 
 ContrastSource = Literal["generated", "descriptions", "pairs"]

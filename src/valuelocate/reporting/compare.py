@@ -35,7 +35,7 @@ from valuelocate.reporting.figures import (
 )
 
 Row = Mapping[str, Any]
-ALPHA = 0.01  # the comparison's choosing rule's level (valuelocate.evaluation.compare_run)
+ALPHA = 0.01  # the comparison's choosing rule's level (valuelocate.comparison.run)
 _OFFSET = {"affirm": -0.2, "oppose": 0.14}  # edit point; its control sits 0.08 below it
 
 

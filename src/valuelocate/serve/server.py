@@ -21,7 +21,7 @@ import uvicorn
 from valuelocate.architectures import model_shape
 from valuelocate.artifacts import load_neuron_sets, read_json
 from valuelocate.artifacts.neurons import resolve_neurons
-from valuelocate.evaluation.verdict import VERDICT_DIR, load_default_edits
+from valuelocate.artifacts.verdict import VERDICT_DIR, load_default_edits
 from valuelocate.models import LoadedModel, load_model
 from valuelocate.serve.app import ServeConfig, create_app
 from valuelocate.serve.engine import Engine

@@ -9,6 +9,9 @@ Usage:
    gamma found (by doubling, then bisection) whose cost stays within the budget, and its cost.
 3. Compare methods at their own ``found.gamma``; give the random control the same gamma.
 
+:class:`BudgetSearchOptions` declares the budget and the search's options once, for both
+``valuelocate compare`` and the main job's verdict.
+
 Why: methods differ in how hard they push per unit of gamma, so comparing them at one gamma
 compares nothing; at equal damage to neutral text the comparison is fair (METHOD.md section 7).
 The perplexity ratio is ``exp(mean_texts(nll_edited) - mean_texts(nll_unedited))``: the
@@ -25,16 +28,12 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from valuelocate.data.neutral import load_neutral_texts
 from valuelocate.models import LoadedModel
+from valuelocate.optionspec import option
 from valuelocate.steering.intervention import Intervention, applied
 
 CostKind = Literal["ppl", "kl"]
-
-
-def _neutral_texts() -> list[str]:
-    from valuelocate.evaluation.cost import load_neutral_texts
-
-    return load_neutral_texts()
 
 
 def _log_probs(lm: LoadedModel, texts: Sequence[str], edit: Intervention | None) -> list[Tensor]:
@@ -72,7 +71,7 @@ class NeutralCost:
 
     lm: LoadedModel
     kind: CostKind = "ppl"
-    texts: Sequence[str] = field(default_factory=_neutral_texts)
+    texts: Sequence[str] = field(default_factory=load_neutral_texts)
     _base: list[Tensor] = field(init=False, repr=False)
     _ids: list[Tensor] = field(init=False, repr=False)
     calls: int = field(init=False, default=0)
@@ -128,6 +127,26 @@ class Budget:
 
     def __str__(self) -> str:
         return f"{self.kind}={self.level:g}"
+
+
+@dataclass(frozen=True)
+class BudgetSearchOptions:
+    """The budget search's options, declared once: the damage budget and how
+    :func:`find_gamma` looks for the gamma that reaches it. ``valuelocate compare``'s
+    ``CompareOptions`` and the main job's ``VerdictOptions`` both extend it (same flags
+    ``--budget``, ``--steps``, ``--start-gamma``, same defaults)."""
+
+    budget: str = option(
+        "ppl=1.10",
+        "Damage budget every edit is pushed to: ppl=RATIO (neutral-text perplexity ratio) or "
+        "kl=NATS (mean token KL).",
+    )
+    steps: int = option(3, "Bisection steps of the budget search.", min=0)
+    start_gamma: float = option(2.0, "First gamma of the budget search (then doubled).", min=0.001)
+
+    def budget_spec(self) -> Budget:
+        """The parsed ``--budget``."""
+        return Budget.parse(self.budget)
 
 
 @dataclass(frozen=True)

@@ -30,66 +30,22 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from valuelocate.data.forced_choice import ForcedChoiceLike
 from valuelocate.evaluation.statistics import bootstrap_ci, paired_permutation_pvalue
 from valuelocate.forward import cache_argument, input_device, output_cache
 from valuelocate.models import LoadedModel
-from valuelocate.prompting import has_chat_template, left_pad, pad_token_id
+from valuelocate.prompting import answer_ids, context_ids, left_pad, pad_token_id, uses_chat
 from valuelocate.steering.intervention import Intervention, applied
 
-RAW_CUE = "\nAnswer:"
 CHOICE_TEMPLATE = (
     "{situation}\n\nWhich of these two would you do or say?\n"
     "A. {first}\nB. {second}\n\nAnswer with the letter A or B only."
 )
-
-
-class ForcedChoiceLike(Protocol):
-    """What the instrument reads from an item (the shipped items' dataclass has more)."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def dimension(self) -> str: ...
-    @property
-    def situation(self) -> str: ...
-    @property
-    def affirm(self) -> str: ...
-    @property
-    def oppose(self) -> str: ...
-
-
-# ------------------------------------------------------------------ tokens
-
-
-def _chat(lm: LoadedModel, chat_template: bool) -> bool:
-    return chat_template and has_chat_template(lm.tokenizer)
-
-
-def context_ids(lm: LoadedModel, user: str, *, chat_template: bool = True) -> list[int]:
-    """Token ids of the context an answer follows: the user's turn and the assistant's
-    header (chat), or ``BOS + text + "\\nAnswer:"`` (raw)."""
-    tokenizer = lm.tokenizer
-    if _chat(lm, chat_template):
-        text = tokenizer.apply_chat_template(
-            [{"role": "user", "content": user}], add_generation_prompt=True, tokenize=False
-        )
-        return list(map(int, tokenizer(text, add_special_tokens=False)["input_ids"]))
-    return list(map(int, tokenizer(user + RAW_CUE, add_special_tokens=True)["input_ids"]))
-
-
-def answer_ids(lm: LoadedModel, answer: str, *, chat_template: bool = True) -> list[int]:
-    """Token ids of an answer as it follows its context (a leading space in raw text)."""
-    text = answer.strip() if _chat(lm, chat_template) else " " + answer.strip()
-    ids = list(map(int, lm.tokenizer(text, add_special_tokens=False)["input_ids"]))
-    if not ids:
-        raise ValueError(f"Answer {answer!r} has no token")
-    return ids
 
 
 # ------------------------------------------------------------------ likelihood
@@ -253,7 +209,7 @@ def likelihood_reading(
 
 def letter_ids(lm: LoadedModel, *, chat_template: bool = True) -> tuple[int, int]:
     """Token ids of the answers ``A`` and ``B`` as the first token the model would write."""
-    lead = "" if _chat(lm, chat_template) else " "
+    lead = "" if uses_chat(lm, chat_template) else " "
     ids = [lm.tokenizer(lead + x, add_special_tokens=False)["input_ids"][-1] for x in "AB"]
     return int(ids[0]), int(ids[1])
 

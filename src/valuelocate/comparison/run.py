@@ -7,11 +7,11 @@ Usage:
     >>> result = compare(options, "runs/compare")
     >>> result.chosen, [r.p_control for r in result.verdict]
 
-Every cell (:func:`~valuelocate.evaluation.compare_options.standard_cells`) is run on the
+Every cell (:func:`~valuelocate.comparison.options.standard_cells`) is run on the
 forced-choice likelihood reading of the SEARCH split, each edit at the gamma where the neutral
 cost reaches the budget, against its matched control at the same gamma. ``grid.json`` and
 ``grid.csv`` are rewritten after each cell, so an interrupted run keeps the cells it finished.
-The cell is then chosen by a rule fixed in advance (:func:`~valuelocate.evaluation.compare.score`:
+The cell is then chosen by a rule fixed in advance (:func:`~valuelocate.comparison.rows.score`:
 most directions beating the control at p < 0.01 within budget, then the larger mean shift toward
 the targeted pole; the prompt baseline is a reference, never chosen), and only that cell is read
 on the TEST split, at the gammas found on the search split (the cost does not depend on the
@@ -37,11 +37,12 @@ import numpy as np
 import torch
 
 from valuelocate.architectures import model_shape
+from valuelocate.comparison.forced_choice import direction, summarize_shift
+from valuelocate.comparison.grid import Config, Grid
+from valuelocate.comparison.options import PROMPT_CELL, CompareOptions
+from valuelocate.comparison.rows import GridRow, score, write_rows
 from valuelocate.data.forced_choice import ForcedChoiceItem, load_forced_choice
-from valuelocate.evaluation.compare import Config, Grid, GridRow, score, write_rows
-from valuelocate.evaluation.compare_options import PROMPT_CELL, CompareOptions
-from valuelocate.evaluation.cost import load_neutral_texts
-from valuelocate.evaluation.forced_choice import direction, summarize_shift
+from valuelocate.data.neutral import load_neutral_texts
 from valuelocate.models import LoadedModel, load_model
 from valuelocate.steering.budget import Budget
 from valuelocate.vocab import DIMENSIONS, POLES, Progress
@@ -123,7 +124,7 @@ def _held_out_pairs(
 
 def rank(rows: Sequence[GridRow], *, budget: float) -> list[Ranked]:
     """The cells of ``rows`` that can be chosen, best first by
-    :func:`~valuelocate.evaluation.compare.score` (ties keep the run order)."""
+    :func:`~valuelocate.comparison.rows.score` (ties keep the run order)."""
     cells = [c for c in dict.fromkeys(r.config for r in rows) if c != PROMPT_CELL]
     ranked = []
     for cell in cells:

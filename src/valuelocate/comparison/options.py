@@ -1,6 +1,6 @@
 """The options and the standard cells of ``valuelocate compare``, written once.
 
-The command line's flags, :func:`~valuelocate.evaluation.compare_run.compare`'s options and the
+The command line's flags, :func:`~valuelocate.comparison.run.compare`'s options and the
 ``compare.json`` record all come from :class:`CompareOptions`. The cells are built for the
 model's layer count (:func:`standard_cells`): the band of a band edit and the residual
 reference's layer scale with depth, so that ``--band auto`` means layers 8-22 and the residual
@@ -20,10 +20,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from valuelocate.evaluation.compare import Config
+from valuelocate.comparison.grid import Config
 from valuelocate.evaluation.options import parse_dimensions, parse_names
 from valuelocate.optionspec import option
-from valuelocate.steering.budget import Budget
+from valuelocate.steering.budget import BudgetSearchOptions
 from valuelocate.vocab import DIMENSIONS, POLES
 
 # The study's rule: contrast of generated answers, delta-p selection, dynamic edit.
@@ -136,8 +136,10 @@ def parse_band(text: str) -> tuple[int, int] | None:
 
 
 @dataclass(frozen=True)
-class CompareOptions:
-    """Everything that decides a comparison's numbers (written into ``compare.json``)."""
+class CompareOptions(BudgetSearchOptions):
+    """Everything that decides a comparison's numbers (written into ``compare.json``); the
+    budget search's options (``budget``, ``steps``, ``start_gamma``) are
+    :class:`~valuelocate.steering.budget.BudgetSearchOptions`, shared with the verdict."""
 
     model: str = option(
         "default", "Model: 'default' (embedded SmolLM2-135M-Instruct), a folder or a hub id."
@@ -151,18 +153,11 @@ class CompareOptions:
     dimensions: tuple[str, ...] | None = option(
         None, "Comma-separated dimensions, or 'all'.", parse=parse_dimensions
     )
-    budget: str = option(
-        "ppl=1.10",
-        "Damage budget every edit is pushed to: ppl=RATIO (neutral-text perplexity ratio) or "
-        "kl=NATS (mean token KL).",
-    )
     items_per_dimension: int = option(
         20, "Search-split forced-choice items per dimension (choosing the cell).", min=1
     )
     test_items: int = option(40, "Test-split items per dimension (the chosen cell only).", min=1)
     neutral_texts: int = option(12, "Neutral texts of the cost measure.", min=1)
-    steps: int = option(4, "Bisection steps of the budget search.", min=0)
-    start_gamma: float = option(1.0, "First gamma of the budget search (then doubled).")
     band: str = option("auto", "FIRST-LAST layers of band edits, or auto (8-22 of 30, scaled).")
     layer: int | None = option(
         None,
@@ -231,10 +226,6 @@ class CompareOptions:
                             f"--run-dir {self.run_dir}: no stats/{dimension}.{pole}.safetensors "
                             "(locate that dimension first)"
                         )
-
-    def budget_spec(self) -> Budget:
-        """The parsed ``--budget``."""
-        return Budget.parse(self.budget)
 
     def cells_for(self, num_layers: int) -> list[Config]:
         """The chosen cells, built for a model of ``num_layers`` layers.

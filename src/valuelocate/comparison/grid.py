@@ -12,7 +12,8 @@ Usage:
    its 95% CI, the share of items moved the wrong way, the paired p-value against the matched
    control at the same gamma, the perplexity ratio, and (``selectivity=True``) the steered
    dimension's shift minus the mean absolute shift of the other three.
-4. ``write_rows(rows, out_dir)`` writes ``grid.json`` and ``grid.csv``.
+4. ``write_rows(rows, out_dir)`` (:mod:`valuelocate.comparison.rows`) writes ``grid.json``
+   and ``grid.csv``.
 
 Sources: ``descriptions`` and ``pairs`` (:mod:`valuelocate.locating.contrast`) and
 ``generated`` (a locate run's ``stats/{dimension}.{pole}.safetensors``). Selections:
@@ -24,8 +25,6 @@ Sources: ``descriptions`` and ``pairs`` (:mod:`valuelocate.locating.contrast`) a
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -38,14 +37,15 @@ import torch
 
 from valuelocate.architectures import model_shape
 from valuelocate.artifacts import load_neuron_sets
-from valuelocate.data import DIMENSIONS, POLES, load_descriptions
-from valuelocate.edits import random_control_edit, steering_edit
-from valuelocate.evaluation.forced_choice import (
+from valuelocate.comparison.forced_choice import (
     ForcedChoiceLike,
     direction,
     likelihood_reading,
     summarize_shift,
 )
+from valuelocate.comparison.rows import GridRow
+from valuelocate.data import DIMENSIONS, POLES, load_descriptions
+from valuelocate.edits import random_control_edit, steering_edit
 from valuelocate.locating.contrast import description_stats, pair_stats, text_stats
 from valuelocate.models import LoadedModel
 from valuelocate.selection import Selection, get_method
@@ -90,41 +90,6 @@ class Config:
     layer: int | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
     run_dir: str | None = None
-
-
-@dataclass(frozen=True)
-class GridRow:
-    """One (cell, dimension, pole) result on the forced-choice likelihood reading (nats)."""
-
-    config: str
-    contrast: str
-    selection: str
-    rule: str
-    dimension: str
-    pole: str
-    gamma: float
-    cost: float
-    budget_reached: bool
-    n: int
-    shift: float
-    ci_low: float
-    ci_high: float
-    wrong_way: float
-    control_shift: float
-    p_control: float
-    selectivity: float
-    neurons: int
-    seconds: float
-
-    @property
-    def toward(self) -> float:
-        """The shift signed toward the targeted pole (positive = the right way)."""
-        return direction(self.pole) * self.shift
-
-    def beats_control(self, alpha: float = 0.01) -> bool:
-        """Right direction, beyond the control, at ``p < alpha``."""
-        toward_control = direction(self.pole) * self.control_shift
-        return self.toward > 0 and self.toward > toward_control and self.p_control < alpha
 
 
 def prompt_prefix(dimension: str, pole: str) -> str:
@@ -381,28 +346,4 @@ class Grid:
         )
 
 
-def score(
-    rows: Sequence[GridRow], *, alpha: float = 0.01, budget: float = 1.10
-) -> tuple[int, float]:
-    """A cell's rank key: (directions beating the control at ``p < alpha`` within budget,
-    mean shift toward the targeted pole)."""
-    wins = sum(1 for r in rows if r.beats_control(alpha) and not r.cost > budget)
-    mean = float(np.mean([r.toward for r in rows])) if rows else math.nan
-    return wins, mean
-
-
-def write_rows(rows: Sequence[GridRow], out_dir: str | Path, *, name: str = "grid") -> None:
-    """``{name}.json`` (rows as objects) and ``{name}.csv`` in ``out_dir``."""
-    folder = Path(out_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    data = [asdict(r) for r in rows]
-    (folder / f"{name}.json").write_text(
-        json.dumps(data, indent=1, allow_nan=True), encoding="utf-8"
-    )
-    with (folder / f"{name}.csv").open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(GridRow.__dataclass_fields__))
-        writer.writeheader()
-        writer.writerows(data)
-
-
-__all__ = ["DIMENSIONS", "Config", "Grid", "GridRow", "prompt_prefix", "score", "write_rows"]
+__all__ = ["DIMENSIONS", "Config", "Grid", "GridRow", "prompt_prefix"]

@@ -18,7 +18,8 @@ Usage:
    the neutral texts only: no test item decides a gamma), and its control at the same gamma.
 2. It writes ``RUN_DIR/verdict/verdict.json`` (options, rows), ``verdict.csv`` and
    ``edits.safetensors`` (the default's edit and control vectors per direction at gamma 1),
-   which :func:`valuelocate.run_edit` reads back.
+   which :func:`valuelocate.run_edit` reads back (the files' format:
+   :mod:`valuelocate.artifacts.verdict`).
 
 A direction "beats the control" when it moves the reading toward the targeted pole, further
 than the control, with a paired permutation p below ``alpha`` (0.01), within the budget.
@@ -26,35 +27,25 @@ than the control, with a paired permutation p below ``alpha`` (0.01), within the
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from safetensors import safe_open
-from safetensors.torch import load_file, save_file
-from torch import Tensor
-
 from valuelocate.architectures import model_shape
-from valuelocate.artifacts import (
-    ArtifactError,
-    atomic_write,
-    load_neuron_sets,
-    read_json,
-    write_json,
-)
+from valuelocate.artifacts import load_neuron_sets
+from valuelocate.artifacts.verdict import VERDICT_DIR, edit_tensors, write_verdict
+from valuelocate.comparison.grid import Config, Grid
+from valuelocate.comparison.options import STUDY_CELL, default_band
+from valuelocate.comparison.rows import GridRow, write_rows
 from valuelocate.data.forced_choice import load_forced_choice
-from valuelocate.evaluation.compare import Config, Grid, GridRow, write_rows
-from valuelocate.evaluation.compare_options import STUDY_CELL, default_band
-from valuelocate.evaluation.cost import load_neutral_texts
+from valuelocate.data.neutral import load_neutral_texts
 from valuelocate.models import LoadedModel
 from valuelocate.optionspec import option
-from valuelocate.steering.budget import Budget
+from valuelocate.steering.budget import BudgetSearchOptions
 from valuelocate.steering.mean_diff import MeanDiffEdit
 from valuelocate.vocab import POLES
 
-VERDICT_DIR = "verdict"
 METHODS = ("default", "study", "prompt")
 
 
@@ -83,21 +74,18 @@ PROMPT_CONFIG = Config("prompt-baseline", "none", "none", "prompt")
 
 
 @dataclass(frozen=True)
-class VerdictOptions:
-    """The verdict stage's options (``valuelocate run`` passes them through)."""
+class VerdictOptions(BudgetSearchOptions):
+    """The verdict stage's options (``valuelocate run`` passes them through); the budget
+    search's (``budget``, ``steps``, ``start_gamma``) are
+    :class:`~valuelocate.steering.budget.BudgetSearchOptions`, shared with ``compare``."""
 
-    budget: str = option(
-        "ppl=1.10", "Damage budget of every edit: ppl=RATIO or kl=NATS on neutral text."
-    )
     verdict_items: int = option(20, "Test-split forced-choice items per dimension.", min=2)
     neutral_texts: int = option(8, "Neutral texts of the cost measure.", min=1)
-    steps: int = option(3, "Bisection steps of the gamma search.", min=0)
-    start_gamma: float = option(2.0, "First gamma of the search (then doubled).", min=0.001)
     study_rule: bool = option(True, "Also read the study's dynamic rule on the run's neurons.")
 
     def validate(self) -> None:
         """Raise ValueError naming the bad option."""
-        Budget.parse(self.budget)
+        self.budget_spec()
         if self.verdict_items < 2:
             raise ValueError("--verdict-items must be >= 2")
         if self.neutral_texts < 1 or self.steps < 0 or not self.start_gamma > 0:
@@ -160,7 +148,7 @@ def run_verdict(
     """
     options = options or VerdictOptions()
     options.validate()
-    budget = Budget.parse(options.budget)
+    budget = options.budget_spec()
     run_dir = Path(run_dir)
     located = load_neuron_sets(run_dir)
     chosen = list(dimensions or located)
@@ -199,132 +187,21 @@ def run_verdict(
             edit, control = make(1.0), make_control(1.0)
             assert isinstance(edit, MeanDiffEdit) and isinstance(control, MeanDiffEdit)
             kind = edit.kind
-            tensors.update(_edit_tensors(f"{dimension}.{pole}.edit", edit))
-            tensors.update(_edit_tensors(f"{dimension}.{pole}.control", control))
+            tensors.update(edit_tensors(f"{dimension}.{pole}.edit", edit))
+            tensors.update(edit_tensors(f"{dimension}.{pole}.control", control))
     verdict = Verdict(str(budget), alpha, rows, {m: c.name for m, c in configs.items()})
-    folder = run_dir / VERDICT_DIR
-    write_rows([r.row for r in rows], folder, name="verdict")
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_write(
-        folder / "edits.safetensors",
-        lambda tmp: save_file(tensors, str(tmp), metadata={"format": "1", "kind": kind}),
-    )
-    write_json(folder / "verdict.json", verdict.to_json())
+    write_rows([r.row for r in rows], run_dir / VERDICT_DIR, name="verdict")
+    write_verdict(run_dir, verdict.to_json(), tensors, kind)
     return verdict
-
-
-def _edit_tensors(prefix: str, edit: MeanDiffEdit) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for layer, index in edit.indices.items():
-        out[f"{prefix}.{layer}.index"] = index.contiguous()
-        out[f"{prefix}.{layer}.delta"] = edit.deltas[layer].contiguous()
-    return out
-
-
-def load_verdict(run_dir: str | Path) -> dict[str, Any]:
-    """``RUN_DIR/verdict/verdict.json`` as written."""
-    return read_json(Path(run_dir) / VERDICT_DIR / "verdict.json")
-
-
-def load_default_edits(
-    run_dir: str | Path,
-) -> dict[tuple[str, str, bool], tuple[MeanDiffEdit, float]]:
-    """Every direction's default edit and its control at gamma 1, with the gamma the verdict
-    calibrated: ``(dimension, pole, control) -> (edit, gamma)``. Reads ``verdict.json`` and
-    ``edits.safetensors`` once; no model is needed."""
-    folder = Path(run_dir) / VERDICT_DIR
-    rows = [r for r in load_verdict(run_dir)["rows"] if r["method"] == "default"]
-    path = folder / "edits.safetensors"
-    if not path.is_file():
-        raise ArtifactError(f"{path} does not exist: the verdict stage did not finish")
-    with safe_open(str(path), framework="pt") as handle:
-        kind = (handle.metadata() or {}).get("kind", "band")
-    tensors = load_file(str(path))
-    out: dict[tuple[str, str, bool], tuple[MeanDiffEdit, float]] = {}
-    for row in rows:
-        gamma = float(row["gamma"])
-        for control in (False, True):
-            prefix = f"{row['dimension']}.{row['pole']}.{'control' if control else 'edit'}."
-            indices: dict[int, Tensor] = {}
-            deltas: dict[int, Tensor] = {}
-            for key, value in tensors.items():
-                if key.startswith(prefix):
-                    layer, part = key.removeprefix(prefix).split(".")
-                    (indices if part == "index" else deltas)[int(layer)] = value
-            edit = MeanDiffEdit(
-                dict(sorted(indices.items())),
-                dict(sorted(deltas.items())),
-                1.0,
-                "act",
-                kind + "-control" if control else kind,
-            )
-            out[(row["dimension"], row["pole"], control)] = (
-                edit,
-                gamma if math.isfinite(gamma) else 0.0,
-            )
-    return out
-
-
-def load_default_edit(
-    run_dir: str | Path, dimension: str, pole: str, *, control: bool = False
-) -> tuple[MeanDiffEdit, float]:
-    """The default's edit (or its control) for one direction at gamma 1, and the gamma the
-    verdict calibrated for it (see :func:`load_default_edits`)."""
-    data = load_verdict(run_dir)
-    if not any(
-        r["method"] == "default" and r["dimension"] == dimension and r["pole"] == pole
-        for r in data["rows"]
-    ):
-        raise ValueError(
-            f"{Path(run_dir) / VERDICT_DIR / 'verdict.json'} has no default edit for "
-            f"{dimension}.{pole}; it judged: "
-            + ", ".join(sorted({f"{r['dimension']}.{r['pole']}" for r in data["rows"]}))
-        )
-    return load_default_edits(run_dir)[(dimension, pole, control)]
-
-
-def run_edit(
-    run_dir: str | Path,
-    dimension: str,
-    pole: str,
-    *,
-    gamma: float | None = None,
-    control: bool = False,
-) -> MeanDiffEdit:
-    """The ``Edit`` the run's verdict used as its default for one dimension and pole.
-
-    At the gamma the verdict calibrated to its budget unless ``gamma`` is given; with
-    ``control=True`` its matched random control (the vector permuted within each layer).
-    Apply it at every position, as the verdict did:
-    ``with edit_neurons(model, edit, scope="all"): ...``.
-
-    Raises:
-        ArtifactError: the run has no verdict (``valuelocate run`` writes one).
-        ValueError: the verdict did not judge that dimension and pole.
-
-    Example:
-        >>> edit = run_edit("runs/smol", "conservation", "affirm")
-        >>> with edit_neurons(model, edit, scope="all"):
-        ...     out = model.generate(**batch, max_new_tokens=40)
-    """
-    if pole not in POLES:
-        raise ValueError(f"Unknown pole {pole!r}; expected affirm or oppose")
-    edit, calibrated = load_default_edit(run_dir, dimension, pole, control=control)
-    return edit.with_gamma(calibrated if gamma is None else gamma)
 
 
 __all__ = [
     "METHODS",
     "PROMPT_CONFIG",
-    "VERDICT_DIR",
     "Verdict",
     "VerdictOptions",
     "VerdictRow",
     "default_config",
-    "load_default_edit",
-    "load_default_edits",
-    "load_verdict",
-    "run_edit",
     "run_verdict",
     "study_config",
 ]

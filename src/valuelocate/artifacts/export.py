@@ -37,7 +37,7 @@ from valuelocate.artifacts import (
     read_json,
     write_json,
 )
-from valuelocate.evaluation.verdict import VERDICT_DIR, load_verdict
+from valuelocate.artifacts.verdict import VERDICT_DIR, load_verdict
 
 EXPORT_FORMAT = "valuelocate.NeuronSetsExport"
 EXPORT_VERSION = 1
