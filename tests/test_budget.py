@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from valuelocate.evaluation.cost import load_neutral_texts, text_nll
-from valuelocate.hooks import set_value_edit
 from valuelocate.models import load_model
 from valuelocate.steering.budget import Budget, NeutralCost, find_gamma
+from valuelocate.steering.simple import set_value_edit
 
 from tiny_models import STORIES
 

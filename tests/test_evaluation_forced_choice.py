@@ -18,9 +18,9 @@ from valuelocate.evaluation.forced_choice import (
     summarize_shift,
 )
 from valuelocate.evaluation.statistics import paired_permutation_pvalue as paired_pvalue
-from valuelocate.hooks import set_value_edit
 from valuelocate.models import load_model
 from valuelocate.steering.mean_diff import band_edit
+from valuelocate.steering.simple import set_value_edit
 
 from tiny_models import STORIES
 

@@ -1,16 +1,25 @@
-"""One edit per batch row: :class:`RowEdits`, an :class:`~valuelocate.hooks.Edit` over a batch.
+"""Combining edits: :class:`EditStack`, the one :class:`~valuelocate.hooks.Edit` made of others.
 
-Row r gets ``edits[r]`` (or none), at the positions of its own scope, and its edit is called
-exactly when the row has an in-scope position, as ``edit_neurons`` would call it for the row
-alone, so a stochastic edit (the dynamic rule redraws at each call) sees the same sequence of
-calls it would see if the request were served alone.
+A batch is split into groups of rows (``rows`` per group; ``None``: one group, the whole batch);
+group ``k`` gets ``groups[k]``: no edit, one edit, or several applied one after the other at
+each layer, each seeing the previous one's output (what nested ``edit_neurons`` blocks do).
+Each group's edits see only its own rows, so a group's result is the same as in a batch of its
+own (a stochastic edit draws once per forward call either way). The three uses:
 
-Rows whose edit is the study's :class:`~valuelocate.edits.DynamicEdit` take a vectorised path:
-each still draws from its own generator (one draw per call, as ``DynamicEdit.edit`` does), but
-the push and the clamp of all such rows are one tensor operation per layer, computed with the
-same float operations in the same order as ``DynamicEdit.edit`` (``a + (gamma * w * keep)`` cast
-to the values' dtype; ``min(a, 0)``), so the result is bit for bit the same. Any other edit
-(composed dimensions, other rules) is called row by row.
+- several dimensions' edits stacked on the same rows: ``compose([a, b])``;
+- one edit per block of rows (several settings generated in one wide batch):
+  ``EditStack([a, None, b], rows=block)``;
+- one edit per batch row with its own scope (the server): ``EditStack(edits, rows=1,
+  scopes=scopes, site=site)``. The stack then decides the scope itself: install it with
+  ``edit_neurons(model, stack, scope="all")``, set ``tracker`` to the tracker that block yields
+  and ``phase`` to ``prefill`` or ``decode`` before each forward. Row r's edit is called
+  exactly when the row has an in-scope position, as ``edit_neurons`` would call it for the row
+  alone. Rows whose edit is the study's :class:`~valuelocate.steering.dynamic.DynamicEdit` take
+  a vectorised path: each still draws from its own generator (one draw per call, as
+  ``DynamicEdit.edit`` does), but the push and the clamp of all such rows are one tensor
+  operation per layer, computed with the same float operations in the same order as
+  ``DynamicEdit.edit`` (``a + (gamma * w * keep)`` cast to the values' dtype; ``min(a, 0)``),
+  so the result is bit for bit the same.
 """
 
 from __future__ import annotations
@@ -21,9 +30,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from valuelocate.architectures import Site
-from valuelocate.edits import DynamicEdit
-from valuelocate.hooks import Edit, ScopeTracker
+from valuelocate.hooks import Edit
+from valuelocate.scope import ScopeTracker
+from valuelocate.steering.dynamic import DynamicEdit
+from valuelocate.vocab import Site
 
 # Which phases of a generation each scope covers: the engine prefills the prompt in one call
 # and then decodes one generated token per call.
@@ -32,6 +42,8 @@ _PHASES: dict[str, tuple[str, ...]] = {
     "generated": ("decode",),
     "all": ("prefill", "decode"),
 }
+
+Group = Edit | Sequence[Edit] | None
 
 
 @dataclass
@@ -47,30 +59,92 @@ class _FastLayer:
     clamp: Tensor  # [batch, neurons] bool
 
 
-class RowEdits:
-    """An :class:`~valuelocate.hooks.Edit` for a batch: row ``r`` gets ``edits[r]`` (or none).
+def _apply_in_order(edits: Sequence[Edit], layer: int, values: Tensor) -> tuple[Tensor, Tensor]:
+    """``edits`` one after the other at ``layer``; ``(indices, new values)`` of all they touch."""
+    here = [e for e in edits if layer in set(e.layers())]
+    if len(here) == 1:
+        return here[0].edit(layer, values)
+    current = values
+    touched: list[Tensor] = []
+    for e in here:
+        idx, new = e.edit(layer, current)
+        current = current.index_copy(-1, idx, new.to(current.dtype))
+        touched.append(idx)
+    union = torch.unique(torch.cat(touched)) if touched else values.new_empty(0).long()
+    return union, current.index_select(-1, union)
 
-    Install it with ``edit_neurons(model, row_edits, scope="all")`` and set ``tracker`` to the
-    tracker that block yields; set ``phase`` to ``prefill`` or ``decode`` before each forward.
+
+class EditStack:
+    """Edits combined over a batch (see the module docstring).
+
+    Args:
+        groups: per group of rows, its edit, its edits (applied in order) or ``None``.
+        rows: rows per group; ``None``: one group covering the whole batch.
+        scopes: per group, its scope (then ``rows`` must be 1, and ``tracker`` and ``phase``
+            are set by the caller); ``None``: the scope of the ``edit_neurons`` block.
+        site: the edits' site (default: their common one, ``act`` when there is none).
+
+    Raises:
+        ValueError: the edits are at different sites, or ``scopes`` with ``rows`` other than 1.
     """
 
-    def __init__(self, edits: Sequence[Edit | None], scopes: Sequence[str], site: Site) -> None:
-        self.edits = list(edits)
-        self.scopes = list(scopes)
-        self.site = site
+    def __init__(
+        self,
+        groups: Sequence[Group],
+        *,
+        rows: int | None = None,
+        scopes: Sequence[str] | None = None,
+        site: Site | None = None,
+    ) -> None:
+        self.groups: list[list[Edit]] = [
+            [] if g is None else list(g) if isinstance(g, list | tuple) else [g]  # type: ignore[list-item]
+            for g in groups
+        ]
+        self.rows = rows
+        if scopes is not None and rows != 1:
+            raise ValueError("Per-row scopes need one row per group (rows=1)")
+        if rows is None and len(self.groups) > 1:
+            raise ValueError("Several groups need their rows per group (rows=...)")
+        self.scopes = list(scopes) if scopes is not None else None
+        if site is None:
+            sites = {e.site for group in self.groups for e in group}
+            if len(sites) > 1:
+                raise ValueError(f"Stacked edits must share one site, got {sorted(sites)}")
+            site = next(iter(sites), "act")
+        self.site: Site = site
         self.phase = "prefill"
         self.tracker: ScopeTracker | None = None
-        self._layers = {r: set(e.layers()) for r, e in enumerate(self.edits) if e is not None}
+        self._layers = [set().union(*(e.layers() for e in group)) for group in self.groups]
+        self._single = [group[0] if len(group) == 1 else None for group in self.groups]
         self._fast: dict[tuple[int, str], _FastLayer | None] = {}
 
+    def layers(self) -> Iterable[int]:
+        return sorted(set().union(*self._layers))
+
     def reset(self) -> None:
-        """Restart every row's draws (the Edit protocol)."""
-        for e in self.edits:
-            if e is not None:
+        """Restart every part's draws (the Edit protocol)."""
+        for group in self.groups:
+            for e in group:
                 e.reset()
 
-    def layers(self) -> Iterable[int]:
-        return sorted(set().union(*self._layers.values())) if self._layers else []
+    def edit(self, layer: int, values: Tensor) -> tuple[Tensor, Tensor]:
+        if self.scopes is not None:
+            return self._per_row(layer, values)
+        if self.rows is None:  # one group: the whole batch
+            return _apply_in_order(self.groups[0] if self.groups else [], layer, values)
+        parts = []
+        for k, group in enumerate(self.groups):
+            if group and layer in self._layers[k]:
+                rows = slice(k * self.rows, (k + 1) * self.rows)
+                parts.append((rows, *_apply_in_order(group, layer, values[rows])))
+        index = torch.unique(torch.cat([p[1].to(values.device) for p in parts]))  # [m], sorted
+        new = values.index_select(-1, index)  # [batch, seq, m], a copy
+        for rows, sub_index, sub_values in parts:
+            where = torch.searchsorted(index, sub_index.to(values.device))  # [k]
+            new[rows].index_copy_(-1, where, sub_values.to(new.dtype))
+        return index, new
+
+    # ------------------------------------------------------------- one edit per row
 
     def _fast_layer(self, layer: int, values: Tensor) -> _FastLayer | None:
         key = (layer, str(values.device))
@@ -80,7 +154,7 @@ class RowEdits:
         rows, sizes, flat_rows, flat_idx, weights = [], [], [], [], []
         push = torch.zeros(batch, neurons, dtype=torch.bool, device=values.device)
         clamp = torch.zeros_like(push)
-        for row, edit in enumerate(self.edits):
+        for row, edit in enumerate(self._single):
             if not isinstance(edit, DynamicEdit) or layer not in edit.plans:
                 continue
             plan = edit.plans[layer]
@@ -106,15 +180,19 @@ class RowEdits:
         self._fast[key] = fast
         return fast
 
-    def edit(self, layer: int, values: Tensor) -> tuple[Tensor, Tensor]:
+    def _per_row(self, layer: int, values: Tensor) -> tuple[Tensor, Tensor]:
+        assert self.scopes is not None
         if self.tracker is None:
-            raise RuntimeError("RowEdits.tracker is not set")
+            raise RuntimeError("EditStack.tracker is not set")
         mask = self.tracker.mask_on(values.device).reshape(values.shape[:-1])  # [batch, seq]
         live = mask.any(dim=-1).tolist()
         active = [
             r
-            for r, row_layers in self._layers.items()
-            if live[r] and layer in row_layers and self.phase in _PHASES[self.scopes[r]]
+            for r, row_layers in enumerate(self._layers)
+            if self.groups[r]
+            and live[r]
+            and layer in row_layers
+            and self.phase in _PHASES[self.scopes[r]]
         ]
         if not active:
             return values.new_empty(0).long(), values[..., :0]
@@ -123,11 +201,9 @@ class RowEdits:
         if fast is not None and any(r in active for r in fast.rows):
             out = self._apply_fast(fast, set(active), values, mask)
         for row in active:
-            edit = self.edits[row]
-            if isinstance(edit, DynamicEdit):
+            if isinstance(self._single[row], DynamicEdit):
                 continue
-            assert edit is not None
-            idx, new = edit.edit(layer, values[row : row + 1])
+            idx, new = _apply_in_order(self.groups[row], layer, values[row : row + 1])
             old = out[row].index_select(-1, idx)
             new_row = torch.where(mask[row][:, None], new[0].to(values.dtype), old)
             out = out.clone() if out is values else out
@@ -139,7 +215,7 @@ class RowEdits:
     ) -> Tensor:
         keeps = []
         for row, k in zip(fast.rows, fast.sizes, strict=True):
-            edit = self.edits[row]
+            edit = self._single[row]
             assert isinstance(edit, DynamicEdit)
             # One draw per call for an active row, none otherwise, as DynamicEdit.edit draws.
             keeps.append(edit.draw(k) if row in active else torch.zeros(k, dtype=torch.bool))
@@ -154,3 +230,24 @@ class RowEdits:
         clamped = values.clamp(max=0)
         out = torch.where(fast.clamp.unsqueeze(1) & here, clamped, values)
         return torch.where(fast.push.unsqueeze(1) & here, pushed, out)
+
+
+def compose(edits: Sequence[Edit], site: Site | None = None) -> Edit:
+    """``edits`` applied one after the other on the same rows (the only one if just one)."""
+    return edits[0] if len(edits) == 1 else EditStack([list(edits)], site=site)
+
+
+# The names this class replaces, as the tests and older callers build it.
+def StackedEdit(edits: Sequence[Edit | None], block: int) -> EditStack:
+    """Block ``k`` of ``block`` rows gets ``edits[k]`` (see :class:`EditStack`)."""
+    return EditStack(edits, rows=block)
+
+
+def ComposedEdit(edits: Sequence[Edit], site: Site = "act") -> EditStack:
+    """Several edits applied in order at each layer (see :func:`compose`)."""
+    return EditStack([list(edits)], site=site)
+
+
+def RowEdits(edits: Sequence[Edit | None], scopes: Sequence[str], site: Site) -> EditStack:
+    """Row ``r`` gets ``edits[r]`` in its own scope (see :class:`EditStack`)."""
+    return EditStack(edits, rows=1, scopes=scopes, site=site)
