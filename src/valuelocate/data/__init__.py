@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,7 @@ __all__ = [
     "detect_kind",
     "load_descriptions",
     "load_file",
+    "load_neutral_texts",
     "load_prompts",
     "load_questionnaire",
     "parse_record",
@@ -197,6 +199,13 @@ def load_questionnaire() -> list[QuestionnaireItem]:
         True
     """
     return list(_load("questionnaire"))  # type: ignore[arg-type]
+
+
+def load_neutral_texts(path: Path | None = None) -> list[str]:
+    """The neutral texts whose perplexity measures an edit's cost (value-free facts and
+    instructions, written by this project)."""
+    lines = (path or _FILES_DIR / "neutral.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["text"] for line in lines if line.strip()]
 
 
 def dataset_hash() -> str:

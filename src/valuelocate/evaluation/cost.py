@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from pathlib import Path
 
 import torch
 from torch import Tensor
 
+from valuelocate.data import load_neutral_texts  # noqa: F401 (re-exported)
 from valuelocate.forward import forward_logits
 from valuelocate.generation import edited
 from valuelocate.hooks import Edit
 from valuelocate.models import LoadedModel
-
-_NEUTRAL_FILE = Path(__file__).parent.parent / "data" / "files" / "neutral.jsonl"
-
-
-def load_neutral_texts(path: Path | None = None) -> list[str]:
-    """The neutral texts whose perplexity measures an edit's cost (value-free facts and
-    instructions, written by this project)."""
-    lines = (path or _NEUTRAL_FILE).read_text(encoding="utf-8").splitlines()
-    return [json.loads(line)["text"] for line in lines if line.strip()]
 
 
 def text_nll(

@@ -25,6 +25,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from valuelocate.data import load_neutral_texts
 from valuelocate.models import LoadedModel
 from valuelocate.steering.intervention import Intervention, applied
 
@@ -32,8 +33,6 @@ CostKind = Literal["ppl", "kl"]
 
 
 def _neutral_texts() -> list[str]:
-    from valuelocate.evaluation.cost import load_neutral_texts
-
     return load_neutral_texts()
 
 
