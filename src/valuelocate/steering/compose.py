@@ -106,10 +106,12 @@ class EditStack:
         if rows is None and len(self.groups) > 1:
             raise ValueError("Several groups need their rows per group (rows=...)")
         self.scopes = list(scopes) if scopes is not None else None
-        sites = {e.site for group in self.groups for e in group}
-        if site is None and len(sites) > 1:
-            raise ValueError(f"Stacked edits must share one site, got {sorted(sites)}")
-        self.site: Site = site if site is not None else next(iter(sites), "act")
+        if site is None:  # the edits' common site
+            sites = {e.site for group in self.groups for e in group}
+            if len(sites) > 1:
+                raise ValueError(f"Stacked edits must share one site, got {sorted(sites)}")
+            site = next(iter(sites), "act")
+        self.site: Site = site  # type: ignore[assignment]
         self.phase = "prefill"
         self.tracker: ScopeTracker | None = None
         self._layers = [set().union(*(e.layers() for e in group)) for group in self.groups]
