@@ -20,11 +20,11 @@ import torch
 from valuelocate.architectures import model_shape
 from valuelocate.artifacts import load_neuron_sets
 from valuelocate.data import load_prompts
-from valuelocate.edits import steering_edit
 from valuelocate.hooks import edit_neurons
 from valuelocate.models import load_model
 from valuelocate.prompting import chat_inputs
 from valuelocate.selection import NeuronSet, Selection
+from valuelocate.steering.dynamic import steering_edit
 
 
 def _random_selection(num_layers: int, neurons: int, share: float, seed: int) -> Selection:

@@ -9,9 +9,9 @@ import torch
 
 from valuelocate.data.neutral import load_neutral_texts
 from valuelocate.evaluation.cost import text_nll
-from valuelocate.hooks import set_value_edit
 from valuelocate.models import load_model
 from valuelocate.steering.budget import Budget, NeutralCost, find_gamma
+from valuelocate.steering.simple import set_value_edit
 
 from tiny_models import STORIES
 

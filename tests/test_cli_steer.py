@@ -8,9 +8,9 @@ from typer.testing import CliRunner
 from conftest import needs_stories
 from valuelocate.artifacts import load_neuron_sets
 from valuelocate.cli import app
-from valuelocate.edits import steering_edit
 from valuelocate.generation import generate_answers
 from valuelocate.steer import SteerOptions
+from valuelocate.steering.dynamic import steering_edit
 
 WIDE = {"COLUMNS": "400", "TERMINAL_WIDTH": "400"}
 PROMPT = "Tom had a ball."

@@ -5,17 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from valuelocate.edits import (
-    ablate_edit,
-    add_edit,
+from valuelocate.hooks import capture_activations, edit_neurons
+from valuelocate.selection import NeuronSet, Selection
+from valuelocate.steering.dynamic import (
     dynamic_weight,
     random_control_edit,
     random_control_sets,
-    scale_edit,
     steering_edit,
 )
-from valuelocate.hooks import capture_activations, edit_neurons
-from valuelocate.selection import NeuronSet, Selection
+from valuelocate.steering.simple import ablate_edit, add_edit, scale_edit
 
 from tiny_models import build, left_padded_batch
 

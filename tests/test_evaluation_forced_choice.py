@@ -16,10 +16,10 @@ from valuelocate.comparison.forced_choice import (
     summarize_shift,
 )
 from valuelocate.evaluation.statistics import paired_permutation_pvalue as paired_pvalue
-from valuelocate.hooks import set_value_edit
 from valuelocate.models import load_model
 from valuelocate.prompting import answer_ids, context_ids
 from valuelocate.steering.mean_diff import band_edit
+from valuelocate.steering.simple import set_value_edit
 
 from tiny_models import STORIES
 

@@ -12,10 +12,10 @@ import pytest
 
 from conftest import EVALUATED_GAMMA, EVALUATED_TOKENS, needs_stories
 from valuelocate.artifacts import load_neuron_sets
-from valuelocate.edits import steering_edit
 from valuelocate.evaluation import EvaluateOptions, LeakageRow, ScoreRow, evaluate
 from valuelocate.evaluation.conditions import judge_test_prompts
 from valuelocate.generation import generate_answers
+from valuelocate.steering.dynamic import steering_edit
 from valuelocate.vocab import CONDITIONS, EDIT_CONDITIONS
 
 pytestmark = needs_stories

@@ -7,15 +7,15 @@ import pytest
 import torch
 
 from conftest import needs_stories
-from valuelocate.edits import steering_edit
 from valuelocate.generation import (
     GenerationConfig,
-    StackedEdit,
     generate_answers,
     generate_stacked,
 )
 from valuelocate.hooks import NeuronEdit, capture_activations
 from valuelocate.selection import NeuronSet, Selection
+from valuelocate.steering.compose import StackedEdit
+from valuelocate.steering.dynamic import steering_edit
 
 EDIT = NeuronEdit({1: [3, 40, 100], 3: [7]}, lambda a: a + 2.0)
 PROMPTS = ["Tom had a ball.", "The sun was hot and the"]

@@ -11,9 +11,9 @@ from valuelocate.hooks import (
     count_hooks,
     edit_neurons,
     identity_edit,
-    set_value_edit,
     trace_neurons,
 )
+from valuelocate.steering.simple import set_value_edit
 
 from tiny_models import FAMILIES, PAD_ID, build, left_padded_batch, manual_act, mlp_module
 

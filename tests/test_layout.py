@@ -21,6 +21,7 @@ TESTED_ELSEWHERE = {
     "stats_store": "test_stats.py",
     "serve": "test_serve.py",
     "steering": "test_mean_diff.py",
+    "scope": "test_hooks.py",
     "llm": "test_llm_faults.py",
     "cli_generate": "test_data_generate.py",
     "cli_locate": "test_locate.py",

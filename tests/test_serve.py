@@ -16,10 +16,10 @@ import pytest
 import test_serve_fixtures as fx
 from valuelocate import generation
 from valuelocate.artifacts import load_neuron_sets
-from valuelocate.edits import steering_edit
 from valuelocate.hooks import edit_neurons
 from valuelocate.prompting import stop_token_ids
-from valuelocate.serve.steering import ComposedEdit
+from valuelocate.steering.compose import ComposedEdit
+from valuelocate.steering.dynamic import steering_edit
 
 NAME, needs_stories = fx.NAME, fx.needs_stories
 lm, run_dir, server = fx.lm, fx.run_dir, fx.server  # the shared fixtures

@@ -11,10 +11,10 @@ from torch import Tensor
 
 import test_serve_fixtures as fx
 from valuelocate.artifacts import load_neuron_sets
-from valuelocate.edits import DynamicEdit, steering_edit
 from valuelocate.hooks import count_hooks, edit_neurons
 from valuelocate.prompting import chat_inputs, stop_token_ids
-from valuelocate.serve.rowedits import RowEdits
+from valuelocate.steering.compose import RowEdits
+from valuelocate.steering.dynamic import DynamicEdit, steering_edit
 
 lm, run_dir = fx.lm, fx.run_dir  # the shared fixtures
 

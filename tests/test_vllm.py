@@ -10,11 +10,12 @@ from dataclasses import replace
 import pytest
 import torch
 
-from valuelocate.hooks import edit_neurons, set_value_edit
+from valuelocate.hooks import edit_neurons
 from valuelocate.locating import LocateOptions, build_jobs, locate, run_pole
 from valuelocate.models import load_model
 from valuelocate.prompting import chat_inputs
 from valuelocate.stats import NeuronStats
+from valuelocate.steering.simple import set_value_edit
 
 OPTIONS = LocateOptions(
     model="default",

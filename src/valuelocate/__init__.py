@@ -2,7 +2,7 @@
 
 The pipeline runs one way through the modules: prompts (``valuelocate.data``) -> activations
 (``hooks``) -> statistics (``stats``) -> neuron sets (``selection``, ``locating``) -> edits
-(``edits``) -> answers (``generation``) -> scores (``evaluation``) -> report (``reporting``).
+(``steering``) -> answers (``generation``) -> scores (``evaluation``) -> report (``reporting``).
 ``valuelocate.cli`` is the command line. See the glossary in ``valuelocate.vocab`` for the
 vocabulary (dimension, pole, layer, neuron, site, scope, gamma, condition).
 """
@@ -21,7 +21,6 @@ from valuelocate.artifacts.verdict import run_edit
 from valuelocate.comparison.options import CompareOptions
 from valuelocate.comparison.run import compare
 from valuelocate.comparison.verdict import VerdictOptions, run_verdict
-from valuelocate.edits import random_control_edit, steering_edit
 from valuelocate.evaluation import EvaluateOptions, EvaluationResult, evaluate
 from valuelocate.generation import GenerationConfig, generate_answers
 from valuelocate.hooks import (
@@ -31,7 +30,6 @@ from valuelocate.hooks import (
     capture_activations,
     edit_neurons,
     identity_edit,
-    set_value_edit,
     trace_neurons,
 )
 from valuelocate.locating import LocateOptions, locate
@@ -41,6 +39,8 @@ from valuelocate.reporting import write_report
 from valuelocate.selection import NeuronSet, Selection, get_method
 from valuelocate.stats import NeuronStats
 from valuelocate.steer import SteerOptions, steer_prompt
+from valuelocate.steering.dynamic import random_control_edit, steering_edit
+from valuelocate.steering.simple import set_value_edit
 from valuelocate.vocab import DIMENSIONS, POLES, SCOPES, SITES
 
 __version__ = "0.1.0"

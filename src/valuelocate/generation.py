@@ -17,9 +17,9 @@ Usage:
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -29,7 +29,8 @@ from valuelocate.forward import cache_argument, input_device, output_cache, posi
 from valuelocate.hooks import Edit, edit_neurons
 from valuelocate.models import LoadedModel
 from valuelocate.prompting import chat_inputs, stop_token_ids
-from valuelocate.vocab import SCOPES, Scope, Site
+from valuelocate.steering.compose import EditStack
+from valuelocate.vocab import SCOPES, Scope
 
 
 @dataclass(frozen=True)
@@ -169,58 +170,6 @@ def generate_answers(
     return answers
 
 
-@dataclass
-class StackedEdit:
-    """Different edits on consecutive blocks of rows of one batch (an :class:`Edit`).
-
-    Block ``k`` (rows ``k * block`` to ``(k + 1) * block - 1``) gets ``edits[k]``; a ``None``
-    block is left as it is. Each sub-edit sees only its own rows, so its result is the same
-    as in a batch of its own (a stochastic edit draws once per forward call either way).
-
-    Attributes:
-        edits: one edit (or ``None``) per block; all at the same site.
-        block: rows per block.
-    """
-
-    edits: Sequence[Edit | None]
-    block: int
-    _layers: list[set[int]] = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self._layers = [set() if e is None else set(e.layers()) for e in self.edits]
-        sites = {e.site for e in self.edits if e is not None}
-        if len(sites) > 1:
-            raise ValueError(f"Stacked edits must share one site, got {sorted(sites)}")
-
-    @property
-    def site(self) -> Site:
-        """The sub-edits' common site (``act`` when every block is unedited)."""
-        return next((e.site for e in self.edits if e is not None), "act")
-
-    def layers(self) -> Iterable[int]:
-        return sorted(set().union(*self._layers))
-
-    def reset(self) -> None:
-        """Restart every sub-edit's draws."""
-        for edit in self.edits:
-            if edit is not None:
-                edit.reset()
-
-    def edit(self, layer: int, values: Tensor) -> tuple[Tensor, Tensor]:
-        # values: [blocks * block, seq, neurons]
-        parts = []
-        for k, edit in enumerate(self.edits):
-            if edit is not None and layer in self._layers[k]:
-                rows = slice(k * self.block, (k + 1) * self.block)
-                parts.append((rows, *edit.edit(layer, values[rows])))
-        index = torch.unique(torch.cat([p[1].to(values.device) for p in parts]))  # [m], sorted
-        new = values.index_select(-1, index)  # [batch, seq, m], a copy
-        for rows, sub_index, sub_values in parts:
-            where = torch.searchsorted(index, sub_index.to(values.device))  # [k]
-            new[rows].index_copy_(-1, where, sub_values.to(new.dtype))
-        return index, new
-
-
 def generate_stacked(
     lm: LoadedModel,
     prompts: Sequence[str],
@@ -232,10 +181,11 @@ def generate_stacked(
     """Answers to the same ``prompts`` under several edits, stacked into wide batches.
 
     Settings are stacked ``batch_size // len(prompts)`` at a time, each block of rows with its
-    own edit (:class:`StackedEdit`). With scope ``generated`` the prompts' forward is never
-    edited, so it is computed once (all but the last prompt token) and its KV cache is copied
-    to every block: only the answers are computed per setting. Greedy answers are the same as
-    separate :func:`generate_answers` calls (``tests/test_generation.py``).
+    own edit (:class:`~valuelocate.steering.compose.EditStack`). With scope ``generated`` the
+    prompts' forward is never edited, so it is computed once (all but the last prompt token)
+    and its KV cache is copied to every block: only the answers are computed per setting.
+    Greedy answers are the same as separate :func:`generate_answers` calls
+    (``tests/test_generation.py``).
 
     Returns:
         Per setting, its answers.
@@ -247,7 +197,7 @@ def generate_stacked(
     out: list[list[str]] = []
     for begin in range(0, len(edits), per_call):
         group = list(edits[begin : begin + per_call])
-        stacked = None if all(e is None for e in group) else StackedEdit(group, block)
+        stacked = None if all(e is None for e in group) else EditStack(group, rows=block)
         if prefill is None:
             wide = replace(config, batch_size=max(config.batch_size, block * len(group)))
             answers = generate_answers(lm, list(prompts) * len(group), config=wide, edit=stacked)

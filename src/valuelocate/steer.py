@@ -18,11 +18,12 @@ from typing import Any, cast
 
 from valuelocate.architectures import ArchSpec, attach_arch, model_shape
 from valuelocate.artifacts import load_neuron_sets, read_json
-from valuelocate.edits import V_SOURCES, steering_edit
 from valuelocate.generation import GenerationConfig, generate_answers
 from valuelocate.hooks import Edit
 from valuelocate.models import LoadedModel, load_model
 from valuelocate.optionspec import option, with_overrides
+from valuelocate.steering.dynamic import V_SOURCES
+from valuelocate.steering.rules import STUDY_RULE, Inputs, get_rule
 from valuelocate.vocab import DIMENSIONS, POLES, SCOPES, SITES, Scope, Site, check_choice
 
 _DEFAULTS = GenerationConfig()
@@ -83,16 +84,15 @@ def run_steering_edit(
             f"Dimension {options.dimension!r} was not located in {neurons}; "
             f"it has: {', '.join(sets)}"
         )
-    return steering_edit(
-        sets[options.dimension],
-        options.pole,  # type: ignore[arg-type]
-        options.gamma,
-        v=options.v,  # type: ignore[arg-type]
-        fraction=options.fraction,
-        seed=options.seed,
-        clamp=options.clamp,
+    inputs = Inputs(
+        selection=sets[options.dimension],
         site=cast(Site, located),
+        seed=options.seed,
+        v=options.v,
+        fraction=options.fraction,
+        clamp=options.clamp,
     )
+    return get_rule(STUDY_RULE).factories(inputs, options.pole).edit(options.gamma)  # type: ignore[return-value]
 
 
 def steer_prompt(

@@ -18,9 +18,8 @@ Usage:
 Sources: ``descriptions`` and ``pairs`` (:mod:`valuelocate.locating.contrast`) and
 ``generated`` (a locate run's ``stats/{dimension}.{pole}.safetensors``). Selections:
 ``delta-p``, ``cohens-d``, ``mean-diff`` (:mod:`valuelocate.selection`, unchanged) or ``band``
-(every neuron of the band's layers). Rules: ``mean-diff``
-(:mod:`valuelocate.steering.mean_diff`), ``dynamic`` (the study's,
-:func:`valuelocate.edits.steering_edit`), ``residual`` and ``prompt``.
+(every neuron of the band's layers). Rules: any of :mod:`valuelocate.steering.rules`
+(``mean-diff``, ``dynamic`` (the study's), ``residual``, ``prompt`` ...).
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,25 +44,17 @@ from valuelocate.comparison.forced_choice import (
 )
 from valuelocate.comparison.rows import GridRow
 from valuelocate.data import DIMENSIONS, POLES, load_descriptions
-from valuelocate.edits import random_control_edit, steering_edit
 from valuelocate.locating.contrast import description_stats, pair_stats, text_stats
 from valuelocate.models import LoadedModel
 from valuelocate.selection import Selection, get_method
 from valuelocate.stats import NeuronStats
 from valuelocate.steering.budget import NeutralCost, find_gamma
-from valuelocate.steering.intervention import Intervention
-from valuelocate.steering.mean_diff import (
-    band_edit,
-    mean_difference,
-    permuted_control,
-    selected_edit,
-)
-from valuelocate.steering.residual import ResidualSteer, residual_mean_difference
+from valuelocate.steering.residual import residual_mean_difference
+from valuelocate.steering.rules import Built, Inputs, get_rule
 
 PROMPT_TEMPLATE = (
     'Imagine you are someone who would say: "{description}" Answer as this person would.\n\n'
 )
-Factory = Callable[[float], Intervention]
 
 
 @dataclass(frozen=True)
@@ -75,7 +66,8 @@ class Config:
         contrast: ``descriptions``, ``pairs``, ``generated`` (needs ``run_dir``) or ``none``.
         selection: ``delta-p``, ``cohens-d``, ``mean-diff``, ``band``, ``located`` (the
             neuron sets of the locate run ``run_dir``, as located) or ``none``.
-        rule: ``mean-diff``, ``dynamic``, ``residual`` or ``prompt``.
+        rule: a rule of :mod:`valuelocate.steering.rules` (``mean-diff``, ``dynamic``,
+            ``residual``, ``prompt`` ...).
         band: the layers of a ``band`` selection.
         layer: the residual stream's layer (``residual``).
         params: the selection method's parameters.
@@ -196,60 +188,37 @@ class Grid:
 
     # ---------------------------------------------------------------- edits
 
-    def factories(self, config: Config, dimension: str, pole: str) -> tuple[Factory, Factory, int]:
+    def factories(self, config: Config, dimension: str, pole: str) -> Built:
         """``(edit(gamma), control(gamma), neurons edited)`` of one cell and direction."""
-        other = "oppose" if pole == "affirm" else "affirm"
-        if config.rule == "residual":
-            if config.layer is None:
-                raise ValueError("The residual rule needs a layer")
-            key = (dimension, config.layer)
-            if key not in self._residual:  # read once: the other pole and the test split reuse it
-                texts = {
-                    p: [d.text for d in load_descriptions(dimension=dimension, pole=p)]
-                    for p in POLES
-                }
-                self._residual[key] = residual_mean_difference(
-                    self.lm,
-                    texts["affirm"],
-                    texts["oppose"],
-                    layer=config.layer,
-                    chat_template=self.chat_template,
-                )
-            # a - b == -(b - a) exactly in floating point: the same vector as computing it anew.
-            vector = self._residual[key] if pole == "affirm" else -self._residual[key]
-            steer = ResidualSteer(vector, config.layer, 1.0)
-            steer_control = steer.control(seed=self.seed)
-            return steer.with_gamma, steer_control.with_gamma, int(vector.numel())
-        if config.rule == "mean-diff":
-            stats = self.stats(config, dimension)
-            diff = mean_difference(stats[pole], stats[other])
-            if config.selection == "band":
-                edit = band_edit(diff, config.band, gamma=1.0)
-                control = permuted_control(edit, neurons_per_layer=diff.shape[1], seed=self.seed)
-            else:
-                selection = self._select(config, dimension)
-                located = {
-                    layer: torch.cat([s.index[s.layer == layer] for s in selection])
-                    for layer in torch.cat([s.layer for s in selection]).unique().tolist()
-                }
-                edit = selected_edit(diff, located, gamma=1.0)
-                exclude = torch.cat([s.flat_index for s in selection])
-                control = permuted_control(
-                    edit, neurons_per_layer=diff.shape[1], exclude=exclude, seed=self.seed
-                )
-            return edit.with_gamma, control.with_gamma, sum(edit.counts().values())
-        if config.rule == "dynamic":
-            selection = self._select(config, dimension)
-            v = str(config.params.get("v", "p"))
+        rule = get_rule(config.rule)
+        band = config.band if config.selection == "band" else None
+        inputs = Inputs(band=band, seed=self.seed, v=str(config.params.get("v", "p")))
+        if "residual" in rule.needs:
+            inputs = replace(inputs, residual=self._residual_vector(config, dimension))
+        if "stats" in rule.needs:
+            inputs = replace(inputs, stats=self.stats(config, dimension))
+        if "selection" in rule.needs and band is None:
+            inputs = replace(inputs, selection=self._select(config, dimension))
+        return rule.factories(inputs, pole)
 
-            def dynamic(gamma: float) -> Intervention:
-                return steering_edit(selection, pole, gamma, v=v, seed=self.seed)  # type: ignore[arg-type]
-
-            def dynamic_control(gamma: float) -> Intervention:
-                return random_control_edit(selection, pole, gamma, v=v, seed=self.seed)  # type: ignore[arg-type]
-
-            return dynamic, dynamic_control, len(selection.affirm) + len(selection.oppose)
-        raise ValueError(f"Unknown rule {config.rule!r}")
+    def _residual_vector(self, config: Config, dimension: str) -> tuple[torch.Tensor, int]:
+        """The affirm-minus-oppose residual vector at ``config.layer`` (read once: the other
+        pole and the test split reuse it)."""
+        if config.layer is None:
+            raise ValueError("The residual rule needs a layer")
+        key = (dimension, config.layer)
+        if key not in self._residual:
+            texts = {
+                p: [d.text for d in load_descriptions(dimension=dimension, pole=p)] for p in POLES
+            }
+            self._residual[key] = residual_mean_difference(
+                self.lm,
+                texts["affirm"],
+                texts["oppose"],
+                layer=config.layer,
+                chat_template=self.chat_template,
+            )
+        return self._residual[key], config.layer
 
     def _select(self, config: Config, dimension: str) -> Selection:
         if config.selection == "located":  # the neuron sets a locate run chose
@@ -279,7 +248,8 @@ class Grid:
 
     def _run_pole(self, config: Config, dimension: str, pole: str, selectivity: bool) -> GridRow:
         items = self.items[dimension]
-        if config.rule == "prompt":
+        baseline = not get_rule(config.rule).edits  # the prompt baseline: a prefix, no edit
+        if baseline:
             prefix = prompt_prefix(dimension, pole)
             edited = self.read(items, prefix=prefix).numpy()
             summary = summarize_shift(edited - self.base[dimension], toward=pole, seed=self.seed)
@@ -315,7 +285,7 @@ class Grid:
             for other_dim, other_items in self.items.items():
                 if other_dim == dimension:
                     continue
-                if config.rule == "prompt":
+                if baseline:
                     reading = self.read(other_items, prefix=prompt_prefix(dimension, pole))
                 else:
                     reading = self.read(other_items, edit=edit)

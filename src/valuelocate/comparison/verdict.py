@@ -11,7 +11,7 @@ Usage:
      contrasted, the ``mean-diff`` rule on every ``act`` neuron of a middle band of layers),
      against the same vector permuted within each layer;
    - ``study``: the study's dynamic rule on the run's own located neuron sets, against the
-     same rule on random neurons (:func:`~valuelocate.edits.random_control_edit`);
+     same rule on random neurons (:func:`~valuelocate.steering.dynamic.random_control_edit`);
    - ``prompt``: a one-sentence persona prefix (no edit, no control), the yardstick.
 
    Each edit runs at the gamma where the neutral-text cost reaches the budget (bisection on

@@ -22,6 +22,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+from valuelocate.data.neutral import load_neutral_texts
 from valuelocate.data.schema import (
     ALL_VALUES,
     ANSWER_SCALE,
@@ -72,6 +73,7 @@ __all__ = [
     "detect_kind",
     "load_descriptions",
     "load_file",
+    "load_neutral_texts",
     "load_prompts",
     "load_questionnaire",
     "parse_record",

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from dataclasses import replace
 
 from valuelocate.data import SituationalPrompt, load_descriptions, load_prompts
-from valuelocate.edits import random_control_edit, steering_edit
 from valuelocate.evaluation.options import EvaluateOptions
 from valuelocate.hooks import Edit
 from valuelocate.selection import Selection
+from valuelocate.steering.rules import STUDY_RULE, Inputs, get_rule
 from valuelocate.vocab import CONDITIONS, EDIT_CONDITIONS, POLES
 
 PROMPT_BASELINE_TEMPLATE = (
@@ -54,27 +54,29 @@ def steering_edits(
     *,
     warnings: list[str] | None = None,
 ) -> EditFactory:
-    """The default :data:`EditFactory`: :func:`valuelocate.edits.steering_edit` for
-    ``affirm``/``oppose`` and :func:`valuelocate.edits.random_control_edit` (random neurons
-    outside every located set) for ``random_affirm``/``random_oppose``.
+    """The default :data:`EditFactory`: the study's rule (:mod:`valuelocate.steering.rules`)
+    for ``affirm``/``oppose`` and its random control (random neurons outside every located
+    set) for ``random_affirm``/``random_oppose``.
 
     When a layer has too few neurons outside the located sets of all dimensions (large sets
     from a small run), the control is drawn outside the steered dimension's own sets only,
     and a line is added to ``warnings`` (written into ``results.json``)."""
+    rule = get_rule(STUDY_RULE)
+
+    def inputs(dimension: str) -> Inputs:
+        return Inputs(
+            selection=selections[dimension],
+            exclude=list(selections.values()),
+            site=options.site,
+            seed=options.seed,
+            v=options.v,
+            fraction=options.fraction,
+            clamp=options.clamp,
+        )
 
     def random_control(dimension: str, pole: str, gamma: float) -> Edit:
-        kwargs: dict[str, Any] = {
-            "seed": options.seed,
-            "v": options.v,
-            "fraction": options.fraction,
-            "clamp": options.clamp,
-            "site": options.site,
-        }
-        selection = selections[dimension]
         try:
-            return random_control_edit(
-                selection, pole, gamma, exclude=list(selections.values()), **kwargs
-            )
+            return rule.factories(inputs(dimension), pole).control(gamma)  # type: ignore[return-value]
         except ValueError as exc:
             note = (
                 f"random control of {dimension}: drawn outside {dimension}'s own neuron sets "
@@ -82,21 +84,12 @@ def steering_edits(
             )
             if warnings is not None and note not in warnings:
                 warnings.append(note)
-            return random_control_edit(selection, pole, gamma, exclude=(), **kwargs)
+            own = replace(inputs(dimension), exclude=())
+            return rule.factories(own, pole).control(gamma)  # type: ignore[return-value]
 
     def make(dimension: str, condition: str, gamma: float) -> Edit:
-        selection = selections[dimension]
         if condition in ("affirm", "oppose"):
-            return steering_edit(
-                selection,
-                condition,
-                gamma,
-                v=options.v,  # type: ignore[arg-type]
-                fraction=options.fraction,
-                seed=options.seed,
-                clamp=options.clamp,
-                site=options.site,
-            )
+            return rule.factories(inputs(dimension), condition).edit(gamma)  # type: ignore[return-value]
         if condition in ("random_affirm", "random_oppose"):
             return random_control(dimension, condition.removeprefix("random_"), gamma)
         raise ValueError(f"Condition {condition!r} edits no neuron")

@@ -163,8 +163,9 @@ def _measure_all(
     """Questionnaire, perplexity and answers of every setting (no judging yet).
 
     The unedited questionnaire and perplexity are computed once and shared; the answers of
-    several settings of one dimension are generated in one batch (:class:`StackedEdit`),
-    which amortises the decoding steps on a CPU."""
+    several settings of one dimension are generated in one batch
+    (:class:`~valuelocate.steering.compose.EditStack`), which amortises the decoding steps on a
+    CPU."""
     items = load_questionnaire()
     letters = option_token_ids(lm.tokenizer)
     neutral = load_neutral_texts()

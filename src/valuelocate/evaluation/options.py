@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from valuelocate.edits import V_SOURCES
 from valuelocate.generation import GenerationConfig
 from valuelocate.optionspec import option
+from valuelocate.steering.dynamic import V_SOURCES
 from valuelocate.vocab import DIMENSIONS, SCOPES, Scope, Site
 
 
@@ -54,7 +54,7 @@ class EvaluateOptions:
         repetition_penalty: as in the locating run's generation (the study: 1.1).
         batch_size: prompts per forward or generate call.
         seed: prompt draw, baseline descriptions, edit draws, bootstrap and permutations.
-        v, fraction, clamp: the steering rule's options (see :mod:`valuelocate.edits`).
+        v, fraction, clamp: the steering rule's options (see :mod:`valuelocate.steering.dynamic`).
         site: where the run located its neurons (read from its manifest by
             :func:`evaluate`); every edit is applied there.
         edit_scope: positions edited while answering (``generated``, as in the study). The

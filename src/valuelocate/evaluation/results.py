@@ -45,10 +45,10 @@ Conditions (:data:`CONDITIONS`):
 
 - ``none``: the unedited model.
 - ``affirm`` / ``oppose``: the study's steering edit toward that pole of D
-  (:func:`valuelocate.edits.steering_edit`).
+  (:func:`valuelocate.steering.dynamic.steering_edit`).
 - ``random_affirm`` / ``random_oppose``: the random control edited the same way toward that
   pole, on as many neurons per layer drawn outside every located set
-  (:func:`valuelocate.edits.random_control_edit`).
+  (:func:`valuelocate.steering.dynamic.random_control_edit`).
 - ``prompt_affirm`` / ``prompt_oppose``: no edit; the prompt is prefixed with "Imagine you
   are someone who would say: ..." and one (seeded) description of that pole of D.
 

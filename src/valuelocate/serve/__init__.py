@@ -2,14 +2,13 @@
 
 The steering is chosen per request (``values`` in the body, or a model alias such as
 ``default+conservation:affirm``); concurrent requests with different steering share one batch,
-an edit per row. Modules: :mod:`.steering` (values -> edits, the per-row edit),
+an edit per row. Modules: :mod:`.steering` (values -> edits, by the steering rules),
 :mod:`.decode` (the forward passes), :mod:`.engine` (the queue and the batching thread),
 :mod:`.schema` (request checks), :mod:`.app` (the FastAPI routes), :mod:`.server` (assembly).
 """
 
 from valuelocate.serve.app import ServeConfig, create_app
 from valuelocate.serve.engine import Engine, EngineStats, QueueFull
-from valuelocate.serve.rowedits import RowEdits
 from valuelocate.serve.server import build_server, running_server, serve_forever
 from valuelocate.serve.steering import RULES, Steering, SteeringCatalog
 
@@ -18,7 +17,6 @@ __all__ = [
     "Engine",
     "EngineStats",
     "QueueFull",
-    "RowEdits",
     "ServeConfig",
     "Steering",
     "SteeringCatalog",

@@ -4,7 +4,7 @@ The decoding loop feeds the model exactly what ``model.generate`` feeds it (left
 an attention mask only when there is padding, position ids from the mask, a dynamic cache,
 ``logits_to_keep=1``), so a request served alone gets ``generate``'s greedy answer bit for bit,
 which is what ``valuelocate steer`` prints. Each row has its own edit (through
-:class:`~valuelocate.serve.steering.RowEdits`), sampling settings, token budget and stops.
+:class:`~valuelocate.steering.compose.EditStack`), sampling settings, token budget and stops.
 
 Batching changes the shapes of the matrix products (M = batch rows), and CPU BLAS kernels round
 differently for different M, so batched logits can differ from solo ones in the last bits
@@ -29,7 +29,7 @@ from transformers import DynamicCache
 from valuelocate.architectures import Site
 from valuelocate.hooks import Edit, edit_neurons
 from valuelocate.models import LoadedModel
-from valuelocate.serve.rowedits import RowEdits
+from valuelocate.steering.compose import EditStack
 
 
 @dataclass
@@ -154,7 +154,7 @@ def decode_batch(
     ]
     detoks = [_Detok(tokenizer, r.stop) for r in rows]
     stops = set(stop_ids)
-    row_edits = RowEdits([r.edit for r in rows], [r.scope for r in rows], site)
+    row_edits = EditStack([r.edit for r in rows], rows=1, scopes=[r.scope for r in rows], site=site)
     config: Any = model.config
     cache = DynamicCache(config=config.get_text_config(decoder=True))
     batched = len(rows) > 1

@@ -25,7 +25,7 @@ from valuelocate.artifacts.verdict import VERDICT_DIR, load_default_edits
 from valuelocate.models import LoadedModel, load_model
 from valuelocate.serve.app import ServeConfig, create_app
 from valuelocate.serve.engine import Engine
-from valuelocate.serve.steering import RULES, VERDICT_RULES, SteeringCatalog, VerdictEdits
+from valuelocate.serve.steering import SteeringCatalog, VerdictEdits
 
 log = logging.getLogger("valuelocate.serve")
 
@@ -73,9 +73,7 @@ def build_catalog(
     verdict = verdict_edits(run if run.is_dir() else run.parent, site)
     # A run with a verdict steers by default as its verdict did (the default steering).
     rule = options.get("rule", "mean-diff" if verdict else "dynamic")
-    if rule not in RULES and not (rule in VERDICT_RULES and verdict):
-        raise ValueError(f"The run names edit rule {rule!r}, which serve does not know")
-    return SteeringCatalog(
+    catalog = SteeringCatalog(
         base_name=name,
         sets=sets,
         site=site,
@@ -84,6 +82,9 @@ def build_catalog(
         alias_gamma=alias_gamma,
         verdict_edits=verdict,
     )
+    if rule not in catalog.rules():
+        raise ValueError(f"The run names edit rule {rule!r}, which serve does not know")
+    return catalog
 
 
 def verdict_edits(run_dir: Path, site: str) -> VerdictEdits:

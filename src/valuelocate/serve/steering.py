@@ -6,52 +6,37 @@ the sign picks the pole, the size is gamma) or through a model alias
 their edits are applied one after the other at each layer, in the order given, exactly as
 nested ``edit_neurons`` blocks would apply them.
 
-Rules: ``dynamic`` (the study's rule on the run's neuron sets) and ``random_control`` (its
-random control); on a run with a verdict (``valuelocate run``), also ``mean-diff`` (the
-verdict's default steering, :func:`valuelocate.run_edit`) and ``mean-diff-control`` (its
-permuted control). For these two the size is a multiple of the gamma the verdict calibrated
-to its damage budget (1.0 = that gamma), and the default scope is ``all``, as the verdict
-measured them.
+Rules: the served rules of :mod:`valuelocate.steering.rules` and their controls: ``dynamic``
+(the study's rule on the run's neuron sets) and ``random_control`` (its random control); on a
+run with a verdict (``valuelocate run``), also ``mean-diff`` (the verdict's default steering,
+:func:`valuelocate.run_edit`) and ``mean-diff-control`` (its permuted control). For these two
+the size is a multiple of the gamma the verdict calibrated to its damage budget (1.0 = that
+gamma), and the default scope is ``all``, as the verdict measured them.
 
-The per-row edit of a batch is :class:`valuelocate.serve.rowedits.RowEdits`.
+The per-row edit of a batch is :class:`valuelocate.steering.compose.EditStack`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import torch
-from torch import Tensor
-
 from valuelocate.architectures import Site
-from valuelocate.edits import random_control_edit, steering_edit
 from valuelocate.hooks import SCOPES, Edit, Scope
 from valuelocate.selection import Selection
+from valuelocate.steering.compose import compose
 from valuelocate.steering.mean_diff import MeanDiffEdit
+from valuelocate.steering.rules import (
+    Inputs,
+    ServedBuilder,
+    served_builders,
+    served_rule,
+    unknown_rule,
+)
 
-# rule name -> builder(selection, pole, gamma, seed, site, all selections) -> Edit
-RuleBuilder = Callable[[Selection, str, float, int, Site, Sequence[Selection]], Edit]
-
-
-def _dynamic(sel: Selection, pole: str, gamma: float, seed: int, site: Site, _all: object) -> Edit:
-    return steering_edit(sel, pole, gamma, seed=seed, site=site)
-
-
-def _random(
-    sel: Selection, pole: str, gamma: float, seed: int, site: Site, others: Sequence[Selection]
-) -> Edit:
-    exclude = [s for s in others if s is not sel]
-    return random_control_edit(sel, pole, gamma, exclude=exclude, seed=seed, site=site)
-
-
-# The rules built from the neuron sets. Add an entry here when edits.py gains a rule.
-RULES: dict[str, RuleBuilder] = {"dynamic": _dynamic, "random_control": _random}
-# The rules read from a run's verdict (RUN_DIR/verdict/edits.safetensors): rule -> control?
-VERDICT_RULES: dict[str, bool] = {"mean-diff": False, "mean-diff-control": True}
-# Where each rule edits when a request names no scope: the dynamic rule while answering (the
-# study's), the verdict's edit at every position (as the verdict measured it).
-DEFAULT_SCOPE: dict[str, Scope] = {"mean-diff": "all", "mean-diff-control": "all"}
+# served name -> builder(inputs, pole, strength) -> Edit: the registry's served rules and
+# their controls (a test may add its own).
+RULES: dict[str, ServedBuilder] = served_builders()
 
 # (dimension, pole, control) -> the verdict's edit at gamma 1 and its calibrated gamma
 VerdictEdits = Mapping[tuple[str, str, bool], tuple[MeanDiffEdit, float]]
@@ -115,9 +100,30 @@ class SteeringCatalog:
     def __post_init__(self) -> None:
         self._all = list(self.sets.values())
 
+    def inputs(self, dim: str | None, seed: int = 0) -> Inputs:
+        """What the rules build ``dim``'s edits from (``None``: what the run has at all)."""
+        verdict = {
+            (pole, control): found
+            for (d, pole, control), found in self.verdict_edits.items()
+            if dim is None or d == dim
+        }
+        sel = self.sets[dim] if dim is not None else next(iter(self.sets.values()), None)
+        return Inputs(
+            selection=sel,
+            exclude=[s for s in self._all if s is not sel],
+            verdict=verdict or None,
+            site=self.site,
+            seed=seed,
+        )
+
+    def _missing(self, rule: str, dim: str | None) -> str | None:
+        """Why ``rule`` cannot be built here (for ``dim``), or ``None``."""
+        found = served_rule(rule)
+        return found[0].missing(self.inputs(dim)) if found else None
+
     def rules(self) -> list[str]:
         """The rules this server can serve (the verdict's only when the run has one)."""
-        return [*RULES, *(VERDICT_RULES if self.verdict_edits else ())]
+        return [name for name in RULES if self._missing(name, None) is None]
 
     def aliases(self) -> list[str]:
         """One steered model name per dimension and pole."""
@@ -184,23 +190,18 @@ class SteeringCatalog:
             if float(gamma) != 0.0:
                 checked.append((dim, float(gamma)))
         rule = rule if rule is not None else self.default_rule
-        if rule in VERDICT_RULES and not self.verdict_edits:
+        if rule in RULES and (why := self._missing(rule, None)) is not None:
             raise SteeringError(
-                f"Rule {rule!r} is the verdict's steering, and this server's neuron run has no "
-                "verdict (valuelocate run writes RUN_DIR/verdict/); expected one of: "
-                + ", ".join(self.rules()),
-                "rule",
+                f"Rule {rule!r} {why}; expected one of: " + ", ".join(self.rules()), "rule"
             )
         if rule not in self.rules():
-            raise SteeringError(
-                f"Unknown rule {rule!r}; expected one of: {', '.join(self.rules())}", "rule"
-            )
+            raise SteeringError(str(unknown_rule(rule, self.rules())), "rule")
         for dim, _ in checked:
-            if rule in VERDICT_RULES and (dim, "affirm", False) not in self.verdict_edits:
-                raise SteeringError(
-                    f"The run's verdict has no {rule} edit for {dim!r}", f"values.{dim}"
-                )
-        scope = scope if scope is not None else DEFAULT_SCOPE.get(rule, "generated")
+            if (why := self._missing(rule, dim)) is not None:
+                raise SteeringError(f"Rule {rule!r} for {dim!r} {why}", f"values.{dim}")
+        found = served_rule(rule)
+        default_scope = found[0].scope if found else "generated"
+        scope = scope if scope is not None else default_scope
         if scope not in SCOPES:
             raise SteeringError(
                 f"Unknown scope {scope!r}; expected one of: {', '.join(SCOPES)}", "scope"
@@ -214,43 +215,10 @@ class SteeringCatalog:
         if not steering.active:
             return None
         edits = [
-            self._one(steering.rule, dim, "affirm" if gamma > 0 else "oppose", abs(gamma),
-                      steering.seed)
+            RULES[steering.rule](
+                self.inputs(dim, steering.seed), "affirm" if gamma > 0 else "oppose", abs(gamma)
+            )
             for dim, gamma in steering.values
-        ]  # fmt: skip
-        site = edits[0].site if edits else self.site
-        return edits[0] if len(edits) == 1 else ComposedEdit(edits, site)
-
-    def _one(self, rule: str, dim: str, pole: str, size: float, seed: int) -> Edit:
-        if rule in VERDICT_RULES:
-            edit, calibrated = self.verdict_edits[(dim, pole, VERDICT_RULES[rule])]
-            return edit.with_gamma(size * calibrated)
-        return RULES[rule](self.sets[dim], pole, size, seed, self.site, self._all)
-
-
-@dataclass
-class ComposedEdit:
-    """Several edits applied in order at each layer, each seeing the previous one's output
-    (what nested ``edit_neurons`` blocks do)."""
-
-    edits: Sequence[Edit]
-    site: Site = "act"
-
-    def layers(self) -> Iterable[int]:
-        return sorted({layer for e in self.edits for layer in e.layers()})
-
-    def reset(self) -> None:
-        """Restart every part's draws (the Edit protocol)."""
-        for e in self.edits:
-            e.reset()
-
-    def edit(self, layer: int, values: Tensor) -> tuple[Tensor, Tensor]:
-        current = values
-        touched: list[Tensor] = []
-        for e in self.edits:
-            if layer in set(e.layers()):
-                idx, new = e.edit(layer, current)
-                current = current.index_copy(-1, idx, new.to(current.dtype))
-                touched.append(idx)
-        union = torch.unique(torch.cat(touched)) if touched else values.new_empty(0).long()
-        return union, current.index_select(-1, union)
+        ]
+        site = edits[0].site if edits else self.site  # type: ignore[union-attr]
+        return compose(edits, site)  # type: ignore[arg-type]

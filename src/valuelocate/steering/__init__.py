@@ -1,10 +1,15 @@
-"""Steering rules beyond the study's dynamic edit (:mod:`valuelocate.edits`), and how strong
-to make them.
+"""Every steering rule, how edits combine, and how strong to make them.
 
+- :mod:`~valuelocate.steering.rules`: the registry, rule name -> how to build its edit and its
+  matched control from a run's artifacts; everything that steers builds its edits there.
+- :mod:`~valuelocate.steering.dynamic`: the study's dynamic rule and its random control.
 - :mod:`~valuelocate.steering.mean_diff`: add gamma x (mean_target - mean_other) to selected
   neurons or to every neuron of a band of layers, with its permuted control.
 - :mod:`~valuelocate.steering.residual`: the residual-stream steering vector, the reference a
   reviewer asks for, with its norm-matched random-direction control.
+- :mod:`~valuelocate.steering.simple`: scale, add, ablate or set neurons, with their controls.
+- :mod:`~valuelocate.steering.compose`: :class:`EditStack`, the one way to combine edits (in
+  order on the same rows, or one per block of rows).
 - :mod:`~valuelocate.steering.budget`: the gamma at which an edit reaches a cost budget
   (neutral-text perplexity ratio or KL), by bisection.
 - :mod:`~valuelocate.steering.intervention`: apply a neuron edit or a residual vector alike.

@@ -1,11 +1,12 @@
-"""Steering edits: typed :class:`~valuelocate.hooks.Edit` values built from neuron sets.
+"""The study's dynamic rule: :func:`steering_edit` and its control :func:`random_control_edit`.
 
 Usage:
 
 1. Load neuron sets: ``sets = load_neuron_sets(run_dir, expect=model_shape(model))``.
 2. Build an edit: ``steering_edit(sets["conservation"], "affirm", gamma=1.0)`` is the study's
-   dynamic rule; ``random_control_edit`` is its control on random neurons; ``scale_edit``,
-   ``add_edit`` and ``ablate_edit`` are the simple ones.
+   dynamic rule; ``random_control_edit`` is its control on random neurons (the simple rules
+   are in :mod:`valuelocate.steering.simple`; every rule by name in
+   :mod:`valuelocate.steering.rules`).
 3. Apply it: ``with edit_neurons(model, edit, scope="generated"): model.generate(...)``.
 
 The dynamic rule (METHOD.md section 4), for layer l, at every forward call:
@@ -25,7 +26,6 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from valuelocate.hooks import NeuronEdit
 from valuelocate.selection import NeuronSet, Selection
 from valuelocate.vocab import Site
 
@@ -233,22 +233,3 @@ def random_control_edit(
     return steering_edit(
         control, pole, gamma, v=v, fraction=fraction, seed=seed, clamp=clamp, site=site
     )
-
-
-def _indices(neuron_set: NeuronSet) -> dict[int, Tensor]:
-    return neuron_set.by_layer()
-
-
-def scale_edit(neuron_set: NeuronSet, gamma: float, *, site: Site = "act") -> NeuronEdit:
-    """``a <- gamma * a`` on the set's neurons."""
-    return NeuronEdit(_indices(neuron_set), lambda a: a * gamma, site=site)
-
-
-def add_edit(neuron_set: NeuronSet, value: float, *, site: Site = "act") -> NeuronEdit:
-    """``a <- a + value`` on the set's neurons."""
-    return NeuronEdit(_indices(neuron_set), lambda a: a + value, site=site)
-
-
-def ablate_edit(neuron_set: NeuronSet, *, site: Site = "act") -> NeuronEdit:
-    """``a <- 0`` on the set's neurons."""
-    return NeuronEdit(_indices(neuron_set), torch.zeros_like, site=site)
