@@ -59,8 +59,7 @@ def steering_info(steering: Steering) -> SteeringInfo:
 def model_list(names: list[str], created: int) -> dict[str, Any]:
     """``GET /v1/models``: the base model and its steered aliases."""
     data = [
-        {"id": n, "object": "model", "created": created, "owned_by": "valuelocate"}
-        for n in names
+        {"id": n, "object": "model", "created": created, "owned_by": "valuelocate"} for n in names
     ]
     return {"object": "list", "data": data}
 

@@ -213,9 +213,7 @@ class Service:
         if isinstance(prompt, str):
             return list(self.tokenizer(prompt)["input_ids"])
         if any(not 0 <= i < self.vocab for i in prompt):
-            raise bad(
-                f"prompt holds a token id outside the vocabulary [0, {self.vocab})", "prompt"
-            )
+            raise bad(f"prompt holds a token id outside the vocabulary [0, {self.vocab})", "prompt")
         return prompt
 
     def check_length(self, ids: list[int], sampling: Sampling, param: str) -> None:
