@@ -77,3 +77,9 @@ def combine_samples(samples: Sequence[str]) -> JudgeRating:
         gibberish=sum(r == GIBBERISH for r in ratings),
         malformed=sum(r is None for r in ratings),
     )
+
+
+def check_lengths(prompts: Sequence[str], answers: Sequence[str]) -> None:
+    """Raise ``ValueError`` unless there are as many answers as prompts."""
+    if len(prompts) != len(answers):
+        raise ValueError(f"{len(prompts)} prompts but {len(answers)} answers")

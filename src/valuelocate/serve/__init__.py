@@ -4,7 +4,9 @@ The steering is chosen per request (``values`` in the body, or a model alias suc
 ``default+conservation:affirm``); concurrent requests with different steering share one batch,
 an edit per row. Modules: :mod:`.steering` (values -> edits, by the steering rules),
 :mod:`.decode` (the forward passes), :mod:`.engine` (the queue and the batching thread),
-:mod:`.schema` (request checks), :mod:`.app` (the FastAPI routes), :mod:`.server` (assembly).
+:mod:`.schema` (request checks), :mod:`.service` (the work behind the routes),
+:mod:`.responses` (the answers' bodies), :mod:`.app` (the FastAPI routes), :mod:`.server`
+(assembly).
 """
 
 from valuelocate.serve.app import ServeConfig, create_app
