@@ -43,7 +43,7 @@ from valuelocate.comparison.forced_choice import (
     summarize_shift,
 )
 from valuelocate.comparison.rows import GridRow
-from valuelocate.data import DIMENSIONS, POLES, load_descriptions
+from valuelocate.data import DIMENSIONS, POLES, load_descriptions, load_neutral_texts
 from valuelocate.locating.contrast import description_stats, pair_stats, text_stats
 from valuelocate.models import LoadedModel
 from valuelocate.selection import Selection, get_method
@@ -130,10 +130,8 @@ class Grid:
         self.items = dict(items)
         self.budget = budget
         self.pairs_items = dict(pairs_items or {})
-        kwargs: dict[str, Any] = {"kind": cost_kind}
-        if neutral_texts is not None:
-            kwargs["texts"] = list(neutral_texts)
-        self.cost = NeutralCost(lm, **kwargs)
+        texts = list(neutral_texts) if neutral_texts is not None else load_neutral_texts()
+        self.cost = NeutralCost(lm, kind=cost_kind, texts=texts)
         self.start_gamma = start_gamma
         self.steps = steps
         self.hist_bins = hist_bins

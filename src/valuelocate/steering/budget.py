@@ -2,8 +2,9 @@
 
 Usage:
 
-1. ``cost = NeutralCost(lm, kind="ppl")`` measures the unedited model on the neutral texts
-   once; ``cost(edit)`` is then the edit's perplexity ratio (``kind="kl"``: the mean per-token
+1. ``cost = NeutralCost(lm, kind="ppl", texts=load_neutral_texts())`` measures the unedited
+   model on the neutral texts (:func:`valuelocate.data.load_neutral_texts`) once;
+   ``cost(edit)`` is then the edit's perplexity ratio (``kind="kl"``: the mean per-token
    KL divergence from the unedited next-token distribution, nats).
 2. ``found = find_gamma(lambda g: cost(edit.with_gamma(g)), budget=1.10)`` returns the largest
    gamma found (by doubling, then bisection) whose cost stays within the budget, and its cost.
@@ -28,7 +29,6 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from valuelocate.data.neutral import load_neutral_texts
 from valuelocate.models import LoadedModel
 from valuelocate.optionspec import option
 from valuelocate.steering.intervention import Intervention, applied
@@ -66,12 +66,14 @@ class NeutralCost:
     Attributes:
         lm: the model.
         kind: ``ppl`` (perplexity ratio, 1.0 = no damage) or ``kl`` (mean token KL, nats).
-        texts: the neutral texts (default: the shipped ones).
+        texts: the neutral texts, e.g. the shipped ones
+            (:func:`valuelocate.data.load_neutral_texts`; steering sits below the data layer, so
+            the caller reads them).
     """
 
     lm: LoadedModel
     kind: CostKind = "ppl"
-    texts: Sequence[str] = field(default_factory=load_neutral_texts)
+    texts: Sequence[str] = ()
     _base: list[Tensor] = field(init=False, repr=False)
     _ids: list[Tensor] = field(init=False, repr=False)
     calls: int = field(init=False, default=0)
@@ -79,6 +81,8 @@ class NeutralCost:
     def __post_init__(self) -> None:
         if self.kind not in ("ppl", "kl"):
             raise ValueError(f"Unknown cost {self.kind!r}; expected ppl or kl")
+        if not self.texts:
+            raise ValueError("NeutralCost needs texts, e.g. valuelocate.data.load_neutral_texts()")
         self._ids = [self.lm.tokenizer(t, return_tensors="pt")["input_ids"][0] for t in self.texts]
         self._base = _log_probs(self.lm, self.texts, None)
 
