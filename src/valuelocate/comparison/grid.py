@@ -48,7 +48,7 @@ from valuelocate.locating.contrast import description_stats, pair_stats, text_st
 from valuelocate.models import LoadedModel
 from valuelocate.selection import Selection, get_method
 from valuelocate.stats import NeuronStats
-from valuelocate.steering.budget import NeutralCost, find_gamma
+from valuelocate.steering.budget import CostKind, NeutralCost, find_gamma
 from valuelocate.steering.residual import residual_mean_difference
 from valuelocate.steering.rules import Built, Inputs, get_rule
 
@@ -116,7 +116,7 @@ class Grid:
         items: Mapping[str, Sequence[ForcedChoiceLike]],
         *,
         budget: float = 1.10,
-        cost_kind: str = "ppl",
+        cost_kind: CostKind = "ppl",
         pairs_items: Mapping[str, Sequence[ForcedChoiceLike]] | None = None,
         neutral_texts: Sequence[str] | None = None,
         start_gamma: float = 1.0,
