@@ -30,8 +30,8 @@ from valuelocate.cli.generate import (
     generate_command,
 )
 from valuelocate.data.generate import (
-    Deduplicator,
     DataGenerationConfig,
+    Deduplicator,
     GenerationError,
     generate,
     jaccard,

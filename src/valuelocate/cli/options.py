@@ -83,7 +83,9 @@ def _cli_default(f: dataclasses.Field) -> Any:  # type: ignore[type-arg]
     meta = f.metadata
     if _required(f):
         return ...
-    default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+    default = f.default
+    if f.default_factory is not dataclasses.MISSING:
+        default = f.default_factory()
     if meta.get("repeat"):
         return list(default) if isinstance(default, tuple) else []
     if meta.get("parse"):
@@ -112,14 +114,13 @@ def option_parameters(cls: type) -> list[inspect.Parameter]:
         if not meta.get("cli", True):
             continue
         kind = _annotation(cls, f, hints[f.name])
-        extra = {"dir_okay": False} if meta.get("path") == "file" else {}
         info = typer.Option(
             _cli_default(f),
             *_flags(f, kind),
             help=meta.get("help", ""),
             min=meta.get("min"),
             max=meta.get("max"),
-            **extra,
+            dir_okay=meta.get("path") != "file",
         )
         out.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=info,
                                      annotation=kind))  # fmt: skip
@@ -139,9 +140,7 @@ def _field_value(f: dataclasses.Field, hint: Any, value: Any) -> Any:  # type: i
 def _build(cls: type, values: dict[str, Any]) -> Any:
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    return from_values(
-        cls, {k: _field_value(fields[k], hints[k], v) for k, v in values.items()}
-    )
+    return from_values(cls, {k: _field_value(fields[k], hints[k], v) for k, v in values.items()})
 
 
 def options_command(
