@@ -30,8 +30,8 @@ from valuelocate.cli.generate import (
     generate_command,
 )
 from valuelocate.data.generate import (
+    DataGenerationConfig,
     Deduplicator,
-    GenerationConfig,
     GenerationError,
     generate,
     jaccard,
@@ -67,8 +67,8 @@ def _items(*texts: str) -> str:
     return json.dumps([{"text": t} for t in texts])
 
 
-def _config(out: Path, count: int, **kwargs: object) -> GenerationConfig:
-    return GenerationConfig("descriptions", "openness_to_change", count, out, **kwargs)
+def _config(out: Path, count: int, **kwargs: object) -> DataGenerationConfig:
+    return DataGenerationConfig("descriptions", "openness_to_change", count, out, **kwargs)
 
 
 _CLI_SCRIPT = (
@@ -240,7 +240,7 @@ def test_prompts_get_split_value_and_domain_and_need_a_question(tmp_path) -> Non
     out = tmp_path / "p.jsonl"
     with serve(script=[Reply(text=_items(*texts))]) as server:
         client = OpenAIBackend(model="m", base_url=server.base_url, retries=0)
-        config = GenerationConfig("prompts", "conservation", 1, out, split="test")
+        config = DataGenerationConfig("prompts", "conservation", 1, out, split="test")
         report = generate(config, client, reference=[])
     assert (report.written, report.rejected_malformed) == (1, 0)  # the 2nd item is never read
     (record,), issues = validate_file(out, "prompts")
@@ -249,7 +249,7 @@ def test_prompts_get_split_value_and_domain_and_need_a_question(tmp_path) -> Non
     assert record.value in ("security", "conformity", "tradition")
     with serve(script=[Reply(text=_items(TEXTS[4]))]) as server:
         client = OpenAIBackend(model="m", base_url=server.base_url, retries=0)
-        config = GenerationConfig("prompts", "conservation", 2, out, max_attempts=1)
+        config = DataGenerationConfig("prompts", "conservation", 2, out, max_attempts=1)
         report = generate(config, client, reference=[])
     assert (report.written, report.rejected_malformed) == (0, 1)  # no question mark
 

@@ -18,7 +18,7 @@ import typer
 from typer.testing import CliRunner
 
 from valuelocate.cli.generate import EXIT_ERROR, generate_command
-from valuelocate.data.generate import GenerationConfig, GenerationError, generate
+from valuelocate.data.generate import DataGenerationConfig, GenerationError, generate
 from valuelocate.evaluation.judges import ChatJudge
 from valuelocate.llm import FAILURE_KINDS, FailureCounts, LLMError, OpenAIBackend
 
@@ -80,8 +80,8 @@ def _items(*texts: str) -> str:
     return json.dumps([{"text": t} for t in texts])
 
 
-def _config(out: Path, count: int, **kwargs: object) -> GenerationConfig:
-    return GenerationConfig("descriptions", "openness_to_change", count, out, **kwargs)
+def _config(out: Path, count: int, **kwargs: object) -> DataGenerationConfig:
+    return DataGenerationConfig("descriptions", "openness_to_change", count, out, **kwargs)
 
 
 # ----------------------------------------------------------------- passing faults: retried

@@ -19,7 +19,7 @@ from valuelocate.evaluation.judges import parse_judge_spec
 from valuelocate.evaluation.options import parse_gammas
 from valuelocate.locating import LocateOptions, LocateResult, locate
 from valuelocate.models import load_model
-from valuelocate.optionspec import option
+from valuelocate.optionspec import derive, option
 from valuelocate.reporting import write_report
 from valuelocate.selection import get_method
 from valuelocate.vocab import DIMENSIONS, Progress
@@ -56,27 +56,19 @@ class RunOptions:
     )
     verdict_items: int = option(20, "Test-split forced-choice items per dimension.", min=2)
 
+    # Each stage's options: the fields it shares with these by name, its defaults otherwise.
+
     def locate_options(self) -> LocateOptions:
-        return LocateOptions(
-            model=self.model,
-            dimensions=DIMENSIONS,
-            prompts_per_pole=self.prompts_per_pole,
-            max_new_tokens=self.max_new_tokens,
-            seed=self.seed,
-            device=self.device,
-            method=self.method,
-        )
+        """Locating: model, prompts_per_pole, max_new_tokens, seed, device, method."""
+        return derive(LocateOptions, self)
 
     def evaluate_options(self) -> EvaluateOptions:
-        return EvaluateOptions(
-            gammas=self.gammas,
-            judge_prompts=self.judge_prompts,
-            max_new_tokens=self.answer_tokens,
-            seed=self.seed,
-        )
+        """Evaluation: gammas, judge_prompts, seed, and answer_tokens as its max_new_tokens."""
+        return derive(EvaluateOptions, self, renamed={"answer_tokens": "max_new_tokens"})
 
     def verdict_options(self) -> VerdictOptions:
-        return VerdictOptions(budget=self.budget, verdict_items=self.verdict_items)
+        """The verdict: budget, verdict_items."""
+        return derive(VerdictOptions, self)
 
     def validate(self) -> None:
         """Check every stage's options before any work (raises ValueError naming the flag)."""

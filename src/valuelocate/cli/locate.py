@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.console import Console
@@ -21,33 +19,9 @@ from rich.progress import (
 from rich.table import Table
 
 from valuelocate.artifacts import RunSummary
-from valuelocate.data import DIMENSIONS
-from valuelocate.locating import BACKENDS, LocateOptions, PoleJob, PoleProgress, locate
+from valuelocate.cli.options import keyword, options_command, resume_option
+from valuelocate.locating import LocateOptions, PoleJob, PoleProgress, locate
 from valuelocate.locating.distributed import Shard, process_group
-from valuelocate.selection import SELECTION_METHODS
-
-
-def parse_params(items: list[str]) -> dict[str, Any]:
-    """``["threshold=0.1", "min_required=2000"]`` -> ``{"threshold": 0.1, "min_required": 2000}``.
-
-    Values are read as JSON when they parse (numbers, true/false, null), else kept as text.
-    """
-    params: dict[str, Any] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"--param takes KEY=VALUE, got {item!r}")
-        try:
-            params[key.strip().replace("-", "_")] = json.loads(raw)
-        except json.JSONDecodeError:
-            params[key.strip().replace("-", "_")] = raw
-    return params
-
-
-def _dimensions(value: str) -> tuple[str, ...]:
-    if value.strip() in ("all", ""):
-        return DIMENSIONS
-    return tuple(d.strip() for d in value.split(",") if d.strip())
 
 
 def print_summary(summary: RunSummary, console: Console) -> None:
@@ -86,114 +60,34 @@ def print_summary(summary: RunSummary, console: Console) -> None:
             console.print(overlap)
 
 
-def locate_command(
-    model: str = typer.Option(
-        "default", "--model", "-m", help="'default' (embedded SmolLM2), a local folder or a hub id."
-    ),
-    out: Path = typer.Option(..., "--out", "-o", help="Run directory for all artifacts."),
-    dimensions: str = typer.Option(
-        "all",
-        help="Comma-separated dimension ids, or 'all': " + ", ".join(DIMENSIONS) + ".",
-    ),
-    prompts_per_pole: int | None = typer.Option(
-        None, min=1, help="Search prompts per pole (default: the whole search split)."
-    ),
-    scope: str = typer.Option(
-        "generated", help="Tokens counted: generated (the study), prompt, or all."
-    ),
-    site: str = typer.Option(
-        "act", help="Neuron site: act (activation output, the study) or down_in."
-    ),
-    max_new_tokens: int = typer.Option(64, min=1, help="Answer length, greedy (study: 500)."),
-    batch_size: int = typer.Option(8, min=1, help="Prompts per batch."),
-    repetition_penalty: float = typer.Option(1.1, help="Generation repetition penalty."),
-    dtype: str = typer.Option("float32", help="float32, bfloat16, float16 or auto."),
-    device: str | None = typer.Option(
-        None, help="cpu, cuda, cuda:1 ... (default: cpu). Under torchrun, cuda is cuda:LOCAL_RANK."
-    ),
-    device_map: str | None = typer.Option(
-        None,
-        help="'auto' spreads a model too large for one device over all devices (accelerate).",
-    ),
-    backend: str = typer.Option(
-        "transformers",
-        help=(
-            "Backend: " + ", ".join(BACKENDS) + " (vllm: pip install 'valuelocate[vllm]', "
-            "--scope generated only)."
-        ),
-    ),
-    dist_timeout: float = typer.Option(
-        1800.0, help="Under torchrun: seconds a rank waits for the others before failing."
-    ),
-    revision: str | None = typer.Option(None, help="Hub revision of --model."),
-    seed: int = typer.Option(0, help="Seed of prompt sampling and description pairing."),
-    chat_template: bool = typer.Option(
-        True, "--chat-template/--no-chat-template", help="Use the model's chat template."
-    ),
-    method: str = typer.Option(
-        "delta-p", help="Selection method: " + ", ".join(SELECTION_METHODS) + "."
-    ),
-    param: list[str] = typer.Option(
-        [],
-        "--param",
-        help=(
-            "Selection parameter KEY=VALUE, repeatable. delta-p: min_required (count, or "
-            "fraction of all neurons, default 0.005), threshold (0.1). cohens-d: q (0.01), "
-            "min_effect (0). lape: quantile (0.01), min_p. mean-diff: top_k (0.01)."
-        ),
-    ),
-    prompts_file: Path | None = typer.Option(
-        None, help="Your own situational prompts (JSONL, validated) instead of ValueInsight."
-    ),
-    descriptions_file: Path | None = typer.Option(
-        None, help="Your own value descriptions (JSONL, validated) instead of ValueInsight."
-    ),
-    checkpoint_seconds: float = typer.Option(
-        60.0, help="Write partial statistics at most this often (for --resume)."
-    ),
-    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run in --out."),
-    contrast: str = typer.Option(
-        "generated",
-        help="Where the poles' activations come from: generated (the study: answers written "
-        "with the pole's description in context), descriptions (the descriptions themselves, "
-        "no generation: seconds on a CPU) or pairs (the forced-choice search items' answers).",
-    ),
-    all_statistics: bool = typer.Option(
-        False,
-        "--all-statistics",
-        help="Keep every statistic (also the token variance), not only what --method reads.",
-    ),
-) -> None:
+def _locate(options: LocateOptions, *, out: Path, dist_timeout: float, resume: bool) -> None:
     """Locate value neurons: stream per-neuron statistics for each pole, then select."""
-    options = LocateOptions(
-        model=model,
-        dimensions=_dimensions(dimensions),
-        prompts_per_pole=prompts_per_pole,
-        scope=scope,  # type: ignore[arg-type]
-        site=site,  # type: ignore[arg-type]
-        max_new_tokens=max_new_tokens,
-        batch_size=batch_size,
-        repetition_penalty=repetition_penalty,
-        dtype=dtype,
-        device=device,
-        revision=revision,
-        device_map=device_map,
-        backend=backend,
-        seed=seed,
-        chat_template=chat_template,
-        method=method,
-        method_params=parse_params(param),
-        prompts_file=str(prompts_file) if prompts_file else None,
-        descriptions_file=str(descriptions_file) if descriptions_file else None,
-        checkpoint_seconds=checkpoint_seconds,
-        all_statistics=all_statistics,
-        contrast=contrast,
-    )
     options.validate()
-    if backend == "vllm":
+    if options.backend == "vllm":
         _require_vllm_or_exit()
-    with process_group(device=device, timeout=timedelta(seconds=dist_timeout)) as shard:
+    with process_group(device=options.device, timeout=timedelta(seconds=dist_timeout)) as shard:
         _run(options, out, resume=resume, shard=shard)
+
+
+locate_command = options_command(
+    LocateOptions,
+    _locate,
+    leading=[
+        keyword(
+            "out", Path, typer.Option(..., "--out", "-o", help="Run directory for all artifacts.")
+        )
+    ],
+    trailing=[
+        keyword(
+            "dist_timeout",
+            float,
+            typer.Option(
+                1800.0, help="Under torchrun: seconds a rank waits for the others before failing."
+            ),
+        ),
+        keyword("resume", bool, resume_option()),
+    ],
+)
 
 
 def _require_vllm_or_exit() -> None:

@@ -13,7 +13,7 @@ from rich.table import Table
 from valuelocate.cli.common import progress_bar
 from valuelocate.cli.evaluate import JUDGE_HELP, print_results
 from valuelocate.cli.locate import print_summary
-from valuelocate.cli.options import keyword, options_command
+from valuelocate.cli.options import keyword, options_command, resume_option
 from valuelocate.comparison.verdict import Verdict
 from valuelocate.pipeline import RunOptions, default_run_dir, run
 
@@ -95,10 +95,6 @@ run_command = options_command(
             ),
         ),
         keyword("judge", list[str], typer.Option(["embedding"], "--judge", help=JUDGE_HELP)),
-        keyword(
-            "resume",
-            bool,
-            typer.Option(False, "--resume", help="Continue an interrupted run in --out."),
-        ),
+        keyword("resume", bool, resume_option()),
     ],
 )

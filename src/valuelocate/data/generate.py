@@ -9,8 +9,9 @@ the line it was writing and a rerun of the same command resumes where it stopped
 Usage:
 
 1. Pick a backend from :mod:`valuelocate.llm`: ``HFBackend`` (a local transformers model) or
-   ``OpenAIBackend`` (any OpenAI-compatible chat-completions endpoint).
-2. Describe the run with a :class:`GenerationConfig`.
+   ``OpenAIBackend`` (any OpenAI-compatible chat-completions endpoint), or describe it with
+   :class:`GeneratorBackendOptions` and call its ``load()``.
+2. Describe the run with a :class:`DataGenerationConfig`.
 3. Call :func:`generate`; it returns a :class:`GenerationReport` with the counts written,
    rejected as malformed and rejected as duplicates, the backend's failed requests by kind,
    and whether the target was reached.
@@ -22,8 +23,8 @@ the loop. Their public names are importable from here too.
 
 Example:
     >>> backend = HFBackend.load("default")
-    >>> report = generate(GenerationConfig("descriptions", "conservation", 10, Path("d.jsonl")),
-    ...                   backend)
+    >>> config = DataGenerationConfig("descriptions", "conservation", 10, Path("d.jsonl"))
+    >>> report = generate(config, backend)
 """
 
 from __future__ import annotations
@@ -47,9 +48,10 @@ from valuelocate.data.answers import (
 from valuelocate.data.dedup import Deduplicator, normalize_text, shipped_records
 from valuelocate.data.generation_config import (
     GENERATABLE_KINDS,
-    GenerationConfig,
+    DataGenerationConfig,
     GenerationError,
     GenerationReport,
+    GeneratorBackendOptions,
 )
 from valuelocate.data.messages import Target, build_messages
 from valuelocate.data.resume import ExistingFile, append_line, read_existing
@@ -85,9 +87,10 @@ __all__ = [
     "Backend",
     "Deduplicator",
     "ExistingFile",
-    "GenerationConfig",
+    "DataGenerationConfig",
     "GenerationError",
     "GenerationReport",
+    "GeneratorBackendOptions",
     "Message",
     "Target",
     "append_line",
@@ -113,7 +116,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _matches(record: Record, config: GenerationConfig) -> bool:
+def _matches(record: Record, config: DataGenerationConfig) -> bool:
     if getattr(record, "dimension", None) != config.dimension:
         return False
     return config.kind != "descriptions" or getattr(record, "pole", None) in config.poles
@@ -126,7 +129,7 @@ def _next_number(records: Iterable[Record], prefix: str) -> int:
 
 
 def _choose_target(
-    config: GenerationConfig, counts: Counter[tuple[str, str | None]], rng: random.Random
+    config: DataGenerationConfig, counts: Counter[tuple[str, str | None]], rng: random.Random
 ) -> Target:
     """The least-represented (value, pole) pair so far, ties broken by ``rng``; a random
     domain for prompts. Keeps a resumed run balanced too."""
@@ -138,7 +141,7 @@ def _choose_target(
     return Target(config.kind, config.dimension, value, pole, domain)
 
 
-def _split_for(config: GenerationConfig, record_id: str) -> str:
+def _split_for(config: DataGenerationConfig, record_id: str) -> str:
     if config.split != "auto":
         return config.split
     digest = hashlib.sha256(f"{config.seed}:{record_id}".encode()).digest()
@@ -146,7 +149,7 @@ def _split_for(config: GenerationConfig, record_id: str) -> str:
 
 
 def _make_record(
-    config: GenerationConfig, target: Target, text: str, number: int
+    config: DataGenerationConfig, target: Target, text: str, number: int
 ) -> tuple[Record | None, str]:
     rid = f"{config.id_prefix}-{config.dimension}-{number:05d}"
     obj: dict[str, Any]
@@ -173,7 +176,7 @@ def _make_record(
 
 
 def generate(
-    config: GenerationConfig,
+    config: DataGenerationConfig,
     backend: Backend,
     *,
     reference: Iterable[str] | None = None,
@@ -195,7 +198,8 @@ def generate(
         GenerationError: the output file holds invalid lines, or the backend failed for good.
 
     Example:
-        >>> report = generate(GenerationConfig("prompts", "conservation", 5, Path("p.jsonl")), b)
+        >>> config = DataGenerationConfig("prompts", "conservation", 5, Path("p.jsonl"))
+        >>> report = generate(config, b)
         >>> report.complete
         True
     """
@@ -273,7 +277,7 @@ def generate(
 
 def _accept(
     item: Any,
-    config: GenerationConfig,
+    config: DataGenerationConfig,
     target: Target,
     number: int,
     seen: Deduplicator,

@@ -7,14 +7,16 @@ must match.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from valuelocate.architectures import SITES, Site
 from valuelocate.data import DIMENSIONS
 from valuelocate.hooks import SCOPES, Scope
-from valuelocate.selection import get_method
+from valuelocate.optionspec import option
+from valuelocate.selection import SELECTION_METHODS, get_method
 
 # Where the poles' activations come from (see LocateOptions.contrast).
 CONTRAST_SOURCES: tuple[str, ...] = ("generated", "descriptions", "pairs")
@@ -22,9 +24,40 @@ CONTRAST_SOURCES: tuple[str, ...] = ("generated", "descriptions", "pairs")
 BACKENDS = ("transformers", "vllm")
 
 
+def parse_params(items: Iterable[str] | Mapping[str, Any]) -> dict[str, Any]:
+    """``["threshold=0.1", "min_required=2000"]`` -> ``{"threshold": 0.1, "min_required": 2000}``
+    (a mapping is taken as it is).
+
+    Values are read as JSON when they parse (numbers, true/false, null), else kept as text.
+    """
+    if isinstance(items, Mapping):
+        return dict(items)
+    params: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--param takes KEY=VALUE, got {item!r}")
+        try:
+            params[key.strip().replace("-", "_")] = json.loads(raw)
+        except json.JSONDecodeError:
+            params[key.strip().replace("-", "_")] = raw
+    return params
+
+
+def parse_dimensions(value: str | Iterable[str]) -> tuple[str, ...]:
+    """``"all"`` (or nothing) -> every dimension; ``"a, b"`` -> ``("a", "b")``; a sequence of
+    names is kept as it is."""
+    if not isinstance(value, str):
+        return tuple(value)
+    if value.strip() in ("all", ""):
+        return DIMENSIONS
+    return tuple(d.strip() for d in value.split(",") if d.strip())
+
+
 @dataclass(frozen=True)
 class LocateOptions:
-    """Everything that decides a locating run's numbers (all of it goes into the manifest).
+    """Everything that decides a locating run's numbers (all of it goes into the manifest);
+    each field is also a flag of ``valuelocate locate``.
 
     Attributes:
         model: ``default``, a local folder or a hub id.
@@ -55,28 +88,71 @@ class LocateOptions:
             only the ones the method ``needs`` (recorded in the manifest only when set).
     """
 
-    model: str = "default"
-    dimensions: tuple[str, ...] = DIMENSIONS
-    prompts_per_pole: int | None = None
-    scope: Scope = "generated"
-    site: Site = "act"
-    max_new_tokens: int = 64
-    batch_size: int = 8
-    repetition_penalty: float = 1.1
-    dtype: str = "float32"
-    device: str | None = None
-    revision: str | None = None
-    device_map: str | None = None
-    backend: str = "transformers"
-    seed: int = 0
-    chat_template: bool = True
-    method: str = "delta-p"
-    method_params: Mapping[str, Any] = field(default_factory=dict)
-    prompts_file: str | None = None
-    descriptions_file: str | None = None
-    checkpoint_seconds: float = 60.0
-    all_statistics: bool = False
-    contrast: str = "generated"
+    model: str = option("default", "'default' (embedded SmolLM2), a local folder or a hub id.",
+                        short="-m")  # fmt: skip
+    dimensions: tuple[str, ...] = option(
+        DIMENSIONS,
+        "Comma-separated dimension ids, or 'all': " + ", ".join(DIMENSIONS) + ".",
+        parse=parse_dimensions,
+        text="all",
+    )
+    prompts_per_pole: int | None = option(
+        None, "Search prompts per pole (default: the whole search split).", min=1
+    )
+    scope: Scope = option("generated", "Tokens counted: generated (the study), prompt, or all.")
+    site: Site = option("act", "Neuron site: act (activation output, the study) or down_in.")
+    max_new_tokens: int = option(64, "Answer length, greedy (study: 500).", min=1)
+    batch_size: int = option(8, "Prompts per batch.", min=1)
+    repetition_penalty: float = option(1.1, "Generation repetition penalty.")
+    dtype: str = option("float32", "float32, bfloat16, float16 or auto.")
+    device: str | None = option(
+        None, "cpu, cuda, cuda:1 ... (default: cpu). Under torchrun, cuda is cuda:LOCAL_RANK."
+    )
+    revision: str | None = option(None, "Hub revision of --model.")
+    device_map: str | None = option(
+        None, "'auto' spreads a model too large for one device over all devices (accelerate)."
+    )
+    backend: str = option(
+        "transformers",
+        "Backend: " + ", ".join(BACKENDS) + " (vllm: pip install 'valuelocate[vllm]', "
+        "--scope generated only).",
+    )
+    seed: int = option(0, "Seed of prompt sampling and description pairing.")
+    chat_template: bool = option(True, "Use the model's chat template.")
+    method: str = option("delta-p", "Selection method: " + ", ".join(SELECTION_METHODS) + ".")
+    method_params: Mapping[str, Any] = option(
+        {},
+        "Selection parameter KEY=VALUE, repeatable. delta-p: min_required (count, or fraction "
+        "of all neurons, default 0.005), threshold (0.1). cohens-d: q (0.01), min_effect (0). "
+        "lape: quantile (0.01), min_p. mean-diff: top_k (0.01).",
+        flag="--param",
+        parse=parse_params,
+        repeat=True,
+    )
+    prompts_file: str | None = option(
+        None,
+        "Your own situational prompts (JSONL, validated) instead of ValueInsight.",
+        path="any",
+    )
+    descriptions_file: str | None = option(
+        None,
+        "Your own value descriptions (JSONL, validated) instead of ValueInsight.",
+        path="any",
+    )
+    checkpoint_seconds: float = option(
+        60.0, "Write partial statistics at most this often (for --resume)."
+    )
+    all_statistics: bool = option(
+        False,
+        "Keep every statistic (also the token variance), not only what --method reads.",
+        flag="--all-statistics",
+    )
+    contrast: str = option(
+        "generated",
+        "Where the poles' activations come from: generated (the study: answers written with "
+        "the pole's description in context), descriptions (the descriptions themselves, no "
+        "generation: seconds on a CPU) or pairs (the forced-choice search items' answers).",
+    )
 
     def validate(self) -> None:
         """Raise ValueError naming the bad option."""
