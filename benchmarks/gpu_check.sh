@@ -46,7 +46,7 @@ fi
 DEVICE=cpu; [ "$TORCH_CUDA" = 1 ] && DEVICE=cuda
 
 # 2. CUDA-marked tests (they skip themselves without a device; the counts say so)
-step cuda_tests "$PY" -m pytest -q -m cuda -rs tests/test_stats.py tests/test_distributed.py
+step cuda_tests "$PY" -m pytest -q -m cuda -rs tests/stats/test_stats.py tests/locating/test_distributed.py
 
 # 3. overhead on the embedded model (quick: the stories260k test model, one repeat)
 if [ "$QUICK" = 1 ]; then
@@ -69,7 +69,7 @@ fi
 
 # 5. vLLM parity (GPU only)
 if [ "$TORCH_CUDA" = 1 ] && [ "$QUICK" = 0 ] && "$PY" -m pip install --quiet vllm >"$WORK/vllm_install.log" 2>&1; then
-  step vllm_tests "$PY" -m pytest -q -rs tests/test_vllm.py
+  step vllm_tests "$PY" -m pytest -q -rs tests/locating/test_vllm_backend.py
 else
   skip vllm_tests "no CUDA, quick mode, or vLLM does not install here"
 fi

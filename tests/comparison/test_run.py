@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from test_evaluation_compare import make_row
+from forced_choice_items import make_row
 from valuelocate.comparison.options import CompareOptions
 from valuelocate.comparison.rows import GridRow
 from valuelocate.comparison.run import compare, rank

@@ -21,7 +21,7 @@ from valuelocate.selection import SET_FIELDS
 from tiny_models import STORIES
 
 pytestmark = pytest.mark.skipif(not STORIES.is_dir(), reason="../shared/models is absent")
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 @pytest.fixture(scope="module")

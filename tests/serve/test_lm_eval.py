@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-import test_serve_fixtures as fx
+import serve_fixtures as fx
 from valuelocate.serve import build_server, running_server
 
 from tiny_models import STORIES

@@ -16,7 +16,7 @@ from valuelocate.steering.rules import RULES, Inputs, get_rule, served_builders
 
 from tiny_models import build, left_padded_batch
 
-SRC = Path(__file__).parent.parent / "src" / "valuelocate"
+SRC = Path(__file__).parents[2] / "src" / "valuelocate"
 SHAPE = (3, 96)
 
 

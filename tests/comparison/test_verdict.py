@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import test_serve_fixtures as fx
+import serve_fixtures as fx
 from valuelocate import run_edit
 from valuelocate.artifacts import ArtifactError
 from valuelocate.artifacts.verdict import load_verdict

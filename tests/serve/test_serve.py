@@ -13,7 +13,7 @@ from typing import Any
 import openai
 import pytest
 
-import test_serve_fixtures as fx
+import serve_fixtures as fx
 from valuelocate import generation
 from valuelocate.artifacts import load_neuron_sets
 from valuelocate.hooks import edit_neurons

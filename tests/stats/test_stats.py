@@ -384,11 +384,11 @@ def test_real_hooks_generate_with_kv_cache() -> None:
 
 # ---------------------------------------------------------------------- issue 12: storage, subsets
 
-V2_FILE = Path(__file__).parent / "data" / "stats_v2.safetensors"
+V2_FILE = Path(__file__).parent / "stats_v2.safetensors"
 
 
 def test_a_version_2_file_written_by_the_previous_code_still_loads() -> None:
-    """tests/data/stats_v2.safetensors was written by the format-2 code (commit 70f8323) from
+    """tests/stats/stats_v2.safetensors was written by the format-2 code (commit 70f8323) from
     make_batches() with 151 bins of 0.02; today's reader gives the same statistics."""
     assert NeuronStats.read_metadata(V2_FILE)["version"] == "2"
     loaded = NeuronStats.load(V2_FILE)
@@ -584,7 +584,7 @@ def test_gpu_check_runs_end_to_end_in_quick_mode(tmp_path: Path) -> None:
 
     if not STORIES.is_dir():
         pytest.skip("../shared/models is absent")
-    root = Path(__file__).parent.parent
+    root = Path(__file__).parents[2]
     out = tmp_path / "check.json"
     env = {**os.environ, "GPU_CHECK_QUICK": "1", "PYTHON": sys.executable}
     result = subprocess.run(

@@ -10,7 +10,7 @@ import pytest
 
 from forced_choice_items import Item
 from valuelocate.comparison.grid import Config, Grid
-from valuelocate.comparison.rows import GridRow, score, write_rows
+from valuelocate.comparison.rows import score, write_rows
 from valuelocate.models import load_model
 
 from tiny_models import STORIES
@@ -30,14 +30,7 @@ ITEMS = {
 }
 
 
-def make_row(
-    pole: str, shift: float, control: float, p: float, cost: float = 1.05, config: str = "x"
-) -> GridRow:
-    """A hand-made grid row (shared with test_evaluation_compare_run)."""
-    ci = (shift - 0.1, shift + 0.1)
-    return GridRow(config, "descriptions", "band", "mean-diff", "conservation", pole, 2.0, cost,
-                   True, 10, shift, *ci, 0.1, control, p, math.nan, 5, 0.0)  # fmt: skip
-
+from forced_choice_items import make_row  # noqa: E402
 
 _row = make_row
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import Tensor
 
-import test_serve_fixtures as fx
+import serve_fixtures as fx
 from valuelocate.artifacts import load_neuron_sets
 from valuelocate.hooks import count_hooks, edit_neurons
 from valuelocate.prompting import chat_inputs, stop_token_ids

@@ -27,7 +27,7 @@ from valuelocate.artifacts import (
 from valuelocate.selection import DeltaP
 from valuelocate.stats import NeuronStats
 
-REFERENCE = Path(__file__).parent / "reference"
+REFERENCE = Path(__file__).parents[1] / "reference"
 
 # ---------------------------------------------------------------------- artifacts.files
 

@@ -21,7 +21,7 @@ from valuelocate.locating import LocateOptions, locate
 
 from tiny_models import STORIES
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 def _write_lock(run_dir: Path, pid: int, host: str | None = None) -> Path:

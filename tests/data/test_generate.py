@@ -45,7 +45,7 @@ from valuelocate.llm import HFBackend, LLMError, OpenAIBackend
 
 from fault_server import Reply, serve  # tests/ is on sys.path (conftest.py)
 
-TINY_MODEL = Path(__file__).parents[1].parent / "shared/models/stories260k-llama"
+TINY_MODEL = Path(__file__).parents[2].parent / "shared/models/stories260k-llama"
 SECRET = "sk-test-0123456789abcdef-SECRET"
 
 # Distinct first-person statements: no two share a word 3-gram.

@@ -13,7 +13,7 @@ import openai
 import pytest
 import torch
 
-import test_serve_fixtures as fx
+import serve_fixtures as fx
 from valuelocate.hooks import count_hooks
 from valuelocate.serve import build_server, running_server, serve_forever
 from valuelocate.serve.server import check_bind, is_loopback
