@@ -26,6 +26,7 @@ from valuelocate.models import LoadedModel, load_model
 from valuelocate.serve.app import ServeConfig, create_app
 from valuelocate.serve.engine import Engine
 from valuelocate.serve.steering import SteeringCatalog, VerdictEdits
+from valuelocate.steering.rules import default_served_rule
 
 log = logging.getLogger("valuelocate.serve")
 
@@ -72,7 +73,7 @@ def build_catalog(
     site = options.get("site", "act")
     verdict = verdict_edits(run if run.is_dir() else run.parent, site)
     # A run with a verdict steers by default as its verdict did (the default steering).
-    rule = options.get("rule", "mean-diff" if verdict else "dynamic")
+    rule = options.get("rule", default_served_rule(bool(verdict)))
     catalog = SteeringCatalog(
         base_name=name,
         sets=sets,

@@ -27,6 +27,7 @@ from valuelocate.selection import Selection
 from valuelocate.steering.compose import compose
 from valuelocate.steering.mean_diff import MeanDiffEdit
 from valuelocate.steering.rules import (
+    STUDY_RULE,
     Inputs,
     ServedBuilder,
     served_builders,
@@ -56,7 +57,7 @@ class Steering:
     (a gamma of 0 is no edit at all, so the answer is the unsteered one bit for bit)."""
 
     values: tuple[tuple[str, float], ...] = ()
-    rule: str = "dynamic"
+    rule: str = STUDY_RULE
     scope: Scope = "generated"
     seed: int = 0
 
@@ -91,7 +92,7 @@ class SteeringCatalog:
     base_name: str
     sets: Mapping[str, Selection]
     site: Site = "act"
-    default_rule: str = "dynamic"
+    default_rule: str = STUDY_RULE
     max_gamma: float = 4.0
     alias_gamma: float = 1.0
     verdict_edits: VerdictEdits = field(default_factory=dict)

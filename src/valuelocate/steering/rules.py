@@ -225,6 +225,13 @@ RULES: dict[str, Rule] = {
 }  # fmt: skip
 # The study's rule: what evaluate and steer apply.
 STUDY_RULE = "dynamic"
+VERDICT_RULE = "mean-diff"  # the main job's default edit, as its verdict calibrated it
+
+
+def default_served_rule(has_verdict: bool) -> str:
+    """What a server steers with when a request names no rule: a run with a verdict steers as
+    its verdict did, any other run by the study's rule."""
+    return VERDICT_RULE if has_verdict else STUDY_RULE
 
 
 def _unknown(name: str, known: Sequence[str], what: str = "rule") -> ValueError:
