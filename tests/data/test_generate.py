@@ -24,9 +24,6 @@ from typer.testing import CliRunner
 from valuelocate.cli.generate import (
     EXIT_ERROR,
     EXIT_INCOMPLETE,
-    DimensionChoice,
-    PoleChoice,
-    SplitChoice,
     generate_command,
 )
 from valuelocate.data.generate import (
@@ -413,9 +410,3 @@ def test_a_killed_process_leaves_a_valid_file_that_resumes(tmp_path) -> None:
     records, issues = validate_file(out, "descriptions")
     assert issues == [] and len(records) == len(written) + 2
     assert len({r.text for r in records}) == len(records)
-
-
-def test_cli_choices_mirror_the_schema() -> None:
-    assert tuple(d.value for d in DimensionChoice) == DIMENSIONS
-    assert tuple(p.value for p in PoleChoice) == (*POLES, "both")
-    assert set(SplitChoice) - {SplitChoice.auto} == {SplitChoice(s) for s in SPLITS}
