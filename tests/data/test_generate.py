@@ -37,7 +37,7 @@ from valuelocate.data.generate import (
     shingles,
     text_problem,
 )
-from valuelocate.data.schema import DIMENSIONS, POLES, SPLITS, validate_file
+from valuelocate.data.schema import validate_file
 from valuelocate.llm import HFBackend, LLMError, OpenAIBackend
 
 from fault_server import Reply, serve  # tests/ is on sys.path (conftest.py)
