@@ -26,18 +26,13 @@ from valuelocate.cli.generate import (
     EXIT_INCOMPLETE,
     generate_command,
 )
-from valuelocate.data.generate import (
-    DataGenerationConfig,
-    Deduplicator,
-    GenerationError,
-    generate,
-    jaccard,
-    parse_answer,
-    read_existing,
-    shingles,
-    text_problem,
-)
+from valuelocate.data.answers import parse_answer, text_problem
+from valuelocate.data.dedup import Deduplicator
+from valuelocate.data.generate import generate
+from valuelocate.data.generation_config import DataGenerationConfig, GenerationError
+from valuelocate.data.resume import read_existing
 from valuelocate.data.schema import validate_file
+from valuelocate.data.stats import jaccard, shingles
 from valuelocate.llm import HFBackend, LLMError, OpenAIBackend
 
 from fault_server import Reply, serve  # tests/ is on sys.path (conftest.py)
