@@ -13,19 +13,11 @@ import torch
 from safetensors import safe_open
 
 from valuelocate.architectures import ModelShape
-from valuelocate.artifacts import (
-    NEURONS_FORMAT,
-    ArtifactError,
-    RunManifest,
-    RunSummary,
-    atomic_write,
-    load_neuron_sets,
-    read_json,
-    save_neuron_sets,
-    write_json,
-)
-from valuelocate.selection import DeltaP
-from valuelocate.stats import NeuronStats
+from valuelocate.artifacts.files import ArtifactError, atomic_write, read_json, write_json
+from valuelocate.artifacts.neurons import NEURONS_FORMAT, load_neuron_sets, save_neuron_sets
+from valuelocate.artifacts.records import RunManifest, RunSummary
+from valuelocate.selection.methods import DeltaP
+from valuelocate.stats.accumulator import NeuronStats
 
 REFERENCE = Path(__file__).parents[1] / "reference"
 

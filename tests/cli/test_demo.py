@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import typer
 from typer.testing import CliRunner
 
 from conftest import needs_stories
 from valuelocate.cli import app
+from valuelocate.cli.demo import demo_command, info_command
 
 from tiny_models import STORIES
 
@@ -29,3 +31,16 @@ def test_demo_prints_one_row_per_layer() -> None:
     assert "Answer:" in result.output and "MLP neurons per layer (scope: all)" in result.output
     rows = [line for line in result.output.splitlines() if "%" in line and "│" in line]
     assert len(rows) == 5
+
+
+def test_help_lists_each_commands_flags() -> None:
+    for command, flags in (
+        (info_command, ("--model", "--device")),
+        (demo_command, ("--model", "--prompt", "--max-new-tokens", "--scope", "--device")),
+    ):
+        own = typer.Typer()
+        own.command()(command)
+        shown = CliRunner().invoke(own, ["--help"], env=WIDE)
+        assert shown.exit_code == 0, shown.output
+        assert all(flag in shown.output for flag in flags), shown.output
+    assert "--prompt" not in CliRunner().invoke(app, ["info", "--help"], env=WIDE).output

@@ -7,9 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import typer
 from typer.testing import CliRunner
 
-from valuelocate.cli import app
+from valuelocate.cli.run import run_command
 
 from tiny_models import STORIES
 
@@ -41,7 +42,9 @@ def test_a_bad_method_fails_before_any_work(tmp_path: Path) -> None:
 
 
 def test_help_lists_the_commands_own_flags() -> None:
-    shown = CliRunner().invoke(app, ["run", "--help"], env={"COLUMNS": "200"})
+    app = typer.Typer()
+    app.command()(run_command)
+    shown = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "200"})
     assert shown.exit_code == 0
     for flag in ("--out", "--judge", "--resume", "--judge-prompts", "--gammas"):
         assert flag in shown.output

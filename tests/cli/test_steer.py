@@ -3,11 +3,13 @@ the site the run was located at."""
 
 from __future__ import annotations
 
+import typer
 from typer.testing import CliRunner
 
 from conftest import needs_stories
 from valuelocate.artifacts import load_neuron_sets
 from valuelocate.cli import app
+from valuelocate.cli.steer import steer_command
 from valuelocate.generation import generate_answers
 from valuelocate.steer import SteerOptions
 from valuelocate.steering.dynamic import steering_edit
@@ -40,3 +42,13 @@ def test_steer_cli_prints_both_answers(down_in_run, stories_lm) -> None:  # type
     assert at_down_in != plain, "the edit changes the answer"
     assert at_down_in != edited_at("act"), "the site matters on this run"
     assert plain in result.output and at_down_in in result.output
+
+
+def test_help_lists_the_prompt_and_the_commands_own_flags() -> None:
+    own = typer.Typer()
+    own.command()(steer_command)
+    shown = CliRunner().invoke(own, ["--help"], env=WIDE)
+    assert shown.exit_code == 0, shown.output
+    assert "What would you do if your neighbours asked you to join a protest?" in shown.output
+    for flag in ("--neurons", "--model", "--device", "--dimension", "--gamma"):
+        assert flag in shown.output

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from forced_choice_items import make_row
-from valuelocate.comparison.options import CompareOptions
+from valuelocate.comparison import CompareOptions, compare
 from valuelocate.comparison.rows import GridRow
-from valuelocate.comparison.run import compare, rank
+from valuelocate.comparison.run import rank
 
 from tiny_models import STORIES
 

@@ -29,16 +29,9 @@ from valuelocate.data import (
     summary,
     validate_file,
 )
-from valuelocate.data.builder import (
-    DOMAINS,
-    NEUTRALITY_BANNED,
-    POLE_WORDS,
-    PartsError,
-    build_prompts,
-    neutrality_violations,
-    to_jsonl,
-)
-from valuelocate.data.parts import QUESTIONS, load_situations, situations_from_json
+from valuelocate.data.builder import DOMAINS, build_prompts, to_jsonl
+from valuelocate.data.neutrality import NEUTRALITY_BANNED, POLE_WORDS, neutrality_violations
+from valuelocate.data.parts import QUESTIONS, PartsError, load_situations, situations_from_json
 from valuelocate.data.stats import jaccard, near_duplicates, shingles
 
 # --- counts and ids ---------------------------------------------------------------------------

@@ -24,23 +24,15 @@ from typer.testing import CliRunner
 from valuelocate.cli.generate import (
     EXIT_ERROR,
     EXIT_INCOMPLETE,
-    DimensionChoice,
-    PoleChoice,
-    SplitChoice,
     generate_command,
 )
-from valuelocate.data.generate import (
-    DataGenerationConfig,
-    Deduplicator,
-    GenerationError,
-    generate,
-    jaccard,
-    parse_answer,
-    read_existing,
-    shingles,
-    text_problem,
-)
-from valuelocate.data.schema import DIMENSIONS, POLES, SPLITS, validate_file
+from valuelocate.data.answers import parse_answer, text_problem
+from valuelocate.data.dedup import Deduplicator
+from valuelocate.data.generate import generate
+from valuelocate.data.generation_config import DataGenerationConfig, GenerationError
+from valuelocate.data.resume import read_existing
+from valuelocate.data.schema import validate_file
+from valuelocate.data.stats import jaccard, shingles
 from valuelocate.llm import HFBackend, LLMError, OpenAIBackend
 
 from fault_server import Reply, serve  # tests/ is on sys.path (conftest.py)
@@ -413,9 +405,3 @@ def test_a_killed_process_leaves_a_valid_file_that_resumes(tmp_path) -> None:
     records, issues = validate_file(out, "descriptions")
     assert issues == [] and len(records) == len(written) + 2
     assert len({r.text for r in records}) == len(records)
-
-
-def test_cli_choices_mirror_the_schema() -> None:
-    assert tuple(d.value for d in DimensionChoice) == DIMENSIONS
-    assert tuple(p.value for p in PoleChoice) == (*POLES, "both")
-    assert set(SplitChoice) - {SplitChoice.auto} == {SplitChoice(s) for s in SPLITS}

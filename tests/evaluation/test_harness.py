@@ -12,8 +12,9 @@ import pytest
 
 from conftest import EVALUATED_GAMMA, EVALUATED_TOKENS, needs_stories
 from valuelocate.artifacts import load_neuron_sets
-from valuelocate.evaluation import EvaluateOptions, LeakageRow, ScoreRow, evaluate
+from valuelocate.evaluation import EvaluateOptions, LeakageRow, ScoreRow
 from valuelocate.evaluation.conditions import judge_test_prompts
+from valuelocate.evaluation.harness import evaluate
 from valuelocate.generation import generate_answers
 from valuelocate.steering.dynamic import steering_edit
 from valuelocate.vocab import CONDITIONS, EDIT_CONDITIONS

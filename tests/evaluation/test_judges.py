@@ -13,11 +13,10 @@ from valuelocate.evaluation.judges import (
     EmbeddingJudge,
     JudgeConfig,
     build_judge,
-    combine_samples,
     judge_messages,
     parse_judge_spec,
-    parse_rating,
 )
+from valuelocate.evaluation.ratings import combine_samples, parse_rating
 
 from fault_server import Reply, serve
 

@@ -20,7 +20,8 @@ from typer.testing import CliRunner
 from valuelocate.cli.generate import EXIT_ERROR, generate_command
 from valuelocate.data.generate import DataGenerationConfig, GenerationError, generate
 from valuelocate.evaluation.judges import ChatJudge
-from valuelocate.llm import FAILURE_KINDS, FailureCounts, LLMError, OpenAIBackend
+from valuelocate.llm.base import FAILURE_KINDS, FailureCounts, LLMError
+from valuelocate.llm.openai_compat import OpenAIBackend
 
 from fault_server import Reply, serve
 

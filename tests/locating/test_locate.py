@@ -28,7 +28,10 @@ from valuelocate.architectures import (
 from valuelocate.artifacts import ArtifactError, RunManifest, RunSummary, load_neuron_sets
 from valuelocate.data import DatasetError, load_descriptions, load_prompts, record_to_dict
 from valuelocate.hooks import capture_activations
-from valuelocate.locating import LocateOptions, build_jobs, locate, run_pole
+from valuelocate.locating.jobs import build_jobs
+from valuelocate.locating.options import LocateOptions
+from valuelocate.locating.pipeline import locate
+from valuelocate.locating.run import run_pole
 from valuelocate.models import LoadedModel, load_model
 from valuelocate.prompting import chat_inputs, stop_token_ids
 from valuelocate.stats import NeuronStats

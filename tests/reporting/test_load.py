@@ -10,7 +10,8 @@ import pytest
 
 from report_fixture import make_run
 from valuelocate.artifacts import ArtifactError
-from valuelocate.reporting import load_run, parse_evaluation, write_report
+from valuelocate.reporting.html import write_report
+from valuelocate.reporting.load import load_run, parse_evaluation
 
 
 def test_missing_run_dir_or_summary_names_the_file(tmp_path: Path) -> None:

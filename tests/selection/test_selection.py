@@ -13,19 +13,21 @@ import pytest
 import torch
 from torch import Tensor
 
-from valuelocate.selection import (
-    SELECTION_METHODS,
+from valuelocate.selection import SELECTION_METHODS
+from valuelocate.selection.methods import (
     CohensD,
     DeltaP,
     Lape,
     MeanDiff,
-    NeuronSet,
-    benjamini_hochberg,
-    cohens_d,
     get_method,
-    regularized_incomplete_beta,
     resolve_count,
     select_neurons,
+)
+from valuelocate.selection.sets import NeuronSet
+from valuelocate.selection.significance import (
+    benjamini_hochberg,
+    cohens_d,
+    regularized_incomplete_beta,
     t_test_pvalue,
     welch_t_test,
 )

@@ -9,8 +9,7 @@ import pytest
 import torch
 from torch import Tensor
 
-from valuelocate import stats as stats_module
-from valuelocate.stats import NeuronStats, accumulator
+from valuelocate.stats import NeuronStats, accumulator, constants
 
 L, N = 3, 7  # layers, neurons of the synthetic data
 BINS, WIDTH = 301, 0.01
@@ -270,8 +269,8 @@ def test_mismatched_files_raise_a_clear_error(tmp_path: Path) -> None:
     stats = NeuronStats(L, N)
     feed(stats, make_batches(), decode=False)
     header = {
-        "format": stats_module.FORMAT_NAME,
-        "version": stats_module.FORMAT_VERSION,
+        "format": constants.FORMAT_NAME,
+        "version": constants.FORMAT_VERSION,
         "num_layers": str(L),
         "neurons": str(N),
         "hist_bins": str(BINS),
@@ -393,7 +392,7 @@ def test_a_version_2_file_written_by_the_previous_code_still_loads() -> None:
     assert NeuronStats.read_metadata(V2_FILE)["version"] == "2"
     loaded = NeuronStats.load(V2_FILE)
     assert (loaded.hist_bins, loaded.bin_width) == (151, 0.02)
-    assert loaded.statistics == frozenset(stats_module.STATISTICS)
+    assert loaded.statistics == frozenset(constants.STATISTICS)
     fresh = NeuronStats(L, N, hist_bins=151, bin_width=0.02)
     feed(fresh, make_batches(), decode=False)
     got, ref = loaded.state_dict(), fresh.state_dict()
@@ -491,7 +490,7 @@ def _write_v2(stats: NeuronStats, path: Path) -> None:
     from safetensors.torch import save_file
 
     header = {
-        "format": stats_module.FORMAT_NAME, "version": "2", "num_layers": str(stats.num_layers),
+        "format": constants.FORMAT_NAME, "version": "2", "num_layers": str(stats.num_layers),
         "neurons": str(stats.neurons), "hist_bins": str(stats.hist_bins),
         "bin_width": repr(stats.bin_width),
     }  # fmt: skip
