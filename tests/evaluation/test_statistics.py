@@ -3,13 +3,20 @@ against their definitions."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from valuelocate.evaluation.statistics import bootstrap_ci, paired_permutation_pvalue
+from valuelocate.evaluation.statistics import (
+    bootstrap_ci,
+    holm,
+    one_sided_sign_flip,
+    paired_permutation_pvalue,
+    rank_pvalue,
+)
 
 
 def test_bootstrap_ci_contains_the_mean_and_shrinks_with_n() -> None:
@@ -58,3 +65,39 @@ def test_exact_pvalue_equals_brute_force_enumeration() -> None:
 def test_paired_values_must_have_one_shape() -> None:
     with pytest.raises(ValueError, match="shape"):
         paired_permutation_pvalue([1.0, 2.0], [1.0])
+
+
+def test_holm_on_a_hand_worked_case() -> None:
+    # sorted: 0.005*4 = 0.02, 0.01*3 = 0.03, 0.03*2 = 0.06, 0.04*1 = 0.04 -> raised to 0.06
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])  # capped at 1
+    assert holm([]) == []
+
+
+def test_one_sided_sign_flip_is_exact_against_enumeration() -> None:
+    d = np.random.default_rng(3).normal(0.2, 1.0, 10)
+    patterns = np.array(list(itertools.product([-1.0, 1.0], repeat=d.size)))
+    brute = float(np.mean((patterns * d).mean(axis=1) >= d.mean() - 1e-12))
+    p, error = one_sided_sign_flip(d)
+    assert p == pytest.approx(brute) and error == 0.0
+    p_neg, _ = one_sided_sign_flip(-d, toward=-1.0)  # the same test, mirrored
+    assert p_neg == pytest.approx(brute)
+
+
+def test_one_sided_sign_flip_reports_its_monte_carlo_error() -> None:
+    d = np.random.default_rng(4).normal(0.3, 1.0, 40)  # 2**40 patterns: sampled
+    p, error = one_sided_sign_flip(d, flips=100_000)
+    assert 0.0 < p < 1.0 and error == pytest.approx(math.sqrt(p * (1 - p) / 100_000))
+    assert one_sided_sign_flip([0.0, 0.0]) == (1.0, 0.0)
+
+
+def test_rank_pvalue_ranks_a_planted_edit_first_and_a_null_one_uniformly() -> None:
+    rng = np.random.default_rng(5)
+    nulls = rng.normal(0.0, 1.0, 199)
+    assert rank_pvalue(10.0, nulls) == pytest.approx(1 / 200)
+    assert rank_pvalue(-10.0, nulls, toward=-1.0) == pytest.approx(1 / 200)
+    # A real value drawn like the nulls: p is uniform on {1/200, ..., 1}.
+    ps = [rank_pvalue(float(rng.normal()), rng.normal(0.0, 1.0, 199)) for _ in range(2000)]
+    assert abs(np.mean(np.array(ps) <= 0.05) - 0.05) < 0.02
+    with pytest.raises(ValueError, match="null"):
+        rank_pvalue(0.0, [])
