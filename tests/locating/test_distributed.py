@@ -31,7 +31,10 @@ from valuelocate.locating.distributed import (
 from valuelocate.models import load_model
 from valuelocate.stats import NeuronStats
 
-from tiny_models import STORIES
+# torchrun runs this file as a script, whose sys.path starts at tests/locating: the shared
+# helpers live one folder up (under pytest, tests/conftest.py puts tests/ on the path).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tiny_models import STORIES  # noqa: E402
 
 OPTIONS = LocateOptions(
     model=str(STORIES),
