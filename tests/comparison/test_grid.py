@@ -112,7 +112,7 @@ def test_the_word_priming_cell_biases_the_logits_by_the_pairs_answers(stories_lm
                                                  ("word-priming", "oppose")]  # fmt: skip
     for row in rows:
         assert row.neurons == stories_lm.model.config.vocab_size
-        assert row.budget_reached and 0 < row.gamma and row.cost <= 1.10
+        assert row.budget_reached and row.gamma > 0 and row.cost <= 1.10
         assert math.isfinite(row.p_control)
     # Primed by the very answers it reads, it moves the reading toward each pole.
     assert rows[0].shift > 0 > rows[1].shift

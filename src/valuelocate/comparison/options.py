@@ -105,9 +105,7 @@ def standard_cells(
     return cells
 
 
-CELL_NAMES: tuple[str, ...] = tuple(
-    c.name for c in standard_cells(30, run_dir="-", controls=True)
-)
+CELL_NAMES: tuple[str, ...] = tuple(c.name for c in standard_cells(30, run_dir="-", controls=True))
 GENERATED_CELLS = frozenset(c.name for c in standard_cells(30, run_dir="-") if c.run_dir)
 # Nulls, not candidates: run only when --cells names them, never ranked or chosen.
 CONTROL_CELLS = frozenset({WORD_PRIMING_CELL})

@@ -64,7 +64,9 @@ def unigram_log_odds(
     def counts(texts: Sequence[str]) -> Tensor:
         out = torch.zeros(size, dtype=torch.float64)
         for text in texts:
-            ids = torch.tensor(tokenizer(text, add_special_tokens=False)["input_ids"], dtype=torch.long)
+            ids = torch.tensor(
+                tokenizer(text, add_special_tokens=False)["input_ids"], dtype=torch.long
+            )
             if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= size):
                 raise ValueError(f"Token id outside the vocabulary of {size} in {text!r}")
             out += torch.bincount(ids, minlength=size).double()
