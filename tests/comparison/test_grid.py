@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import json
 import math
+from dataclasses import replace
 
 import pytest
+import torch
 
 from forced_choice_items import Item
 from valuelocate.comparison.grid import Config, Grid
@@ -84,3 +86,35 @@ def test_grid_runs_cells_and_writes_rows(tmp_path):
     assert len(json.loads((tmp_path / "grid.json").read_text())) == len(rows)
     with (tmp_path / "grid.csv").open() as handle:
         assert len(list(csv.DictReader(handle))) == len(rows)
+
+
+def test_the_word_priming_cell_biases_the_logits_by_the_pairs_answers(stories_lm):
+    from valuelocate.prompting import uses_chat
+    from valuelocate.steering.word_priming import LogitBias, unigram_log_odds
+
+    grid = Grid(stories_lm, ITEMS, budget=1.10, pairs_items=ITEMS,
+                neutral_texts=["The cat sat on the mat."], steps=2)  # fmt: skip
+    cell = Config("pairs+word-priming", "pairs", "none", "word-priming")
+    # The bias is the log-odds of the pairs items' answers, tokenized as the reading scores
+    # them (raw text: a leading space), over the model's whole vocabulary.
+    lead = "" if uses_chat(stories_lm, True) else " "
+    items = ITEMS["conservation"]
+    expected = unigram_log_odds(
+        stories_lm.tokenizer,
+        [lead + i.affirm for i in items],
+        [lead + i.oppose for i in items],
+        vocab_size=stories_lm.model.config.vocab_size,
+    )
+    edit = grid.factories(cell, "conservation", "oppose").edit(2.0)
+    assert isinstance(edit, LogitBias) and edit.sign == -1 and torch.equal(edit.bias, expected)
+    rows = grid.run(cell, "conservation")
+    assert [(r.rule, r.pole) for r in rows] == [("word-priming", "affirm"),
+                                                 ("word-priming", "oppose")]  # fmt: skip
+    for row in rows:
+        assert row.neurons == stories_lm.model.config.vocab_size
+        assert row.budget_reached and row.gamma > 0 and row.cost <= 1.10
+        assert math.isfinite(row.p_control)
+    # Primed by the very answers it reads, it moves the reading toward each pole.
+    assert rows[0].shift > 0 > rows[1].shift
+    with pytest.raises(ValueError, match="pairs source"):
+        grid.factories(replace(cell, contrast="descriptions"), "conservation", "affirm")

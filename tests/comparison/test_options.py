@@ -97,3 +97,18 @@ def test_a_locate_run_must_hold_the_act_statistics(tmp_path: Path) -> None:
     (run / "manifest.json").write_text(json.dumps({"options": {"site": "down_in"}}))
     with pytest.raises(ValueError, match="--run-dir .* site 'down_in'"):
         options.validate()
+
+
+def test_the_word_priming_null_runs_only_when_named() -> None:
+    from valuelocate.comparison.options import CONTROL_CELLS, WORD_PRIMING_CELL
+
+    assert WORD_PRIMING_CELL in CELL_NAMES and WORD_PRIMING_CELL in CONTROL_CELLS
+    # Not among the candidates: "all" and the benchmark's priority list leave it out.
+    assert WORD_PRIMING_CELL not in {c.name for c in standard_cells(30, run_dir="-")}
+    assert WORD_PRIMING_CELL not in {c.name for c in CompareOptions().cells_for(30)}
+    named = CompareOptions(cells=("desc+residual", WORD_PRIMING_CELL))
+    named.validate()
+    cells = named.cells_for(30)
+    assert [c.name for c in cells] == ["desc+residual", WORD_PRIMING_CELL]
+    assert (cells[1].contrast, cells[1].selection, cells[1].rule) == ("pairs", "none",
+                                                                      "word-priming")  # fmt: skip

@@ -144,3 +144,24 @@ def test_the_pairs_source_never_locates_on_a_scored_search_item() -> None:
     # Without a pairs cell, scoring every search item is fine.
     no_pairs = [c for c in cells if c.contrast != "pairs"]
     assert _held_out_pairs("conservation", search, no_pairs) == []
+
+
+def test_the_word_priming_null_is_never_ranked() -> None:
+    rows = [
+        _row("pairs+word-priming", "affirm", 0.9, 0.001),
+        _row("pairs+word-priming", "oppose", -0.9, 0.001),
+        _row("a", "affirm", 0.05, 0.5),
+    ]
+    assert [r.cell for r in rank(rows, budget=1.10)] == ["a"]
+
+
+@needs_stories
+def test_the_word_priming_null_reads_beside_the_chosen_cell(stories_lm, tmp_path: Path) -> None:
+    cells = ("desc+residual", "pairs+word-priming")
+    result = compare(replace(TINY, cells=cells, also_test=("pairs+word-priming",)), tmp_path,
+                     lm=stories_lm)  # fmt: skip
+    assert result.chosen == "desc+residual"
+    assert [r.config for r in result.rows] == [c for c in cells for _ in range(2)]
+    assert [r.config for r in result.verdict] == [c for c in cells for _ in range(2)]
+    primed = [r for r in result.rows if r.rule == "word-priming"]
+    assert all(r.cost <= 1.10 and r.neurons == stories_lm.model.config.vocab_size for r in primed)

@@ -49,6 +49,7 @@ def _inputs() -> Inputs:
         selection=selection,
         stats=stats,
         residual=(torch.randn(16, generator=torch.Generator().manual_seed(1)), 0),
+        answer_log_odds=torch.randn(32, generator=torch.Generator().manual_seed(2)),
     )
 
 

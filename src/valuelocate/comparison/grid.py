@@ -19,7 +19,8 @@ Sources: ``descriptions`` and ``pairs`` (:mod:`valuelocate.locating.contrast`) a
 ``generated`` (a locate run's ``stats/{dimension}.{pole}.safetensors``). Selections:
 ``delta-p``, ``cohens-d``, ``mean-diff`` (:mod:`valuelocate.selection`, unchanged) or ``band``
 (every neuron of the band's layers). Rules: any of :mod:`valuelocate.steering.rules`
-(``mean-diff``, ``dynamic`` (the study's), ``residual``, ``prompt`` ...).
+(``mean-diff``, ``dynamic`` (the study's), ``residual``, ``prompt`` ...); ``word-priming``
+(the words-not-values null) biases the logits by the ``pairs`` source's answers' log-odds.
 """
 
 from __future__ import annotations
@@ -46,11 +47,13 @@ from valuelocate.comparison.rows import GridRow
 from valuelocate.data import DIMENSIONS, POLES, load_descriptions, load_neutral_texts
 from valuelocate.locating.contrast import description_stats, pair_stats, text_stats
 from valuelocate.models import LoadedModel
+from valuelocate.prompting import uses_chat
 from valuelocate.selection import Selection, get_method
 from valuelocate.stats import NeuronStats
 from valuelocate.steering.budget import CostKind, NeutralCost, find_gamma
 from valuelocate.steering.residual import residual_mean_difference
 from valuelocate.steering.rules import Built, Inputs, get_rule
+from valuelocate.steering.word_priming import output_module, unigram_log_odds
 
 PROMPT_TEMPLATE = (
     'Imagine you are someone who would say: "{description}" Answer as this person would.\n\n'
@@ -141,6 +144,7 @@ class Grid:
         self.base = {d: self.read(its).numpy() for d, its in self.items.items()}
         self._stats: dict[tuple[str, str], dict[str, NeuronStats]] = {}
         self._residual: dict[tuple[str, int], torch.Tensor] = {}
+        self._log_odds: dict[str, torch.Tensor] = {}
 
     def read(self, items: Sequence[ForcedChoiceLike], **kwargs: Any) -> torch.Tensor:
         """The forced-choice likelihood reading of ``items`` with this grid's template use."""
@@ -195,6 +199,8 @@ class Grid:
             inputs = replace(inputs, residual=self._residual_vector(config, dimension))
         if "stats" in rule.needs:
             inputs = replace(inputs, stats=self.stats(config, dimension))
+        if "answer_log_odds" in rule.needs:
+            inputs = replace(inputs, answer_log_odds=self._answer_log_odds(config, dimension))
         if "selection" in rule.needs and band is None:
             inputs = replace(inputs, selection=self._select(config, dimension))
         return rule.factories(inputs, pole)
@@ -217,6 +223,31 @@ class Grid:
                 chat_template=self.chat_template,
             )
         return self._residual[key], config.layer
+
+    def _answer_log_odds(self, config: Config, dimension: str) -> torch.Tensor:
+        """The unigram log-odds of each token between the affirming and the opposing answers
+        of the ``pairs`` source's search items (the items it locates on, never the scored or
+        test ones), each answer tokenized as the reading scores it (cached)."""
+        if config.contrast != "pairs":
+            raise ValueError("The word-priming rule reads the pairs source's answers")
+        if dimension not in self._log_odds:
+            items = self.pairs_items[dimension]
+            if any(getattr(item, "split", "search") == "test" for item in items):
+                raise ValueError("Test-split items never build an edit; pass search items")
+            chat = uses_chat(self.lm, self.chat_template)
+            texts = {
+                pole: [
+                    getattr(i, pole).strip() if chat else " " + getattr(i, pole).strip()
+                    for i in items
+                ]
+                for pole in POLES
+            }
+            weight = getattr(output_module(self.lm.model), "weight", None)
+            size = weight.shape[0] if isinstance(weight, torch.Tensor) else None
+            self._log_odds[dimension] = unigram_log_odds(
+                self.lm.tokenizer, texts["affirm"], texts["oppose"], vocab_size=size
+            )
+        return self._log_odds[dimension]
 
     def _select(self, config: Config, dimension: str) -> Selection:
         if config.selection == "located":  # the neuron sets a locate run chose

@@ -29,6 +29,10 @@ from valuelocate.vocab import DIMENSIONS, POLES
 # The study's rule: contrast of generated answers, delta-p selection, dynamic edit.
 STUDY_CELL = "located+dynamic"
 PROMPT_CELL = "prompt-baseline"
+# The word-priming null (METHOD.md section 8): a logit bias by the pairs source's answers'
+# unigram log-odds. A null to beat, not a candidate: run only when named in --cells, never
+# offered by "all" and never chosen.
+WORD_PRIMING_CELL = "pairs+word-priming"
 
 
 def default_band(num_layers: int) -> tuple[int, int]:
@@ -48,11 +52,13 @@ def standard_cells(
     band: tuple[int, int] | None = None,
     layer: int | None = None,
     run_dir: str | Path | None = None,
+    controls: bool = False,
 ) -> list[Config]:
     """The grid's cells in their priority order (``--cells N`` of the benchmark runs the first
     N): the issue's lead, the prompt baseline, the residual reference, then the other
     source/selection/rule combinations; with ``run_dir`` (a locate run) also the cells on
-    its ``generated`` statistics, among them the study's rule.
+    its ``generated`` statistics, among them the study's rule; with ``controls`` last the
+    null cells (:data:`CONTROL_CELLS`: the word-priming control), which run only when named.
 
     Names have no spaces or brackets, so that they can be listed in ``--cells``.
     """
@@ -94,11 +100,15 @@ def standard_cells(
                 run_dir=where,
             ),  # fmt: skip
         ]
+    if controls:
+        cells.append(Config(WORD_PRIMING_CELL, "pairs", "none", "word-priming"))
     return cells
 
 
-CELL_NAMES: tuple[str, ...] = tuple(c.name for c in standard_cells(30, run_dir="-"))
+CELL_NAMES: tuple[str, ...] = tuple(c.name for c in standard_cells(30, run_dir="-", controls=True))
 GENERATED_CELLS = frozenset(c.name for c in standard_cells(30, run_dir="-") if c.run_dir)
+# Nulls, not candidates: run only when --cells names them, never ranked or chosen.
+CONTROL_CELLS = frozenset({WORD_PRIMING_CELL})
 
 
 # --cells: None means every standard cell the options allow.
@@ -146,7 +156,8 @@ class CompareOptions(BudgetSearchOptions):
     )
     cells: tuple[str, ...] | None = option(
         None,
-        f"Comma-separated cells, or 'all' (the generated ones need --run-dir): "
+        f"Comma-separated cells, or 'all' (the generated ones need --run-dir; 'all' leaves "
+        f"out the null {WORD_PRIMING_CELL}, run only when named): "
         f"{', '.join(CELL_NAMES)}.",
         parse=parse_cells,
     )
@@ -239,9 +250,11 @@ class CompareOptions(BudgetSearchOptions):
             raise ValueError(f"--band {self.band} is outside the model's layers 0-{top}")
         if self.layer is not None and self.layer > top:
             raise ValueError(f"--layer {self.layer} is outside the model's layers 0-{top}")
-        cells = standard_cells(num_layers, band=band, layer=self.layer, run_dir=self.run_dir)
-        if self.cells is None:
-            return cells
+        cells = standard_cells(
+            num_layers, band=band, layer=self.layer, run_dir=self.run_dir, controls=True
+        )
+        if self.cells is None:  # "all": every candidate, no null
+            return [c for c in cells if c.name not in CONTROL_CELLS]
         by_name = {c.name: c for c in cells}
         return [by_name[name] for name in dict.fromkeys(self.cells)]
 

@@ -39,7 +39,7 @@ import torch
 from valuelocate.architectures import model_shape
 from valuelocate.comparison.forced_choice import direction, summarize_shift
 from valuelocate.comparison.grid import Config, Grid
-from valuelocate.comparison.options import PROMPT_CELL, CompareOptions
+from valuelocate.comparison.options import CONTROL_CELLS, PROMPT_CELL, CompareOptions
 from valuelocate.comparison.rows import GridRow, score, write_rows
 from valuelocate.data.forced_choice import ForcedChoiceItem, load_forced_choice
 from valuelocate.data.neutral import load_neutral_texts
@@ -125,7 +125,10 @@ def _held_out_pairs(
 def rank(rows: Sequence[GridRow], *, budget: float) -> list[Ranked]:
     """The cells of ``rows`` that can be chosen, best first by
     :func:`~valuelocate.comparison.rows.score` (ties keep the run order)."""
-    cells = [c for c in dict.fromkeys(r.config for r in rows) if c != PROMPT_CELL]
+    cells = [
+        c for c in dict.fromkeys(r.config for r in rows)
+        if c != PROMPT_CELL and c not in CONTROL_CELLS
+    ]  # fmt: skip
     ranked = []
     for cell in cells:
         wins, mean = score([r for r in rows if r.config == cell], alpha=ALPHA, budget=budget)

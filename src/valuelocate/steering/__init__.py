@@ -7,6 +7,8 @@
   neurons or to every neuron of a band of layers, with its permuted control.
 - :mod:`~valuelocate.steering.residual`: the residual-stream steering vector, the reference a
   reviewer asks for, with its norm-matched random-direction control.
+- :mod:`~valuelocate.steering.word_priming`: the word-priming null, a bias on the output
+  logits by the answers' unigram log-odds, with its vocabulary-permuted control.
 - :mod:`~valuelocate.steering.simple`: scale, add, ablate or set neurons, with their controls.
 - :mod:`~valuelocate.steering.compose`: :class:`EditStack`, the one way to combine edits (in
   order on the same rows, or one per block of rows).

@@ -35,6 +35,7 @@ from valuelocate.steering.mean_diff import (
 )
 from valuelocate.steering.residual import ResidualSteer
 from valuelocate.steering.simple import ablate_edit, add_edit, random_set, scale_edit
+from valuelocate.steering.word_priming import LogitBias
 from valuelocate.vocab import Scope, Site
 
 Factory = Callable[[float], Intervention]
@@ -54,6 +55,9 @@ class Inputs:
         verdict: the run's verdict edits for the dimension (``mean-diff`` as served; the
             strength is then a multiple of the gamma the verdict calibrated).
         residual: the residual vector (affirm minus oppose) and its layer.
+        answer_log_odds: ``[vocab]`` unigram log-odds of each token between the affirming
+            and the opposing answers of the contrast's search items (``word-priming``; see
+            :func:`~valuelocate.steering.word_priming.unigram_log_odds`).
         site: where the neurons were located.
         seed: the seed of the draws and of the controls.
         v, fraction, clamp: the dynamic rule's options (:func:`steering_edit`).
@@ -65,6 +69,7 @@ class Inputs:
     band: tuple[int, ...] | None = None
     verdict: VerdictDirections | None = None
     residual: tuple[Tensor, int] | None = None
+    answer_log_odds: Tensor | None = None
     site: Site = "act"
     seed: int = 0
     v: str = "q95"
@@ -148,6 +153,13 @@ def _residual(inputs: Inputs, pole: str) -> Built:
     return Built(steer.with_gamma, steer.control(seed=inputs.seed).with_gamma, vector.numel())
 
 
+def _word_priming(inputs: Inputs, pole: str) -> Built:
+    if inputs.answer_log_odds is None:
+        raise ValueError("The word-priming rule needs the answers' unigram log-odds")
+    prime = LogitBias(inputs.answer_log_odds, 1.0, 1 if pole == "affirm" else -1)
+    return Built(prime.with_gamma, prime.control(seed=inputs.seed).with_gamma, prime.bias.numel())
+
+
 def _on_set(make: Callable[..., Intervention]) -> Callable[[Inputs, str], Built]:
     """A rule rewriting the pole's set with ``make(set, gamma, site=...)``; its control is the
     same rewrite on random neurons."""
@@ -217,6 +229,7 @@ RULES: dict[str, Rule] = {
         Rule("dynamic", "the study's: push 90% of the pole's neurons by v*gamma*sigmoid(10(d-0.15)), clamp the other pole's; control: the same on random neurons", _dynamic, frozenset({"selection"}), "random_control"),  # noqa: E501
         Rule("mean-diff", "add gamma*(mean_pole - mean_other) to the located neurons or a band of layers; control: the vector permuted", _mean_diff, frozenset({"stats", "selection"}), "mean-diff-control", "all", _mean_diff_missing),  # noqa: E501
         Rule("residual", "add gamma*(residual-stream mean difference) after one layer; control: the vector permuted", _residual, frozenset({"residual"}), missing=lambda i: None if i.residual is not None else "needs a residual vector"),  # noqa: E501
+        Rule("word-priming", "the word-priming null: add gamma*(answers' unigram log-odds) to the output logits; control: the bias permuted over the vocabulary", _word_priming, frozenset({"answer_log_odds"}), missing=lambda i: None if i.answer_log_odds is not None else "needs the answers' unigram log-odds"),  # noqa: E501
         Rule("prompt", "the prompt baseline: a persona prefix, no edit", None, missing=lambda i: None),  # noqa: E501
         Rule("scale", "a <- gamma*a on the pole's neurons; control: the same on random neurons", _on_set(scale_edit), frozenset({"selection"})),  # noqa: E501
         Rule("add", "a <- a + gamma on the pole's neurons; control: the same on random neurons", _on_set(add_edit), frozenset({"selection"})),  # noqa: E501
