@@ -17,6 +17,7 @@ from valuelocate.architectures import (
 )
 from valuelocate.artifacts import load_neuron_sets
 from valuelocate.artifacts.export import export_run
+from valuelocate.artifacts.files import package_version
 from valuelocate.artifacts.verdict import run_edit
 from valuelocate.comparison.options import CompareOptions
 from valuelocate.comparison.run import compare
@@ -43,7 +44,7 @@ from valuelocate.steering.dynamic import random_control_edit, steering_edit
 from valuelocate.steering.simple import set_value_edit
 from valuelocate.vocab import DIMENSIONS, POLES, SCOPES, SITES
 
-__version__ = "0.1.0"
+__version__ = package_version()
 
 __all__ = [
     "ARCHITECTURES",

@@ -6,6 +6,7 @@ leaves a half-written file behind: each file is either the old one or the new on
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import sys
@@ -59,16 +60,23 @@ def read_json(path: Path) -> Any:
         raise ArtifactError(f"{path} is corrupt (not valid JSON: {exc})") from exc
 
 
+def package_version() -> str:
+    """ValueLocate's own version, as installed (pyproject.toml is its one source);
+    ``0+unknown`` when run from a source tree that was never installed."""
+    try:
+        return importlib.metadata.version("valuelocate")
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
 def library_versions() -> dict[str, str]:
     """Versions of the libraries that decide the numbers (for the manifest)."""
     import numpy
     import safetensors
     import transformers
 
-    from valuelocate import __version__
-
     return {
-        "valuelocate": __version__,
+        "valuelocate": package_version(),
         "python": sys.version.split()[0],
         "torch": torch.__version__,
         "transformers": transformers.__version__,
