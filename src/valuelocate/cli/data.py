@@ -11,7 +11,13 @@ from rich.console import Console
 from rich.table import Table
 
 from valuelocate.data import KINDS, data_file, dataset_hash, summary, validate_file
-from valuelocate.data.forced_choice import load_forced_choice, validate_forced_choice
+from valuelocate.data.decision_pairs import load_decision_pairs, validate_decision_pairs
+from valuelocate.data.forced_choice import (
+    ForcedChoiceItem,
+    load_forced_choice,
+    validate_forced_choice,
+)
+from valuelocate.data.lexicon import lexicon_accuracy
 
 data_app = typer.Typer(
     help="The ValueInsight dataset: statistics, validation of your own files, export.",
@@ -68,15 +74,21 @@ def stats_command(
     console.print(f"dataset hash: {report['dataset_hash']}")
 
 
-def _looks_forced_choice(path: Path) -> bool:
-    """Whether the file's first record has the forced-choice items' fields."""
+def _item_kind(path: Path) -> str | None:
+    """``forced_choice`` or ``decision_pairs`` when the file's first record has the
+    forced-choice items' fields (decision pairs: an id ``dp-...``), else ``None``."""
     try:
         with open(path, encoding="utf-8") as handle:
             first = next((line for line in handle if line.strip()), "")
         record = json.loads(first) if first else {}
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return False
-    return isinstance(record, dict) and {"situation", "affirm", "oppose"} <= set(record)
+        return None
+    if not isinstance(record, dict) or not {"situation", "affirm", "oppose"} <= set(record):
+        return None
+    return "decision_pairs" if str(record.get("id", "")).startswith("dp-") else "forced_choice"
+
+
+ITEM_KINDS = ("forced_choice", "decision_pairs")
 
 
 @data_app.command("validate")
@@ -85,18 +97,25 @@ def validate_command(
     kind: str | None = typer.Option(
         None,
         "--kind",
-        help="Record kind: descriptions, prompts, questionnaire or forced_choice (default: "
-        "guessed from the first record's fields).",
+        help="Record kind: descriptions, prompts, questionnaire, forced_choice or "
+        "decision_pairs (default: guessed from the first record's fields).",
     ),
 ) -> None:
-    """Check a JSONL file; print every defect as FILE:LINE: FIELD: MESSAGE; exit 1 if any."""
-    if kind is not None and kind not in (*KINDS, "forced_choice"):
-        choices = ", ".join((*KINDS, "forced_choice"))
+    """Check a JSONL file; print every defect as FILE:LINE: FIELD: MESSAGE; exit 1 if any.
+    For forced-choice items and decision pairs, also print per dimension and split how many a
+    bag-of-words lexicon fitted on the other split reads right (decision pairs: 0.40-0.60)."""
+    if kind is not None and kind not in (*KINDS, *ITEM_KINDS):
+        choices = ", ".join((*KINDS, *ITEM_KINDS))
         typer.echo(f"unknown kind {kind!r}; choose one of: {choices}", err=True)
         raise typer.Exit(2)
-    if kind == "forced_choice" or (kind is None and _looks_forced_choice(path)):
+    item_kind = kind if kind in ITEM_KINDS else (_item_kind(path) if kind is None else None)
+    records: list[Any]
+    if item_kind == "decision_pairs":
+        issues = validate_decision_pairs(path)
+        records = [] if issues else list(load_decision_pairs(path=path))
+    elif item_kind == "forced_choice":
         issues = validate_forced_choice(path)
-        records: list[Any] = [] if issues else list(load_forced_choice(path=path))
+        records = [] if issues else list(load_forced_choice(path=path))
     else:
         records, issues = validate_file(path, kind)  # type: ignore[arg-type]
     for issue in issues:
@@ -104,6 +123,12 @@ def validate_command(
     if issues:
         typer.echo(f"{len(issues)} problem(s), {len(records)} valid record(s)", err=True)
         raise typer.Exit(1)
+    items = [r for r in records if isinstance(r, ForcedChoiceItem)]
+    for row in lexicon_accuracy(items):
+        typer.echo(
+            f"lexicon {row.dimension} {row.split}: {row.accuracy:.2f} of {row.n} read right "
+            "from the answers alone (fitted on the other split)"
+        )
     typer.echo(f"{path}: {len(records)} valid record(s)")
 
 

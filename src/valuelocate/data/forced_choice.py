@@ -154,8 +154,11 @@ def parse_item(obj: Any) -> tuple[ForcedChoiceItem | None, list[tuple[str, str]]
     present = {f: obj[f] for f in FIELDS if f in obj}
     dim = choice_field(present, "dimension", DIMENSIONS, errors) if "dimension" in present else ""
     rid = text_field(present, "id", errors) if "id" in present else ""
-    if rid and dim in ID_PREFIX and not re.fullmatch(rf"{ID_PREFIX[dim]}-\d{{3}}", rid):
-        errors.append(("id", f"must look like {ID_PREFIX[dim]}-NNN for dimension {dim}"))
+    code = ID_PREFIX.get(dim, "").removeprefix("fc-")
+    if rid and code and not re.fullmatch(rf"(fc|dp)-{code}-\d{{3}}", rid):
+        errors.append(
+            ("id", f"must look like fc-{code}-NNN (dp-{code}-NNN: a decision pair) for {dim}")
+        )
     split = choice_field(present, "split", SPLITS, errors) if "split" in present else ""
     domain = choice_field(present, "domain", DOMAINS, errors) if "domain" in present else ""
     values: tuple[str, ...] = ()
