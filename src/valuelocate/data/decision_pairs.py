@@ -95,11 +95,13 @@ def validate_decision_pairs(
     path: str | Path | None = None, *, prompts_path: str | Path | None = PROMPTS_FILE
 ) -> list[ValidationIssue]:
     """Every defect of a decision-pair file: the forced-choice checks
-    (:func:`~valuelocate.data.forced_choice.validate_forced_choice`), answers that differ in
+    (:func:`~valuelocate.data.forced_choice.validate_forced_choice`, without its split
+    balance), answers that differ in
     more than the decision, a wording that stands for one pole more often than the other, and
     a lexicon that reads a dimension's split beyond chance (naming the items it reads)."""
     path = Path(path) if path is not None else DECISION_PAIRS_FILE
-    issues = validate_forced_choice(path, prompts_path=prompts_path)
+    # The splits are unequal on purpose (16 search, 40 test): no split-balance check.
+    issues = validate_forced_choice(path, prompts_path=prompts_path, check_balance=False)
     if not path.is_file():
         return issues
     items: list[tuple[int, ForcedChoiceItem]] = []
