@@ -1,4 +1,4 @@
-"""The prompt baseline on the forced-choice TEST split: the yardstick of the moonshot target.
+"""The prompt baseline (the positive control) on a forced-choice instrument's split.
 
 The comparison grid reads the prompt baseline on the search split only (it is never chosen, so
 it is never read on test). To compare an edit's test-split shift with the prompt's on the same
@@ -9,6 +9,9 @@ minus oppose prefix, in nats; positive = the prompt separates the poles the righ
 
     PYTHONPATH=src python benchmarks/prompt_baseline.py --model gemma-3-270m \
         --no-chat-template --items 40 --json runs/prompt-baseline-gemma.json
+
+``--instrument decision_pairs`` reads the decision pairs (METHOD.md section 8) instead, and
+``--split search`` the search split (the test split is the default: the moonshot's yardstick).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 
 from valuelocate.comparison.grid import Grid
 from valuelocate.comparison.verdict import PROMPT_CONFIG
+from valuelocate.data.decision_pairs import load_decision_pairs
 from valuelocate.data.forced_choice import load_forced_choice
 from valuelocate.models import load_model
 from valuelocate.vocab import DIMENSIONS
@@ -28,19 +32,25 @@ from valuelocate.vocab import DIMENSIONS
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="default")
-    parser.add_argument("--items", type=int, default=40, help="test items per dimension")
+    parser.add_argument("--items", type=int, default=40, help="items per dimension")
+    parser.add_argument("--split", choices=("search", "test"), default="test")
+    parser.add_argument(
+        "--instrument", choices=("forced_choice", "decision_pairs"), default="forced_choice"
+    )
     parser.add_argument("--no-chat-template", action="store_true", help="raw text (base model)")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
     args = parser.parse_args()
     lm = load_model(args.model)
+    load = load_decision_pairs if args.instrument == "decision_pairs" else load_forced_choice
     items = {
-        d: sorted(load_forced_choice(dimension=d, split="test"), key=lambda i: i.id)[: args.items]
+        d: sorted(load(dimension=d, split=args.split), key=lambda i: i.id)[: args.items]
         for d in DIMENSIONS
     }
     # The cost measure is unused by the prompt baseline: one short neutral text keeps it cheap.
     grid = Grid(lm, items, neutral_texts=["A short text."], chat_template=not args.no_chat_template)
     rows = [row for d in DIMENSIONS for row in grid.run(PROMPT_CONFIG, d)]
-    print(f"model {args.model}, {args.items} test items per dimension")
+    n = min(len(v) for v in items.values())
+    print(f"model {args.model}, {args.instrument}, {n} {args.split} items per dimension")
     print("| dimension | affirm prefix | oppose prefix | gap (affirm - oppose) |")
     print("|---|---:|---:|---:|")
     for d in DIMENSIONS:
