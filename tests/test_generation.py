@@ -14,7 +14,7 @@ from valuelocate.generation import (
 )
 from valuelocate.hooks import NeuronEdit, capture_activations
 from valuelocate.selection import NeuronSet, Selection
-from valuelocate.steering.compose import StackedEdit
+from valuelocate.steering.compose import EditStack
 from valuelocate.steering.dynamic import steering_edit
 
 EDIT = NeuronEdit({1: [3, 40, 100], 3: [7]}, lambda a: a + 2.0)
@@ -46,16 +46,16 @@ SELECTION = Selection(_set("affirm", [1, 2, 3, 4]), _set("oppose", [5, 6]))
 
 def test_stacked_edit_forwards_site_and_reset() -> None:
     down = steering_edit(SELECTION, "affirm", 1.0, fraction=0.5, seed=3, site="down_in")
-    stacked = StackedEdit([None, down, None], block=2)
+    stacked = EditStack([None, down, None], rows=2)
     assert stacked.site == "down_in"
-    assert StackedEdit([None, None], block=2).site == "act"
+    assert EditStack([None, None], rows=2).site == "act"
     assert list(stacked.layers()) == [2]
     first = [down.draw(4) for _ in range(3)]
     stacked.reset()  # restarts the sub-edit's seeded draws
     assert all(torch.equal(a, down.draw(4)) for a in first)
     at_act = steering_edit(SELECTION, "oppose", 1.0, site="act")
     with pytest.raises(ValueError, match="share one site"):
-        StackedEdit([down, at_act], block=2)
+        EditStack([down, at_act], rows=2)
 
 
 @needs_stories

@@ -18,7 +18,7 @@ from valuelocate import generation
 from valuelocate.artifacts import load_neuron_sets
 from valuelocate.hooks import edit_neurons
 from valuelocate.prompting import stop_token_ids
-from valuelocate.steering.compose import ComposedEdit
+from valuelocate.steering.compose import EditStack
 from valuelocate.steering.dynamic import steering_edit
 
 NAME, needs_stories = fx.NAME, fx.needs_stories
@@ -171,7 +171,7 @@ def test_composed_values_equal_nested_edits(server, lm, run_dir) -> None:  # typ
     first.reset()
     second.reset()
     (composed,) = generate_answers(
-        lm, [PROMPT], edit=ComposedEdit([first, second]), max_new_tokens=N
+        lm, [PROMPT], edit=EditStack([[first, second]], site="act"), max_new_tokens=N
     )
     assert composed == nested
     assert chat(server, {"conservation": 2.0, "self_enhancement": -3.0}).strip() == nested

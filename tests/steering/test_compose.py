@@ -13,7 +13,7 @@ import serve_fixtures as fx
 from valuelocate.artifacts import load_neuron_sets
 from valuelocate.hooks import count_hooks, edit_neurons
 from valuelocate.prompting import chat_inputs, stop_token_ids
-from valuelocate.steering.compose import RowEdits
+from valuelocate.steering.compose import EditStack
 from valuelocate.steering.dynamic import DynamicEdit, steering_edit
 
 lm, run_dir = fx.lm, fx.run_dir  # the shared fixtures
@@ -45,11 +45,11 @@ def _edits(sets, opaque: bool) -> list:  # type: ignore[no-untyped-def]
 
 
 def _decode(lm, edits, scopes, steps: int = 6) -> list[Tensor]:  # type: ignore[no-untyped-def]
-    """Greedy steps of a left-padded batch under RowEdits; the logits of every step."""
+    """Greedy steps of a left-padded batch under a per-row EditStack; the logits of every step."""
     model = lm.model
     batch = chat_inputs(lm.tokenizer, ["Once upon a time", "The cat", "Lily saw", "A big dog"])
     ids, mask = batch["input_ids"], batch["attention_mask"]
-    rows = RowEdits(edits, scopes, "act")
+    rows = EditStack(edits, rows=1, scopes=scopes, site="act")
     out_logits = []
     with (
         torch.no_grad(),

@@ -235,19 +235,3 @@ class EditStack:
 def compose(edits: Sequence[Edit], site: Site | None = None) -> Edit:
     """``edits`` applied one after the other on the same rows (the only one if just one)."""
     return edits[0] if len(edits) == 1 else EditStack([list(edits)], site=site)
-
-
-# The names this class replaces, as the tests and older callers build it.
-def StackedEdit(edits: Sequence[Edit | None], block: int) -> EditStack:
-    """Block ``k`` of ``block`` rows gets ``edits[k]`` (see :class:`EditStack`)."""
-    return EditStack(edits, rows=block)
-
-
-def ComposedEdit(edits: Sequence[Edit], site: Site = "act") -> EditStack:
-    """Several edits applied in order at each layer (see :func:`compose`)."""
-    return EditStack([list(edits)], site=site)
-
-
-def RowEdits(edits: Sequence[Edit | None], scopes: Sequence[str], site: Site) -> EditStack:
-    """Row ``r`` gets ``edits[r]`` in its own scope (see :class:`EditStack`)."""
-    return EditStack(edits, rows=1, scopes=scopes, site=site)
