@@ -126,9 +126,14 @@ def context_ids(lm: LoadedModel, user: str, *, chat_template: bool = True) -> li
     return list(map(int, tokenizer(user + RAW_CUE, add_special_tokens=True)["input_ids"]))
 
 
+def answer_text(lm: LoadedModel, answer: str, *, chat_template: bool = True) -> str:
+    """An answer's text as it follows its context (a leading space in raw text)."""
+    return answer.strip() if uses_chat(lm, chat_template) else " " + answer.strip()
+
+
 def answer_ids(lm: LoadedModel, answer: str, *, chat_template: bool = True) -> list[int]:
-    """Token ids of an answer as it follows its context (a leading space in raw text)."""
-    text = answer.strip() if uses_chat(lm, chat_template) else " " + answer.strip()
+    """Token ids of an answer as it follows its context (:func:`answer_text`)."""
+    text = answer_text(lm, answer, chat_template=chat_template)
     ids = list(map(int, lm.tokenizer(text, add_special_tokens=False)["input_ids"]))
     if not ids:
         raise ValueError(f"Answer {answer!r} has no token")

@@ -47,7 +47,7 @@ from valuelocate.comparison.rows import GridRow
 from valuelocate.data import DIMENSIONS, POLES, load_descriptions, load_neutral_texts
 from valuelocate.locating.contrast import description_stats, pair_stats, text_stats
 from valuelocate.models import LoadedModel
-from valuelocate.prompting import uses_chat
+from valuelocate.prompting import answer_text
 from valuelocate.selection import Selection, get_method
 from valuelocate.stats import NeuronStats
 from valuelocate.steering.budget import CostKind, NeutralCost, find_gamma
@@ -234,10 +234,9 @@ class Grid:
             items = self.pairs_items[dimension]
             if any(getattr(item, "split", "search") == "test" for item in items):
                 raise ValueError("Test-split items never build an edit; pass search items")
-            chat = uses_chat(self.lm, self.chat_template)
             texts = {
                 pole: [
-                    getattr(i, pole).strip() if chat else " " + getattr(i, pole).strip()
+                    answer_text(self.lm, getattr(i, pole), chat_template=self.chat_template)
                     for i in items
                 ]
                 for pole in POLES
