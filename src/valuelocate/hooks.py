@@ -29,7 +29,7 @@ from torch.utils.hooks import RemovableHandle
 
 from valuelocate.architectures import ArchSpec, arch_for, decoder_layers, site_module
 from valuelocate.scope import ScopeTracker
-from valuelocate.vocab import SCOPES, SITES, Scope, Site  # noqa: F401 (SCOPES: re-exported)
+from valuelocate.vocab import SITES, Scope, Site
 from valuelocate.vocab import check_choice as _check_choice
 
 # callback(layer, values [batch, seq, neurons], mask [batch, seq] bool)

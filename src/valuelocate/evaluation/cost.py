@@ -9,7 +9,6 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from valuelocate.data.neutral import load_neutral_texts  # noqa: F401 (re-exported)
 from valuelocate.forward import forward_logits
 from valuelocate.generation import edited
 from valuelocate.hooks import Edit

@@ -14,9 +14,9 @@ from typing import Any
 
 from valuelocate.architectures import SITES, Site
 from valuelocate.data import DIMENSIONS
-from valuelocate.hooks import SCOPES, Scope
 from valuelocate.optionspec import option
 from valuelocate.selection import SELECTION_METHODS, get_method
+from valuelocate.vocab import SCOPES, Scope
 
 # Where the poles' activations come from (see LocateOptions.contrast).
 CONTRAST_SOURCES: tuple[str, ...] = ("generated", "descriptions", "pairs")

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from valuelocate.architectures import Site
-from valuelocate.hooks import SCOPES, Edit, Scope
+from valuelocate.hooks import Edit
 from valuelocate.selection import Selection
 from valuelocate.steering.compose import compose
 from valuelocate.steering.mean_diff import MeanDiffEdit
@@ -34,6 +34,7 @@ from valuelocate.steering.rules import (
     served_rule,
     unknown_rule,
 )
+from valuelocate.vocab import SCOPES, Scope
 
 # served name -> builder(inputs, pole, strength) -> Edit: the registry's served rules and
 # their controls (a test may add its own).
