@@ -1,0 +1,250 @@
+"""The linearised response: how the forced-choice reading moves per unit of an added vector.
+
+For a small edit that adds ``v`` (one value per ``act`` neuron of some layers, at every
+position) the reading of item ``i`` is close to linear in ``v``::
+
+    dLL_i(v) ~ dLL_i(0) + g_i . v,   g_i = d dLL_i / d v at v = 0
+
+so once the mean gradient ``g = mean_i g_i`` is known, the mean shift of *any* vector is a dot
+product (METHOD.md section 8: label shuffles and random sets at the price of one read). The
+read here is exact at ``v = 0``; away from it the verdict measures and reports how far the
+linear read agrees with exact reads (:func:`agreement`).
+
+Usage:
+
+    >>> read = read_linear(lm, items, layers=range(8, 23), biases={"wp+": bias})
+    >>> read.reading            # [items] the unedited reading (nats), as likelihood_reading
+    >>> read.gradient @ v       # the linear mean shift of adding v ([len(layers) * neurons])
+    >>> read.biased["wp+"]      # [items] the reading with ``bias`` added to the output logits
+
+Output-logit biases (the word-priming control) do not change any hidden state, so the
+reading under a bias is computed exactly from the same forward's logits: no extra pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from valuelocate.architectures import model_shape
+from valuelocate.data.forced_choice import ForcedChoiceLike
+from valuelocate.forward import input_device
+from valuelocate.hooks import edit_neurons
+from valuelocate.models import LoadedModel
+from valuelocate.prompting import answer_ids, context_ids, left_pad, pad_token_id
+from valuelocate.steering.mean_diff import MeanDiffEdit
+
+
+@dataclass
+class LinearRead:
+    """What :func:`read_linear` measured on a list of items.
+
+    Attributes:
+        reading: ``[items]`` float64, the unedited forced-choice likelihood reading (nats).
+        gradient: ``[len(layers) * neurons]`` float64, the mean over items of the reading's
+            gradient with respect to a value added to each ``act`` neuron of ``layers`` at
+            every position (layer-major: ``position_in_layers * neurons + neuron``).
+        biased: name -> ``[items]`` float64 reading with that output-logit bias added.
+        layers: the layers of ``gradient``.
+    """
+
+    reading: np.ndarray
+    gradient: Tensor
+    biased: dict[str, np.ndarray] = field(default_factory=dict)
+    layers: tuple[int, ...] = ()
+
+    def shift(self, vector: Tensor) -> float:
+        """The linear mean shift of adding ``vector`` (same layout as ``gradient``)."""
+        return float(self.gradient @ vector.double())
+
+
+class _Offset:
+    """An ``Edit`` adding a trainable offset to every neuron of some layers (the gradient's
+    handle); at zero it leaves every value as it is."""
+
+    site = "act"
+
+    def __init__(self, offsets: Mapping[int, Tensor]) -> None:
+        self.offsets = dict(offsets)
+        self._all = {
+            layer: torch.arange(t.numel(), dtype=torch.long) for layer, t in self.offsets.items()
+        }
+
+    def layers(self) -> Iterable[int]:
+        return self.offsets.keys()
+
+    def edit(self, layer: int, values: Tensor) -> tuple[Tensor, Tensor]:
+        return self._all[layer].to(values.device), values + self.offsets[layer].to(values.dtype)
+
+    def reset(self) -> None:
+        """Nothing to restart."""
+
+
+def _rows(
+    lm: LoadedModel, items: Sequence[ForcedChoiceLike], prefix: str, chat_template: bool
+) -> list[tuple[list[int], list[int], list[int]]]:
+    out = []
+    for item in items:
+        context = context_ids(lm, prefix + item.situation.strip(), chat_template=chat_template)
+        out.append(
+            (
+                context,
+                answer_ids(lm, item.affirm, chat_template=chat_template),
+                answer_ids(lm, item.oppose, chat_template=chat_template),
+            )
+        )
+    return out
+
+
+def _mean_logprob(logits: Tensor, ids: Tensor, lengths: Sequence[int]) -> Tensor:
+    """Per row, the mean log-probability of its last ``lengths[r]`` tokens; ``logits`` are the
+    kept last ``K`` positions of a left-padded batch whose rows all end at the last column."""
+    keep = logits.shape[1]
+    logp = torch.log_softmax(logits.float(), dim=-1)
+    out = []
+    for row, n in enumerate(lengths):
+        predicted = logp[row, keep - n - 1 : keep - 1]  # positions predicting the answer
+        targets = ids[row, -n:].to(logits.device)
+        out.append(predicted.gather(-1, targets[:, None]).squeeze(-1).double().mean())
+    return torch.stack(out)
+
+
+def _run(
+    lm: LoadedModel,
+    rows: list[tuple[list[int], list[int], list[int]]],
+    edit: _Offset,
+    biases: Mapping[str, Tensor],
+    readings: list[Tensor],
+    biased: dict[str, list[Tensor]],
+    batch_size: int,
+    pad: int,
+    device: torch.device,
+) -> None:
+    """Forward and backward each batch; the offsets accumulate the summed gradient."""
+    for begin in range(0, len(rows), batch_size):
+        chunk = rows[begin : begin + batch_size]
+        seqs = [c + a for c, a, _ in chunk] + [c + o for c, _, o in chunk]
+        lengths = [len(a) for _, a, _ in chunk] + [len(o) for _, _, o in chunk]
+        ids, mask = left_pad(seqs, pad)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        keep = max(lengths) + 1
+        with edit_neurons(lm.model, edit, scope="all"):
+            logits = lm.model(
+                input_ids=ids.to(device),
+                attention_mask=mask.to(device),
+                position_ids=positions.to(device),
+                logits_to_keep=keep,
+            ).logits[:, -keep:]
+        means = _mean_logprob(logits, ids, lengths)
+        half = len(chunk)
+        reading = means[:half] - means[half:]
+        reading.sum().backward()
+        readings.append(reading.detach().cpu())
+        with torch.no_grad():
+            for name, bias in biases.items():
+                shifted = logits.detach() + bias.to(logits.device, logits.dtype)
+                m = _mean_logprob(shifted, ids, lengths)
+                biased[name].append((m[:half] - m[half:]).cpu())
+
+
+def read_linear(
+    lm: LoadedModel,
+    items: Sequence[ForcedChoiceLike],
+    layers: Iterable[int],
+    *,
+    biases: Mapping[str, Tensor] | None = None,
+    prefix: str = "",
+    chat_template: bool = True,
+    batch_size: int = 8,
+) -> LinearRead:
+    """The unedited reading of ``items``, its mean gradient and its readings under biases.
+
+    Each item runs as two left-padded rows (situation + affirming answer, situation + opposing
+    answer) in one forward and one backward; only the answers' tokens are scored, as in
+    :func:`~valuelocate.comparison.forced_choice.likelihood_reading` (which shares the
+    situation through a KV cache instead: the same numbers up to float rounding).
+
+    Args:
+        lm: the model.
+        items: forced-choice items or decision pairs.
+        layers: the layers whose ``act`` neurons the gradient is taken for.
+        biases: name -> ``[vocab]`` output-logit bias (strength included) to read under too.
+        prefix, chat_template: as in ``likelihood_reading``.
+        batch_size: items per forward.
+    """
+    chosen = tuple(sorted(int(layer) for layer in layers))
+    neurons = model_shape(lm.model).neurons_per_layer
+    device = input_device(lm.model)
+    pad = pad_token_id(lm.tokenizer)
+    offsets = {
+        layer: torch.zeros(neurons, dtype=torch.float32, device=device, requires_grad=True)
+        for layer in chosen
+    }
+    edit = _Offset(offsets)
+    rows = _rows(lm, items, prefix, chat_template)
+    readings: list[Tensor] = []
+    biased: dict[str, list[Tensor]] = {name: [] for name in biases or {}}
+    # Only the offsets need gradients: switch the weights' off for the read, then restore.
+    trainable = [p for p in lm.model.parameters() if p.requires_grad]
+    for param in trainable:
+        param.requires_grad_(False)
+    try:
+        _run(lm, rows, edit, biases or {}, readings, biased, batch_size, pad, device)
+    finally:
+        for param in trainable:
+            param.requires_grad_(True)
+    n = max(len(rows), 1)
+    gradient = torch.cat(
+        [
+            (offsets[layer].grad if offsets[layer].grad is not None else torch.zeros(neurons))
+            .detach()
+            .double()
+            .cpu()
+            / n
+            for layer in chosen
+        ]
+    )
+    return LinearRead(
+        reading=torch.cat(readings).numpy() if readings else np.zeros(0),
+        gradient=gradient,
+        biased={k: torch.cat(v).numpy() for k, v in biased.items() if v},
+        layers=chosen,
+    )
+
+
+def vector_edit(
+    layers: Sequence[int],
+    neurons: int,
+    flat: Tensor,
+    values: Tensor,
+    *,
+    gamma: float = 1.0,
+    kind: str = "located",
+) -> MeanDiffEdit:
+    """The edit adding ``gamma * values`` at the flat band indices ``flat``
+    (``position_in_layers * neurons + neuron``) at every position: the exact counterpart of
+    a linear read of that vector."""
+    flat = flat.long()
+    order = torch.argsort(flat)
+    flat, values = flat[order], values.double()[order]
+    indices: dict[int, Tensor] = {}
+    deltas: dict[int, Tensor] = {}
+    for position, layer in enumerate(layers):
+        chosen = (flat >= position * neurons) & (flat < (position + 1) * neurons)
+        if bool(chosen.any()):
+            indices[int(layer)] = flat[chosen] - position * neurons
+            deltas[int(layer)] = values[chosen].clone()
+    return MeanDiffEdit(indices, deltas, float(gamma), "act", kind)
+
+
+def agreement(linear: float, exact: float) -> dict[str, float | None]:
+    """How a linear read compares with the exact one: both, and linear / exact."""
+    ratio = linear / exact if exact != 0 else None
+    return {"gap": linear, "exact_gap": exact, "ratio": ratio}
+
+
+__all__ = ["LinearRead", "agreement", "read_linear", "vector_edit"]

@@ -1,0 +1,282 @@
+"""The verdict's strong nulls (METHOD.md section 8), read through the linearised response.
+
+- **Label shuffles** (:func:`shuffle_signs`, :func:`shuffled_reads`): the ladder's recipe
+  (paired effect size -> top-k -> mean difference on the set) rebuilt from the same contrast
+  items with the two poles swapped on a random half of them. Every ladder point's shuffled
+  vector is read as ``gradient . vector`` for each instrument; the real edit's rank among them
+  gives a one-sided p (:func:`~valuelocate.evaluation.statistics.rank_pvalue`).
+- **Random sets** (:func:`random_sets`): the same number of neurons in each layer as a ladder
+  point, drawn uniformly within those layers, edited by the same rule (the contrast's mean
+  difference on those neurons), each calibrated to the budget by its own gamma search
+  (:func:`calibrate`, one batched forward per step for every vector at once).
+- :func:`prediction_pvalue`: how far a value lies beyond a small null sample (one-sided, the
+  t prediction interval), for random sets too few for a fine rank p.
+
+Calibration: :class:`VectorCost` measures the neutral-text cost of many added vectors in one
+padded batch (one row per text and vector); :func:`calibrate` searches every vector's gamma
+at once (secant on log cost, started from the norm of a reference vector).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy import stats
+from torch import Tensor
+
+from valuelocate.forward import input_device
+from valuelocate.hooks import edit_neurons
+from valuelocate.models import LoadedModel
+from valuelocate.prompting import left_pad, pad_token_id
+
+
+def shuffle_signs(items: int, count: int, *, seed: int = 0) -> Tensor:
+    """``[count, items]`` float64 of +1, with the poles swapped (-1) on a random half
+    (``items // 2``) of the items in each row."""
+    generator = torch.Generator().manual_seed(seed)
+    signs = torch.ones(count, items, dtype=torch.float64)
+    for row in range(count):
+        signs[row, torch.randperm(items, generator=generator)[: items // 2]] = -1.0
+    return signs
+
+
+@dataclass
+class ShuffleReads:
+    """Per label shuffle and ladder point: the vector's norm and its linear reads.
+
+    Attributes:
+        norms: ``[shuffles, points]``.
+        dots: instrument -> ``[shuffles, points]`` ``gradient . vector`` (gamma 1).
+    """
+
+    norms: Tensor
+    dots: dict[str, Tensor]
+
+
+def shuffled_reads(
+    diffs: Tensor,
+    signs: Tensor,
+    sizes: Sequence[int],
+    gradients: Mapping[str, Tensor],
+    *,
+    chunk: int = 64,
+) -> ShuffleReads:
+    """The ladder rebuilt under each row of ``signs`` and read through ``gradients``.
+
+    Args:
+        diffs: ``[items, D]`` per-item paired differences (flattened band), as the ladder's.
+        signs: ``[shuffles, items]`` from :func:`shuffle_signs`.
+        sizes: the ladder's set sizes (ascending; the last may be ``D``: the whole band).
+        gradients: instrument -> ``[D]`` mean reading gradient.
+    """
+    x = diffs.reshape(diffs.shape[0], -1).double()
+    n, width = x.shape
+    squares = (x * x).sum(0)
+    largest = max(s for s in sizes)
+    norms = torch.zeros(signs.shape[0], len(sizes), dtype=torch.float64)
+    dots = {k: torch.zeros_like(norms) for k in gradients}
+    grads = {k: g.double() for k, g in gradients.items()}
+    for begin in range(0, signs.shape[0], chunk):
+        s = signs[begin : begin + chunk]
+        mean = s @ x / n  # [c, D]
+        var = (squares[None, :] - n * mean * mean) / max(n - 1, 1)
+        sd = var.clamp(min=0).sqrt()
+        dz = torch.where(sd > 0, mean / sd.clamp(min=1e-30), torch.zeros_like(mean))
+        order = torch.topk(dz.abs(), k=min(largest, width), dim=1).indices  # [c, largest]
+        picked = mean.gather(1, order)
+        cum_sq = (picked * picked).cumsum(1)
+        cums = {k: (picked * g[order]).cumsum(1) for k, g in grads.items()}
+        for p, size in enumerate(sizes):
+            at = min(size, order.shape[1]) - 1
+            norms[begin : begin + chunk, p] = cum_sq[:, at].sqrt()
+            for k in grads:
+                dots[k][begin : begin + chunk, p] = cums[k][:, at]
+    return ShuffleReads(norms, dots)
+
+
+def shuffled_vector(diffs: Tensor, signs: Tensor, size: int) -> tuple[Tensor, Tensor]:
+    """One shuffle's set and vector at one size: ``(flat indices, values)`` (for an exact read
+    of a sample of shuffles)."""
+    x = diffs.reshape(diffs.shape[0], -1).double()
+    n = x.shape[0]
+    mean = signs.double() @ x / n
+    sd = ((x * x).sum(0) - n * mean * mean).div(max(n - 1, 1)).clamp(min=0).sqrt()
+    dz = torch.where(sd > 0, mean / sd.clamp(min=1e-30), torch.zeros_like(mean))
+    flat = torch.topk(dz.abs(), k=min(size, dz.numel())).indices
+    return flat, mean[flat]
+
+
+def random_sets(counts: Sequence[int], neurons: int, count: int, *, seed: int = 0) -> list[Tensor]:
+    """``count`` random sets with ``counts[p]`` neurons in the band's ``p``-th layer, as flat
+    band indices (``p * neurons + neuron``), sorted."""
+    generator = torch.Generator().manual_seed(seed)
+    out = []
+    for _ in range(count):
+        parts = [
+            p * neurons + torch.randperm(neurons, generator=generator)[:k]
+            for p, k in enumerate(counts)
+            if k
+        ]
+        out.append(torch.sort(torch.cat(parts)).values if parts else torch.zeros(0).long())
+    return out
+
+
+def prediction_pvalue(real: float, nulls: Sequence[float] | np.ndarray) -> float:
+    """One-sided p that a new draw of the null lies at or beyond ``real`` (toward larger),
+    from the t prediction interval of the null sample: ``(real - mean) / (sd sqrt(1 + 1/n))``
+    with ``n - 1`` degrees of freedom."""
+    x = np.asarray(nulls, dtype=float)
+    x = x[np.isfinite(x)]
+    if x.size < 2 or not math.isfinite(real):
+        return math.nan
+    sd = float(x.std(ddof=1))
+    if sd == 0:
+        return 0.0 if real > x.mean() else 1.0
+    t = (real - float(x.mean())) / (sd * math.sqrt(1 + 1 / x.size))
+    return float(stats.t.sf(t, df=x.size - 1))
+
+
+class _RowOffsets:
+    """An ``Edit`` adding a different vector to every row of a batch, at every position."""
+
+    site = "act"
+
+    def __init__(self, layers: Sequence[int], rows: Tensor) -> None:
+        # rows: [batch, len(layers), neurons]
+        self.rows = rows
+        self.position = {int(layer): p for p, layer in enumerate(layers)}
+        self._all = torch.arange(rows.shape[-1])
+
+    def layers(self) -> list[int]:
+        return list(self.position)
+
+    def edit(self, layer: int, values: Tensor) -> tuple[Tensor, Tensor]:
+        added = self.rows[:, self.position[layer]].to(values.device, values.dtype)
+        return self._all.to(values.device), values + added[:, None, :]
+
+    def reset(self) -> None:
+        """Nothing to restart."""
+
+
+class VectorCost:
+    """The neutral-text perplexity ratio of many added vectors, one padded batch per chunk.
+
+    Args:
+        lm: the model.
+        texts: the neutral texts (raw, as the budget reads them).
+        layers: the band's layers (the vectors' layout, layer-major).
+        rows_per_forward: rows (texts x vectors) per forward.
+    """
+
+    def __init__(
+        self,
+        lm: LoadedModel,
+        texts: Sequence[str],
+        layers: Sequence[int],
+        *,
+        rows_per_forward: int = 64,
+    ) -> None:
+        self.lm = lm
+        self.layers = tuple(int(x) for x in layers)
+        self.rows_per_forward = rows_per_forward
+        ids = [lm.tokenizer(t)["input_ids"] for t in texts]
+        self.ids, self.mask = left_pad(ids, pad_token_id(lm.tokenizer))
+        self.calls = 0
+        self.base = self._nll(None)  # [texts]
+
+    def _nll(self, vectors: Tensor | None) -> Tensor:
+        """Mean NLL per text (``[texts]``) or per vector and text (``[vectors, texts]``)."""
+        texts = self.ids.shape[0]
+        k = 1 if vectors is None else vectors.shape[0]
+        ids = self.ids.repeat(k, 1)
+        mask = self.mask.repeat(k, 1)
+        device = input_device(self.lm.model)
+        out = []
+        step = max(texts, self.rows_per_forward // texts * texts)
+        for begin in range(0, ids.shape[0], step):
+            chunk_ids, chunk_mask = ids[begin : begin + step], mask[begin : begin + step]
+            positions = (chunk_mask.cumsum(-1) - 1).clamp(min=0)
+            kwargs = dict(
+                input_ids=chunk_ids.to(device),
+                attention_mask=chunk_mask.to(device),
+                position_ids=positions.to(device),
+            )
+            with torch.no_grad():
+                if vectors is None:
+                    logits = self.lm.model(**kwargs).logits
+                else:
+                    rows = vectors[begin // texts : (begin + step) // texts]
+                    rows = rows.repeat_interleave(texts, dim=0).reshape(
+                        chunk_ids.shape[0], len(self.layers), -1
+                    )
+                    with edit_neurons(self.lm.model, _RowOffsets(self.layers, rows), scope="all"):
+                        logits = self.lm.model(**kwargs).logits
+            logp = torch.log_softmax(logits[:, :-1].float(), -1)
+            nll = -logp.gather(-1, chunk_ids[:, 1:, None].to(device)).squeeze(-1).double()
+            keep = chunk_mask[:, 1:].to(device).double() * chunk_mask[:, :-1].to(device).double()
+            out.append(((nll * keep).sum(1) / keep.sum(1)).cpu())
+        result = torch.cat(out)
+        return result if vectors is None else result.reshape(k, texts)
+
+    def __call__(self, vectors: Tensor) -> Tensor:
+        """``[vectors]`` perplexity ratios of adding each row of ``vectors`` ``[k, D]``."""
+        self.calls += 1
+        gap = self._nll(vectors).mean(1) - self.base.mean()
+        return gap.exp()
+
+
+def calibrate(
+    cost: Callable[[Tensor], Tensor],
+    vectors: Tensor,
+    start: Tensor,
+    *,
+    budget: float,
+    steps: int = 3,
+    tolerance: float = 0.05,
+) -> tuple[Tensor, Tensor]:
+    """Every vector's gamma where its cost reaches ``budget`` (perplexity ratio), all at once.
+
+    Each step evaluates all vectors not yet within ``tolerance`` (relative, on log cost) in
+    one batched pass, then moves each gamma by a secant on ``log log cost`` against
+    ``log gamma`` (the first step assumes a quadratic cost, ``log cost ~ gamma**2``).
+
+    Returns:
+        ``(gammas, costs)`` ``[k]``: the last gamma evaluated per vector and its measured cost.
+    """
+    target = math.log(budget)
+    gammas = start.double().clone()  # the next gamma to try, per vector
+    at = torch.full_like(gammas, math.nan)  # the gamma of the last measurement
+    costs = torch.full_like(gammas, math.nan)
+    history: list[list[tuple[float, float]]] = [[] for _ in range(gammas.numel())]
+    for _ in range(max(steps, 1)):
+        todo = torch.isnan(costs) | ((costs.log() - target).abs() > tolerance * target)
+        if not bool(todo.any()):
+            break
+        costs[todo] = cost(vectors[todo] * gammas[todo, None]).double()
+        at[todo] = gammas[todo]
+        for i in torch.nonzero(todo).flatten().tolist():
+            g, c = float(at[i]), max(math.log(float(costs[i])), 1e-9)
+            slope = 2.0  # log cost ~ gamma**2 until two points say otherwise
+            if history[i] and history[i][-1][0] != g and history[i][-1][1] > 1e-9:
+                g0, c0 = history[i][-1]
+                slope = (math.log(c) - math.log(c0)) / (math.log(g) - math.log(g0))
+                slope = min(max(slope, 0.5), 4.0)
+            history[i].append((g, c))
+            gammas[i] = g * min(max((target / c) ** (1.0 / slope), 0.25), 4.0)
+    return at, costs
+
+
+__all__ = [
+    "ShuffleReads",
+    "VectorCost",
+    "calibrate",
+    "prediction_pvalue",
+    "random_sets",
+    "shuffle_signs",
+    "shuffled_reads",
+    "shuffled_vector",
+]
