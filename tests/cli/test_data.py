@@ -7,8 +7,15 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from valuelocate.cli.data import data_app
+from valuelocate.cli.data import data_app, lexicon_lines
 from valuelocate.data import KINDS, data_file, dataset_hash, load_file
+from valuelocate.data.forced_choice import (
+    FORCED_CHOICE_FILE,
+    FORCED_CHOICE_SPLITS,
+    load_forced_choice,
+)
+from valuelocate.data.lexicon import lexicon_accuracy
+from valuelocate.data.schema import DIMENSIONS
 
 runner = CliRunner()
 
@@ -33,6 +40,25 @@ def test_validate_good_file() -> None:
     result = runner.invoke(data_app, ["validate", str(data_file("questionnaire"))])
     assert result.exit_code == 0, result.output
     assert "valid record" in result.stdout
+
+
+def test_validate_forced_choice_reports_the_lexicon_per_dimension_and_split() -> None:
+    # The shipped items: clean, and a table line per dimension and split (search and dev;
+    # test too once appended), each read by a lexicon of the other splits; reported, not an
+    # error, although the answers give the pole away.
+    rows = lexicon_accuracy(load_forced_choice())
+    result = runner.invoke(data_app, ["validate", str(FORCED_CHOICE_FILE)])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[:3] == lexicon_lines(rows, decision_pairs=False)[:3]
+    assert "(0.50: chance; reported, not checked)." in lines[1]
+    splits = [s for s in FORCED_CHOICE_SPLITS if load_forced_choice(split=s)]
+    assert [(r.dimension, r.split) for r in rows] == [(d, s) for d in DIMENSIONS for s in splits]
+    for row in rows:
+        fitted = "+".join(s for s in splits if s != row.split)
+        line = f"{row.dimension:<20}{row.split:<8}{fitted:<16}{row.n:>6}{row.accuracy:>12.2f}"
+        assert line in lines
+    assert all(len(line) <= 80 for line in lines[:-1])  # the last names the file
 
 
 def test_validate_reports_defects_with_exit_code_1(tmp_path: Path) -> None:

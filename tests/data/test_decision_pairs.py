@@ -97,9 +97,9 @@ def test_balanced_decision_pairs_read_at_chance_and_validate_clean(tmp_path: Pat
     path = _write(tmp_path, _balanced())
     assert validate_decision_pairs(path, prompts_path=None) == []
     rows = lexicon_accuracy(load_decision_pairs(path=path))
-    assert [(r.split, r.accuracy, r.read_right) for r in rows] == [
-        ("search", 0.5, ()),
-        ("test", 0.5, ()),
+    assert [(r.split, r.accuracy, r.read_right, r.fitted_on) for r in rows] == [
+        ("search", 0.5, (), ("test",)),
+        ("test", 0.5, (), ("search",)),
     ]
 
 
@@ -112,6 +112,7 @@ def test_a_planted_give_away_word_is_caught_and_its_items_named(tmp_path: Path) 
     lexicon = [i for i in issues if "lexicon" in i.message]
     assert len(lexicon) == 2  # both splits read right from the answers alone
     assert "reads 1.00" in lexicon[0].message and "dp-con-001" in lexicon[0].message
+    assert "conservation, search: a bag-of-words lexicon fitted on test" in lexicon[0].message
 
 
 def test_unbalanced_wordings_and_long_differences_are_reported(tmp_path: Path) -> None:
@@ -133,7 +134,20 @@ def test_validate_command_names_the_give_away_items(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "give the pole away in: dp-con-001" in result.output
     clean = CliRunner().invoke(app, ["data", "validate", str(_write(tmp_path, _balanced()))])
     assert clean.exit_code == 0, clean.output
-    assert "lexicon conservation test: 0.50 of 4 read right" in clean.output
+    lines = clean.output.splitlines()
+    assert "(0.50: chance; must lie in 0.40-0.60)." in clean.output
+    assert "conservation        test    search               4        0.50" in lines
+    assert all(len(line) <= 80 for line in lines if str(tmp_path) not in line)
+
+
+def test_decision_pairs_keep_two_splits(tmp_path: Path) -> None:
+    # The forced-choice items' dev split is not one of the decision pairs'.
+    records = _balanced()
+    records[4]["split"] = "dev"
+    issues = validate_decision_pairs(_write(tmp_path, records), prompts_path=None)
+    assert any(i.line == 5 and i.field == "split" and "unknown value" in i.message for i in issues)
+    with pytest.raises(ValueError, match="Unknown split 'dev'"):
+        load_decision_pairs(path=_write(tmp_path, _balanced()), split="dev")
 
 
 @pytest.mark.skipif(not DECISION_PAIRS_FILE.is_file(), reason="no shipped decision pairs yet")

@@ -11,13 +11,17 @@ from rich.console import Console
 from rich.table import Table
 
 from valuelocate.data import KINDS, data_file, dataset_hash, summary, validate_file
-from valuelocate.data.decision_pairs import load_decision_pairs, validate_decision_pairs
+from valuelocate.data.decision_pairs import (
+    LEXICON_BOUNDS,
+    load_decision_pairs,
+    validate_decision_pairs,
+)
 from valuelocate.data.forced_choice import (
     ForcedChoiceItem,
     load_forced_choice,
     validate_forced_choice,
 )
-from valuelocate.data.lexicon import lexicon_accuracy
+from valuelocate.data.lexicon import LexiconRow, lexicon_accuracy
 
 data_app = typer.Typer(
     help="The ValueInsight dataset: statistics, validation of your own files, export.",
@@ -91,6 +95,23 @@ def _item_kind(path: Path) -> str | None:
 ITEM_KINDS = ("forced_choice", "decision_pairs")
 
 
+def lexicon_lines(rows: list[LexiconRow], *, decision_pairs: bool) -> list[str]:
+    """The lexicon check as a table under 80 columns: per dimension and split, the share of
+    items a bag-of-words lexicon fitted on the dimension's other splits reads right."""
+    low, high = LEXICON_BOUNDS
+    bound = f"must lie in {low:.2f}-{high:.2f}" if decision_pairs else "reported, not checked"
+    lines = [
+        "Lexicon: share of items read right from the answers alone by a bag of words",
+        f"fitted on the dimension's other splits (0.50: chance; {bound}).",
+        f"{'dimension':<20}{'split':<8}{'fitted on':<16}{'items':>6}{'read right':>12}",
+    ]
+    lines += [
+        f"{r.dimension:<20}{r.split:<8}{'+'.join(r.fitted_on):<16}{r.n:>6}{r.accuracy:>12.2f}"
+        for r in rows
+    ]
+    return lines
+
+
 @data_app.command("validate")
 def validate_command(
     path: Path = typer.Argument(..., help="A JSONL file of descriptions, prompts or items."),
@@ -102,8 +123,9 @@ def validate_command(
     ),
 ) -> None:
     """Check a JSONL file; print every defect as FILE:LINE: FIELD: MESSAGE; exit 1 if any.
-    For forced-choice items and decision pairs, also print per dimension and split how many a
-    bag-of-words lexicon fitted on the other split reads right (decision pairs: 0.40-0.60)."""
+    For forced-choice items and decision pairs, also print per dimension and split the share a
+    bag-of-words lexicon fitted on the dimension's other splits reads right (decision pairs:
+    0.40-0.60, else an error naming the items it reads; forced-choice items: reported)."""
     if kind is not None and kind not in (*KINDS, *ITEM_KINDS):
         choices = ", ".join((*KINDS, *ITEM_KINDS))
         typer.echo(f"unknown kind {kind!r}; choose one of: {choices}", err=True)
@@ -124,11 +146,9 @@ def validate_command(
         typer.echo(f"{len(issues)} problem(s), {len(records)} valid record(s)", err=True)
         raise typer.Exit(1)
     items = [r for r in records if isinstance(r, ForcedChoiceItem)]
-    for row in lexicon_accuracy(items):
-        typer.echo(
-            f"lexicon {row.dimension} {row.split}: {row.accuracy:.2f} of {row.n} read right "
-            "from the answers alone (fitted on the other split)"
-        )
+    if rows := lexicon_accuracy(items):
+        for line in lexicon_lines(rows, decision_pairs=item_kind == "decision_pairs"):
+            typer.echo(line)
     typer.echo(f"{path}: {len(records)} valid record(s)")
 
 

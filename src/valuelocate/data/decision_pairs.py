@@ -24,15 +24,17 @@ from pathlib import Path
 from valuelocate.data.forced_choice import (
     PROMPTS_FILE,
     ForcedChoiceItem,
-    load_forced_choice,
     parse_item,
+    select_items,
     validate_forced_choice,
 )
 from valuelocate.data.lexicon import lexicon_accuracy
-from valuelocate.data.schema import ValidationIssue, jsonl_lines
+from valuelocate.data.schema import SPLITS, ValidationIssue, jsonl_lines
 from valuelocate.data.stats import words
 
 DECISION_PAIRS_FILE = Path(__file__).with_name("files") / "decision_pairs.jsonl"
+# The decision pairs keep two splits (the forced-choice items have three, with ``dev``).
+DECISION_PAIR_SPLITS: tuple[str, ...] = SPLITS
 # The two answers may differ in one run of at most this many words (the decision).
 MAX_DECISION_WORDS = 3
 # A bag-of-words lexicon fitted on the other split must read a split at chance.
@@ -83,9 +85,10 @@ def _lexicon_issues(name: str, items: list[ForcedChoiceItem]) -> list[Validation
     for row in lexicon_accuracy(items):
         if not low <= row.accuracy <= high:
             msg = (
-                f"{row.dimension}, {row.split}: a bag-of-words lexicon fitted on the other split "
-                f"reads {row.accuracy:.2f} of the items right (must be {low:.2f}-{high:.2f}); "
-                f"the answers give the pole away in: {', '.join(row.read_right)}"
+                f"{row.dimension}, {row.split}: a bag-of-words lexicon fitted on "
+                f"{'+'.join(row.fitted_on)} reads {row.accuracy:.2f} of the items right (must "
+                f"be {low:.2f}-{high:.2f}); the answers give the pole away in: "
+                f"{', '.join(row.read_right)}"
             )
             issues.append(ValidationIssue(name, 0, "affirm", msg))
     return issues
@@ -101,12 +104,14 @@ def validate_decision_pairs(
     a lexicon that reads a dimension's split beyond chance (naming the items it reads)."""
     path = Path(path) if path is not None else DECISION_PAIRS_FILE
     # The splits are unequal on purpose (16 search, 40 test): no split-balance check.
-    issues = validate_forced_choice(path, prompts_path=prompts_path, check_balance=False)
+    issues = validate_forced_choice(
+        path, prompts_path=prompts_path, check_balance=False, splits=DECISION_PAIR_SPLITS
+    )
     if not path.is_file():
         return issues
     items: list[tuple[int, ForcedChoiceItem]] = []
     for lineno, obj in jsonl_lines(str(path), path.read_bytes(), []):
-        item, errors = parse_item(obj)
+        item, errors = parse_item(obj, splits=DECISION_PAIR_SPLITS)
         if item is not None and not errors:
             items.append((lineno, item))
     issues.extend(_pair_issues(str(path), items))
@@ -117,13 +122,16 @@ def validate_decision_pairs(
 def load_decision_pairs(
     *, dimension: str | None = None, split: str | None = None, path: str | Path | None = None
 ) -> list[ForcedChoiceItem]:
-    """The decision pairs, optionally of one dimension and split (the same checks and errors
-    as :func:`~valuelocate.data.forced_choice.load_forced_choice`).
+    """The decision pairs, optionally of one dimension and split, ``search`` or ``test`` (the
+    same checks and errors as :func:`~valuelocate.data.forced_choice.load_forced_choice`).
 
     Example:
         >>> len(load_decision_pairs(dimension="conservation", split="test"))
         40
     """
-    return load_forced_choice(
-        dimension=dimension, split=split, path=path if path is not None else DECISION_PAIRS_FILE
+    return select_items(
+        Path(path) if path is not None else DECISION_PAIRS_FILE,
+        dimension=dimension,
+        split=split,
+        splits=DECISION_PAIR_SPLITS,
     )

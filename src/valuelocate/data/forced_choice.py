@@ -6,9 +6,12 @@ one a person who rejects them would give (``oppose``). Neither answer names the 
 model's preference between them (by likelihood, or as an A/B choice) reads its orientation
 rather than its recognition of a keyword.
 
-The shipped file (``files/forced_choice.jsonl``, 80 items per dimension, 40 ``search`` / 40
-``test``) is project-written and shares no situation with the locating prompts; the ``test``
-split is for evaluation only. One JSON object per line::
+The shipped file (``files/forced_choice.jsonl``) is project-written and shares no situation
+with the locating prompts. Its three splits (:data:`FORCED_CHOICE_SPLITS`, per dimension):
+``search`` (40 items: may locate and choose), ``dev`` (40: chooses, never locates; these were
+the ``test`` split until they had been read many times while choosing the default) and
+``test`` (100 new items, ``fc-otc-101`` ...: the held-out verdict only, never read to choose or
+calibrate; appended when written). One JSON object per line::
 
     {"id": "fc-con-001", "dimension": "conservation", "split": "search", "domain": "work",
      "values": ["security"], "situation": "...", "affirm": "...", "oppose": "..."}
@@ -21,9 +24,9 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,7 +34,6 @@ from typing import Any, Protocol
 from valuelocate.data.schema import (
     BASIC_VALUES,
     DIMENSIONS,
-    SPLITS,
     DatasetError,
     ValidationIssue,
     choice_field,
@@ -39,10 +41,16 @@ from valuelocate.data.schema import (
     repeats_id,
     text_field,
 )
-from valuelocate.data.stats import jaccard, words
+from valuelocate.data.situations import overlap_issues
+from valuelocate.data.stats import words
 
 FORCED_CHOICE_FILE = Path(__file__).with_name("files") / "forced_choice.jsonl"
 PROMPTS_FILE = Path(__file__).with_name("files") / "prompts.jsonl"
+
+# The forced-choice splits: ``search`` may locate and choose, ``dev`` chooses but never
+# locates, ``test`` judges once and is never read to choose or calibrate. (The locating prompts
+# and the decision pairs keep schema.SPLITS, search/test.)
+FORCED_CHOICE_SPLITS: tuple[str, ...] = ("search", "dev", "test")
 
 FIELDS: tuple[str, ...] = (
     "id",
@@ -79,11 +87,15 @@ DOMAINS: tuple[str, ...] = (
 # The longer answer may have at most this many times the words of the shorter: a likelihood
 # reading is a per-token mean, but very unequal answers differ in more than their values.
 MAX_LENGTH_RATIO = 1.25
-# Situations whose content words overlap a locating prompt's situation this much (Jaccard)
-# count as near-duplicates: evaluation must not reuse what located the neurons.
-NEAR_DUPLICATE_JACCARD = 0.4
-# Split balance: per dimension and value the two splits differ by at most one item, per
-# dimension and domain by at most two.
+# Split balance, within each (dimension, split): the basic values' counts differ by at most
+# MAX_VALUE_SPREAD (2, not 1: the shipped 40-item splits hold 12 hedonism items beside 14 and
+# 14 of the other two values, hedonism being shared by two dimensions; a 100-item split of
+# three values reads 34/33/33), and no domain holds more than MAX_DOMAIN_SHARE of the items
+# (rounded up). The search/dev pair also keeps its old guarantee: per dimension the two
+# differ by at most one item, per value by at most MAX_VALUE_IMBALANCE, per domain by at most
+# MAX_DOMAIN_IMBALANCE.
+MAX_VALUE_SPREAD = 2
+MAX_DOMAIN_SHARE = 0.25
 MAX_VALUE_IMBALANCE = 1
 MAX_DOMAIN_IMBALANCE = 2
 
@@ -93,18 +105,6 @@ _GIVEAWAY = re.compile(
     r"conform\w*|achiev\w*|self[- ]direct\w*|openness|conservati\w*|transcend\w*|"
     r"self[- ]enhanc\w*|values?)\b",
     re.IGNORECASE,
-)
-_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
-_STOPWORDS = frozenset(
-    re.findall(
-        r"\w+",
-        "a an the and or but if of to in on at for from by with as is are was were be been "
-        "being you your yours i me my we our us he she his her they their them it its this "
-        "that these those there here has have had do does did will would could should can may "
-        "might must not no so than then too very just about into over out up down all any some "
-        "one two who whom which what when where why how each every other another more most own "
-        "same",
-    )
 )
 
 
@@ -137,15 +137,14 @@ class ForcedChoiceItem:
     oppose: str
 
 
-def _content(text: str) -> frozenset[str]:
-    return frozenset(w.rstrip("s") for w in words(text) if w not in _STOPWORDS and len(w) > 2)
-
-
-def parse_item(obj: Any) -> tuple[ForcedChoiceItem | None, list[tuple[str, str]]]:
+def parse_item(
+    obj: Any, *, splits: tuple[str, ...] = FORCED_CHOICE_SPLITS
+) -> tuple[ForcedChoiceItem | None, list[tuple[str, str]]]:
     """Check one decoded JSON object; ``(item, [])`` when valid, else ``(None, errors)``.
 
-    Checks the fields and their types, known dimension/split/domain/values, the id's prefix,
-    non-empty texts, the answers' length ratio and giveaway words in the answers.
+    Checks the fields and their types, known dimension/split (one of ``splits``)/domain/values,
+    the id's prefix, non-empty texts, the answers' length ratio and giveaway words in the
+    answers.
     """
     if not isinstance(obj, dict):
         return None, [("(record)", f"must be a JSON object, got {type(obj).__name__}")]
@@ -159,7 +158,7 @@ def parse_item(obj: Any) -> tuple[ForcedChoiceItem | None, list[tuple[str, str]]
         errors.append(
             ("id", f"must look like fc-{code}-NNN (dp-{code}-NNN: a decision pair) for {dim}")
         )
-    split = choice_field(present, "split", SPLITS, errors) if "split" in present else ""
+    split = choice_field(present, "split", splits, errors) if "split" in present else ""
     domain = choice_field(present, "domain", DOMAINS, errors) if "domain" in present else ""
     values: tuple[str, ...] = ()
     if "values" in present:
@@ -196,86 +195,49 @@ def parse_item(obj: Any) -> tuple[ForcedChoiceItem | None, list[tuple[str, str]]
     return item, []
 
 
-class _SituationIndex:
-    """Content-word sets of many situations with an inverted index, so that the best
-    Jaccard overlap of a new situation is found by counting shared words, not by scanning."""
-
-    def __init__(self, situations: Iterable[str]) -> None:
-        self.texts: list[str] = []
-        self.sizes: list[int] = []
-        self.postings: dict[str, list[int]] = {}
-        for text in situations:
-            words = _content(text)
-            for w in words:
-                self.postings.setdefault(w, []).append(len(self.texts))
-            self.texts.append(text)
-            self.sizes.append(len(words))
-
-    def best(self, words: frozenset[str]) -> tuple[float, str]:
-        shared: Counter[int] = Counter()
-        for w in words:
-            shared.update(self.postings.get(w, ()))
-        best, best_text = 0.0, ""
-        for k, n in shared.items():
-            score = n / (len(words) + self.sizes[k] - n)
-            if score > best:
-                best, best_text = score, self.texts[k]
-        return best, best_text
-
-
-@functools.lru_cache(maxsize=4)
-def _prompt_index(path: str) -> _SituationIndex:
-    """The situation part of every locating prompt: its sentences before the closing question
-    (at most three, the builder's stock sentences follow), deduplicated."""
-    seen: dict[str, None] = {}
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        obj = json.loads(line)
-        sentences = re.split(r"(?<=[.?!])\s+", str(obj.get("text", "")))
-        situation = " ".join(s for s in sentences[:3] if not s.endswith("?"))
-        if situation:
-            seen.setdefault(situation)
-    return _SituationIndex(seen)
-
-
-def _overlap_issues(
-    name: str, items: list[tuple[int, ForcedChoiceItem]], prompts_path: Path | None
-) -> list[ValidationIssue]:
-    """Situations that repeat a locating prompt's (when ``prompts_path`` is given) or an
-    earlier item's."""
-    issues: list[ValidationIssue] = []
-    prompts = _prompt_index(str(prompts_path)) if prompts_path is not None else None
-    own: list[tuple[int, frozenset[str]]] = []
-    for lineno, item in items:
-        words = _content(item.situation)
-        best, best_text = prompts.best(words) if prompts is not None else (0.0, "")
-        if best >= NEAR_DUPLICATE_JACCARD:
-            msg = f"near-duplicate of a locating prompt (overlap {best:.2f}): {best_text[:80]!r}"
-            issues.append(ValidationIssue(name, lineno, "situation", msg))
-        for other_line, other in own:
-            if jaccard(words, other) >= NEAR_DUPLICATE_JACCARD:
-                msg = f"near-duplicate of the situation on line {other_line}"
-                issues.append(ValidationIssue(name, lineno, "situation", msg))
-        own.append((lineno, words))
-    return issues
-
-
 def _balance_issues(name: str, items: list[ForcedChoiceItem]) -> list[ValidationIssue]:
+    """Unbalanced splits (line 0, field ``split``): the values and domains within each
+    (dimension, split), then the search/dev pair of each dimension that has both."""
     issues: list[ValidationIssue] = []
-    limits = {"dimension": 1, "value": MAX_VALUE_IMBALANCE, "domain": MAX_DOMAIN_IMBALANCE}
-    diff: Counter[tuple[str, str, str]] = Counter()
+    count: Counter[tuple[str, str, str, str]] = Counter()  # (kind, dimension, split, key)
     for i in items:
-        sign = 1 if i.split == "search" else -1
-        diff[("dimension", i.dimension, "")] += sign
-        diff[("domain", i.dimension, i.domain)] += sign
+        count["dimension", i.dimension, i.split, ""] += 1
+        count["domain", i.dimension, i.split, i.domain] += 1
         for v in i.values:
-            diff[("value", i.dimension, v)] += sign
-    for (kind, dim, key), d in sorted(diff.items()):
-        if abs(d) > limits[kind]:
-            what = dim if kind == "dimension" else f"{dim}, {kind} {key}"
-            msg = f"unbalanced splits for {what}: search minus test = {d} (at most {limits[kind]})"
-            issues.append(ValidationIssue(name, 0, "split", msg))
+            count["value", i.dimension, i.split, v] += 1
+    for dim in DIMENSIONS:
+        for split in FORCED_CHOICE_SPLITS:
+            if not (n := count["dimension", dim, split, ""]):
+                continue
+            values = {v: count["value", dim, split, v] for v in BASIC_VALUES[dim]}
+            if max(values.values()) - min(values.values()) > MAX_VALUE_SPREAD:
+                shown = ", ".join(f"{v} {k}" for v, k in values.items())
+                msg = (
+                    f"{dim}, {split}: unbalanced values ({shown}; at most {MAX_VALUE_SPREAD} apart)"
+                )
+                issues.append(ValidationIssue(name, 0, "split", msg))
+            cap = math.ceil(MAX_DOMAIN_SHARE * n)
+            for domain in DOMAINS:
+                if (k := count["domain", dim, split, domain]) > cap:
+                    msg = (
+                        f"{dim}, {split}: domain {domain} holds {k} of {n} items (at most {cap}: "
+                        f"{MAX_DOMAIN_SHARE:.0%} of the split, rounded up)"
+                    )
+                    issues.append(ValidationIssue(name, 0, "split", msg))
+    limits = {"dimension": 1, "value": MAX_VALUE_IMBALANCE, "domain": MAX_DOMAIN_IMBALANCE}
+    for dim in DIMENSIONS:
+        if not (count["dimension", dim, "search", ""] and count["dimension", dim, "dev", ""]):
+            continue
+        keys = [("dimension", ""), *(("value", v) for v in BASIC_VALUES[dim])]
+        for kind, key in [*keys, *(("domain", d) for d in DOMAINS)]:
+            d = count[kind, dim, "search", key] - count[kind, dim, "dev", key]
+            if abs(d) > limits[kind]:
+                what = dim if kind == "dimension" else f"{dim}, {kind} {key}"
+                msg = (
+                    f"unbalanced splits for {what}: search minus dev = {d:+d} "
+                    f"(at most {limits[kind]})"
+                )
+                issues.append(ValidationIssue(name, 0, "split", msg))
     return issues
 
 
@@ -284,6 +246,7 @@ def validate_forced_choice(
     *,
     prompts_path: str | Path | None = PROMPTS_FILE,
     check_balance: bool = True,
+    splits: tuple[str, ...] = FORCED_CHOICE_SPLITS,
 ) -> list[ValidationIssue]:
     """Check a forced-choice JSONL file and report every defect.
 
@@ -292,8 +255,11 @@ def validate_forced_choice(
         prompts_path: the locating prompts that no situation may duplicate or nearly
             duplicate; ``None`` skips that check (it reads 15,000 prompts, a few seconds).
             Situations repeated within the file are always reported.
-        check_balance: also require balanced search/test splits per dimension, value and
-            domain (issues on line 0, field ``split``).
+        check_balance: also require balanced splits (issues on line 0, field ``split``):
+            within each dimension's split, values at most :data:`MAX_VALUE_SPREAD` apart and
+            no domain over :data:`MAX_DOMAIN_SHARE` of the items; search and dev within one
+            item per dimension and value, two per domain.
+        splits: the allowed values of the ``split`` field (the decision pairs: search/test).
 
     Returns:
         Every issue (bad JSON, missing or unknown field, wrong type, unknown dimension, split,
@@ -309,7 +275,7 @@ def validate_forced_choice(
     items: list[tuple[int, ForcedChoiceItem]] = []
     seen: dict[str, int] = {}
     for lineno, obj in jsonl_lines(name, path.read_bytes(), issues):
-        item, errors = parse_item(obj)
+        item, errors = parse_item(obj, splits=splits)
         issues.extend(ValidationIssue(name, lineno, f, m) for f, m in errors)
         if repeats_id(obj, seen, name, lineno, issues):
             item = None
@@ -317,28 +283,43 @@ def validate_forced_choice(
             items.append((lineno, item))
     if not items and not issues:
         issues.append(ValidationIssue(name, 0, None, "file holds no items"))
-    issues.extend(
-        _overlap_issues(name, items, Path(prompts_path) if prompts_path is not None else None)
-    )
+    prompts = Path(prompts_path) if prompts_path is not None else None
+    issues.extend(overlap_issues(name, [(n, i.situation) for n, i in items], prompts))
     if check_balance and items:
         issues.extend(_balance_issues(name, [i for _, i in items]))
     return issues
 
 
 @functools.lru_cache(maxsize=8)
-def _read(path: str) -> tuple[ForcedChoiceItem, ...]:
+def _read(path: str, splits: tuple[str, ...]) -> tuple[ForcedChoiceItem, ...]:
     # Loading checks each item (cheap); the prompt-overlap and balance checks belong to
     # validation and to the tests of the shipped file.
-    issues = validate_forced_choice(path, prompts_path=None, check_balance=False)
+    issues = validate_forced_choice(path, prompts_path=None, check_balance=False, splits=splits)
     if issues:
         raise DatasetError(issues)
     items: list[ForcedChoiceItem] = []
     for raw in Path(path).read_text(encoding="utf-8").splitlines():
         if raw.strip():
-            item, _ = parse_item(json.loads(raw))
+            item, _ = parse_item(json.loads(raw), splits=splits)
             assert item is not None  # validated above
             items.append(item)
     return tuple(items)
+
+
+def select_items(
+    path: Path, *, dimension: str | None, split: str | None, splits: tuple[str, ...]
+) -> list[ForcedChoiceItem]:
+    """The items of a file whose ``split`` field takes one of ``splits``, optionally of one
+    dimension and split (:func:`load_forced_choice`; the decision pairs pass search/test)."""
+    if dimension is not None and dimension not in DIMENSIONS:
+        raise ValueError(f"Unknown dimension {dimension!r}; expected one of {DIMENSIONS}")
+    if split is not None and split not in splits:
+        raise ValueError(f"Unknown split {split!r}; expected one of {splits}")
+    return [
+        i
+        for i in _read(str(path.resolve()), splits)
+        if (dimension is None or i.dimension == dimension) and (split is None or i.split == split)
+    ]
 
 
 def load_forced_choice(
@@ -351,7 +332,8 @@ def load_forced_choice(
 
     Args:
         dimension: one of :data:`~valuelocate.data.schema.DIMENSIONS`, or ``None`` for all.
-        split: ``search`` (may locate) or ``test`` (evaluates only), or ``None`` for both.
+        split: ``search`` (may locate and choose), ``dev`` (chooses, never locates) or
+            ``test`` (the held-out verdict only), or ``None`` for all three.
         path: a JSONL file of the same schema; the shipped file when ``None``.
 
     Raises:
@@ -359,17 +341,13 @@ def load_forced_choice(
         ValueError: unknown ``dimension`` or ``split``.
 
     Example:
-        >>> items = load_forced_choice(dimension="conservation", split="test")
+        >>> items = load_forced_choice(dimension="conservation", split="dev")
         >>> len(items)
         40
     """
-    if dimension is not None and dimension not in DIMENSIONS:
-        raise ValueError(f"Unknown dimension {dimension!r}; expected one of {DIMENSIONS}")
-    if split is not None and split not in SPLITS:
-        raise ValueError(f"Unknown split {split!r}; expected one of {SPLITS}")
-    items = _read(str(Path(path).resolve() if path is not None else FORCED_CHOICE_FILE))
-    return [
-        i
-        for i in items
-        if (dimension is None or i.dimension == dimension) and (split is None or i.split == split)
-    ]
+    return select_items(
+        Path(path) if path is not None else FORCED_CHOICE_FILE,
+        dimension=dimension,
+        split=split,
+        splits=FORCED_CHOICE_SPLITS,
+    )
