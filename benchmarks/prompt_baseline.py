@@ -1,9 +1,9 @@
 """The prompt baseline (the positive control) on a forced-choice instrument's split.
 
 The comparison grid reads the prompt baseline on the search split only (it is never chosen, so
-it is never read on test). To compare an edit's test-split shift with the prompt's on the same
+it is never read on dev). To compare an edit's dev-split shift with the prompt's on the same
 items, this reads the persona prefix of each pole (``valuelocate.comparison.grid
-.prompt_prefix``) on the first ``--items`` test items of each dimension and prints, per
+.prompt_prefix``) on the first ``--items`` dev items of each dimension and prints, per
 dimension, the shift toward each pole and the gap between the poles' prefixes (affirm prefix
 minus oppose prefix, in nats; positive = the prompt separates the poles the right way).
 
@@ -11,7 +11,11 @@ minus oppose prefix, in nats; positive = the prompt separates the poles the righ
         --no-chat-template --items 40 --json runs/prompt-baseline-gemma.json
 
 ``--instrument decision_pairs`` reads the decision pairs (METHOD.md section 8) instead, and
-``--split search`` the search split (the test split is the default: the moonshot's yardstick).
+``--split search`` the search split. The default split is the forced-choice items' ``dev``
+(the old test split, read many times while choosing: the yardstick of ``valuelocate
+compare``'s dev-split check) and the decision pairs' ``test`` (they have no dev split). The
+forced-choice ``test`` split is the main job's held-out verdict: ``--split test`` reads it,
+which is for after the verdict, never for choosing.
 """
 
 from __future__ import annotations
@@ -33,7 +37,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="default")
     parser.add_argument("--items", type=int, default=40, help="items per dimension")
-    parser.add_argument("--split", choices=("search", "test"), default="test")
+    parser.add_argument(
+        "--split",
+        choices=("search", "dev", "test"),
+        default=None,
+        help="default: dev (forced choice), test (decision pairs)",
+    )
     parser.add_argument(
         "--instrument", choices=("forced_choice", "decision_pairs"), default="forced_choice"
     )
@@ -41,7 +50,10 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
     args = parser.parse_args()
     lm = load_model(args.model)
-    load = load_decision_pairs if args.instrument == "decision_pairs" else load_forced_choice
+    pairs = args.instrument == "decision_pairs"
+    load = load_decision_pairs if pairs else load_forced_choice
+    if args.split is None:
+        args.split = "test" if pairs else "dev"
     items = {
         d: sorted(load(dimension=d, split=args.split), key=lambda i: i.id)[: args.items]
         for d in DIMENSIONS

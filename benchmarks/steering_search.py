@@ -1,17 +1,21 @@
-"""The steering comparison grid on the embedded model: search split to choose, test to verify.
+"""The steering comparison grid on the embedded model: search split to choose, dev to verify.
 
 A thin wrapper over :func:`valuelocate.comparison.run.compare` (the same as
 ``valuelocate compare``) that keeps this script's flags and prints timestamped progress lines.
 Cells (``standard_cells``) run in priority order until ``--minutes`` is spent; the default is
 chosen on the search rows by the rule fixed in advance (most directions beating the control at
 p < 0.01 within the budget, then the larger mean shift toward the targeted pole), and only that
-cell is read once on the TEST split, at the gammas found on the search split.
+cell is read once on the DEV split, at the gammas found on the search split (the dev split was
+the test split until it had been read many times while choosing; the held-out test split is
+the main job's verdict alone, never read here).
 
     PYTHONPATH=src python benchmarks/steering_search.py --out runs/steering-search \
         --minutes 20 --items-per-dimension 20
 
 ``--cells N`` runs the first N standard cells; ``--cells a,b`` names them. Writes grid.json/csv
-(search), verdict.json/csv (test), compare.json and summary.md into --out.
+(search), verdict.json/csv (dev), compare.json and summary.md into --out. ``--test-items`` and
+``--skip-test`` keep their names (those of ``valuelocate compare``) and count or skip the dev
+split's reading.
 """
 
 from __future__ import annotations
@@ -42,9 +46,9 @@ def main() -> None:
     parser.add_argument("--neutral-texts", type=int, default=12)
     parser.add_argument("--budget", default="ppl=1.10", help="ppl=RATIO, kl=NATS or a ratio")
     parser.add_argument("--cells", default="all", help="first N cells, names, or all")
-    parser.add_argument("--skip-test", action="store_true")
+    parser.add_argument("--skip-test", action="store_true", help="no dev-split reading")
     parser.add_argument("--model", default="default")
-    parser.add_argument("--test-items", type=int, default=40, help="test items per dimension")
+    parser.add_argument("--test-items", type=int, default=40, help="dev items per dimension")
     parser.add_argument("--steps", type=int, default=4, help="bisection steps")
     parser.add_argument("--start-gamma", type=float, default=1.0)
     parser.add_argument("--dimensions", default=",".join(DIMENSIONS))

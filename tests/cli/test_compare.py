@@ -1,5 +1,5 @@
 """`valuelocate compare` end to end on the real stories260k model: the files, the chosen cell
-(recomputed from the written rows by the fixed rule), the test split read for that cell only,
+(recomputed from the written rows by the fixed rule), the dev split read for that cell only,
 the tables, the report section from the real output, and bad options refused before any work."""
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def test_compare_end_to_end(tmp_path: Path) -> None:
     assert record["test_read"] is True and record["budget"] == "ppl=1.1"
 
     verdict = [GridRow(**r) for r in json.loads((out / "verdict.json").read_text())]
-    assert {r.config for r in verdict} == {record["chosen"]}  # the test split: chosen cell only
+    assert {r.config for r in verdict} == {record["chosen"]}  # the dev split: chosen cell only
     assert [r.pole for r in verdict] == ["affirm", "oppose"]
     searched = {r.pole: r for r in grid if r.config == record["chosen"]}
     for r in verdict:
@@ -86,17 +86,17 @@ def test_compare_end_to_end(tmp_path: Path) -> None:
         "toward pole",
         "p vs control",
         f"Chosen on the search split: {record['chosen']}",
-        "Test split verdict",
+        "Dev split verdict",
     ):
         assert text in shown.output, text
     summary = (out / "summary.md").read_text()
-    assert f"Test split verdict: {record['chosen']}" in summary
+    assert f"Dev split verdict: {record['chosen']}" in summary
 
     html = compare_section_from_dir(out)
     assert html is not None and "<img" in html
     for cell in CELLS:
         assert cell in html
-    assert "Test split verdict" in html
+    assert "Dev split verdict" in html
 
 
 @pytest.mark.parametrize(

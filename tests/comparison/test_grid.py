@@ -118,3 +118,12 @@ def test_the_word_priming_cell_biases_the_logits_by_the_pairs_answers(stories_lm
     assert rows[0].shift > 0 > rows[1].shift
     with pytest.raises(ValueError, match="pairs source"):
         grid.factories(replace(cell, contrast="descriptions"), "conservation", "affirm")
+
+
+@pytest.mark.parametrize("split", ["dev", "test"])
+def test_the_word_priming_bias_is_never_built_from_dev_or_test_items(stories_lm, split):
+    pairs = {"conservation": [replace(i, split=split) for i in ITEMS["conservation"]]}
+    grid = Grid(stories_lm, ITEMS, pairs_items=pairs, neutral_texts=["The cat sat."], steps=1)
+    cell = Config("pairs+word-priming", "pairs", "none", "word-priming")
+    with pytest.raises(ValueError, match="never build an edit"):
+        grid.factories(cell, "conservation", "affirm")

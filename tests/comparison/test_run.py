@@ -1,5 +1,6 @@
-"""`compare()` as a library call on the real stories260k model: a KL budget, the time limit,
-and the choosing rule on hand-made rows."""
+"""`compare()` as a library call on the real stories260k model: a KL budget, the splits it
+reads (search to choose, dev to check, never test), the time limit, and the choosing rule on
+hand-made rows."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import math
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,6 +16,7 @@ from forced_choice_items import make_row
 from valuelocate.comparison import CompareOptions, compare
 from valuelocate.comparison.rows import GridRow
 from valuelocate.comparison.run import rank
+from valuelocate.data.forced_choice import ForcedChoiceItem, load_forced_choice
 
 from tiny_models import STORIES
 
@@ -32,7 +35,18 @@ TINY = CompareOptions(
 
 
 @needs_stories
-def test_a_kl_budget_pushes_each_edit_to_that_kl(stories_lm, tmp_path: Path) -> None:
+def test_a_kl_budget_pushes_each_edit_to_that_kl(
+    stories_lm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from valuelocate.comparison import run
+
+    splits: list[str | None] = []
+
+    def spy(**kwargs: Any) -> list[ForcedChoiceItem]:
+        splits.append(kwargs.get("split"))
+        return load_forced_choice(**kwargs)
+
+    monkeypatch.setattr(run, "load_forced_choice", spy)
     seen: list[tuple[str, int, int]] = []
     result = compare(
         replace(TINY, budget="kl=0.02"),
@@ -53,6 +67,8 @@ def test_a_kl_budget_pushes_each_edit_to_that_kl(stories_lm, tmp_path: Path) -> 
     assert record["budget"] == "kl=0.02" and record["chosen"] == "desc+residual"
     assert "| kl |" in (tmp_path / "summary.md").read_text()
     assert seen[-1][1] == seen[-1][2] > 0  # the progress bar ends full
+    # Chosen on search, checked on dev; the held-out test split is the main job's verdict's.
+    assert set(splits) == {"search", "dev"}
 
 
 @needs_stories

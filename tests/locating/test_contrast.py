@@ -76,9 +76,11 @@ def test_pair_stats_count_answer_tokens_only(stories):
 
 
 @needs_stories
-def test_pair_stats_refuse_test_items(stories):
-    with pytest.raises(ValueError, match="test split"):
-        pair_stats(stories, [Item("t", "conservation", "x", "y", "z", split="test")])
+@pytest.mark.parametrize("split", ["dev", "test"])
+def test_pair_stats_refuse_dev_and_test_items(stories, split):
+    # Only search items locate: dev chooses, test judges.
+    with pytest.raises(ValueError, match="dev and test splits never locate"):
+        pair_stats(stories, [Item("t", "conservation", "x", "y", "z", split=split)])
 
 
 @needs_stories

@@ -62,7 +62,7 @@ def test_the_section_holds_a_figure_and_every_cell() -> None:
     # Oppose rows are shown toward their pole: a shift of -0.3 is +0.300 toward oppose, its
     # CI [-0.35, -0.25] becomes [+0.250, +0.350].
     assert "+0.300" in html and "[+0.250, +0.350]" in html
-    assert "Test split verdict" not in html
+    assert "Dev split verdict" not in html
 
 
 def test_toward_signs_by_pole() -> None:
@@ -79,7 +79,7 @@ def test_from_a_folder(tmp_path: Path) -> None:
     )
     html = compare_section_from_dir(tmp_path)
     assert html is not None
-    assert "Test split verdict" in html and "kl=0.05" in html
+    assert "Dev split verdict" in html and "kl=0.05" in html
     assert html.count("<table>") == 2
 
 

@@ -1,5 +1,5 @@
 """``valuelocate compare``: the grid of steering methods at matched cost, a table per dimension
-and the chosen cell's test-split verdict."""
+and the chosen cell's dev-split verdict."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def rows_table(title: str, rows: Sequence[GridRow], *, cost: str) -> Table:
 
 
 def print_compare(result: CompareResult, console: Console) -> None:
-    """One table per dimension (search split), the ranking's head and the test verdict."""
+    """One table per dimension (search split), the ranking's head and the dev verdict."""
     kind = result.budget.kind
     for dimension in dict.fromkeys(r.dimension for r in result.rows):
         rows = [r for r in result.rows if r.dimension == dimension]
@@ -62,14 +62,14 @@ def print_compare(result: CompareResult, console: Console) -> None:
         f"control at p < {ALPHA}; mean shift toward the pole {best.mean_toward:+.4f} nats)"
     )
     if result.verdict:
-        title = f"Test split verdict: {result.chosen} at the search gammas"
+        title = f"Dev split verdict: {result.chosen} at the search gammas"
         console.print(rows_table(title, result.verdict, cost=kind))
     if result.not_run:
         console.print(f"Not run (time limit): {', '.join(result.not_run)}")
 
 
 def _compare(options: CompareOptions, *, out: Path, device: str | None) -> None:
-    """Compare steering methods at matched cost: choose on the search split, verify on test."""
+    """Compare steering methods at matched cost: choose on the search split, verify on dev."""
     options.validate()  # every option, before the model is loaded
     console = Console()
     with progress_bar("comparing") as progress:

@@ -1,5 +1,6 @@
 """The comparison: which steering method moves the forced-choice reading most at matched cost,
-and does the chosen one beat its matched control on the test split?
+and does the chosen one beat its matched control on the dev split (``compare``), and the main
+job's edit on the held-out test split (the verdict)?
 
 Modules, in the order the work flows:
 
@@ -11,7 +12,7 @@ Modules, in the order the work flows:
   files.
 - :mod:`~valuelocate.comparison.options`: :class:`CompareOptions` and the standard cells.
 - :mod:`~valuelocate.comparison.run`: :func:`compare` (``valuelocate compare``): search,
-  choose, test.
+  choose, check on dev.
 - :mod:`~valuelocate.comparison.verdict`: the main job's verdict (:func:`run_verdict`); its
   files are read and written by :mod:`valuelocate.artifacts.verdict`.
 """

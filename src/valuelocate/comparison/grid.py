@@ -101,7 +101,8 @@ class Grid:
         items: dimension -> forced-choice items (the search split while choosing).
         budget: the cost budget (perplexity ratio 1.10 by default; ``cost_kind="kl"`` for a
             mean token KL in nats).
-        pairs_items: dimension -> search items for the ``pairs`` source (never test items).
+        pairs_items: dimension -> search items for the ``pairs`` source (never dev or test
+            items).
         neutral_texts: the texts of the cost measure (default: the shipped neutral texts).
         start_gamma, steps: the bisection's first gamma and bisection steps.
         hist_bins: histogram bins of the contrast statistics (3 keeps p and the means exact
@@ -207,7 +208,7 @@ class Grid:
 
     def _residual_vector(self, config: Config, dimension: str) -> tuple[torch.Tensor, int]:
         """The affirm-minus-oppose residual vector at ``config.layer`` (read once: the other
-        pole and the test split reuse it)."""
+        pole and the dev split reuse it)."""
         if config.layer is None:
             raise ValueError("The residual rule needs a layer")
         key = (dimension, config.layer)
@@ -226,14 +227,14 @@ class Grid:
 
     def _answer_log_odds(self, config: Config, dimension: str) -> torch.Tensor:
         """The unigram log-odds of each token between the affirming and the opposing answers
-        of the ``pairs`` source's search items (the items it locates on, never the scored or
-        test ones), each answer tokenized as the reading scores it (cached)."""
+        of the ``pairs`` source's search items (the items it locates on, never the scored,
+        dev or test ones), each answer tokenized as the reading scores it (cached)."""
         if config.contrast != "pairs":
             raise ValueError("The word-priming rule reads the pairs source's answers")
         if dimension not in self._log_odds:
             items = self.pairs_items[dimension]
-            if any(getattr(item, "split", "search") == "test" for item in items):
-                raise ValueError("Test-split items never build an edit; pass search items")
+            if any(getattr(item, "split", "search") in ("dev", "test") for item in items):
+                raise ValueError("Dev- and test-split items never build an edit; pass search items")
             texts = {
                 pole: [
                     answer_text(self.lm, getattr(i, pole), chat_template=self.chat_template)

@@ -167,7 +167,9 @@ class CompareOptions(BudgetSearchOptions):
     items_per_dimension: int = option(
         20, "Search-split forced-choice items per dimension (choosing the cell).", min=1
     )
-    test_items: int = option(40, "Test-split items per dimension (the chosen cell only).", min=1)
+    test_items: int = option(
+        40, "Dev-split items per dimension (the chosen cell's check only).", min=1
+    )
     neutral_texts: int = option(12, "Neutral texts of the cost measure.", min=1)
     band: str = option("auto", "FIRST-LAST layers of band edits, or auto (8-22 of 30, scaled).")
     layer: int | None = option(
@@ -182,10 +184,10 @@ class CompareOptions(BudgetSearchOptions):
     selectivity: bool = option(
         False, "Also read the other dimensions' items under each edit (selectivity; slower)."
     )
-    skip_test: bool = option(False, "Stop after the search split (no test-split verdict).")
+    skip_test: bool = option(False, "Stop after the search split (no dev-split check).")
     also_test: tuple[str, ...] | None = option(
         None,
-        "Comma-separated cells also read on the test split beside the chosen one (reported "
+        "Comma-separated cells also read on the dev split beside the chosen one (reported "
         "side by side, never chosen), e.g. located+dynamic.",
         parse=parse_cells,
     )

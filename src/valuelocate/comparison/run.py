@@ -1,5 +1,5 @@
 """``valuelocate compare``: run the grid of steering methods at matched cost, choose on the
-search split, verify the choice once on the test split.
+search split, verify the choice once on the dev split.
 
 Usage:
 
@@ -14,13 +14,17 @@ cost reaches the budget, against its matched control at the same gamma. ``grid.j
 The cell is then chosen by a rule fixed in advance (:func:`~valuelocate.comparison.rows.score`:
 most directions beating the control at p < 0.01 within budget, then the larger mean shift toward
 the targeted pole; the prompt baseline is a reference, never chosen), and only that cell is read
-on the TEST split, at the gammas found on the search split (the cost does not depend on the
-items), into ``verdict.json``/``verdict.csv``. Reading the test split once, for one cell, is
-what keeps its p-values honest.
+on the DEV split, at the gammas found on the search split (the cost does not depend on the
+items), into ``verdict.json``/``verdict.csv``. Reading the dev split once, for one cell, is
+what keeps its p-values honest. (The dev split is what was the test split until it had been
+read many times while choosing the main job's default; the new ``test`` split is the main
+job's held-out verdict alone, :mod:`valuelocate.comparison.verdict`, and ``compare`` never
+reads it. The options keep their names: ``test_items``, ``skip_test`` and ``also_test``
+(``--test-items`` ...) count and skip the dev-split reading.)
 
 Files in the output folder: ``grid.json``/``.csv`` (search rows), ``verdict.json``/``.csv``
-(test rows of the chosen cell), ``compare.json`` (options, ranking, the chosen cell) and
-``summary.md``.
+(dev rows of the chosen cell), ``compare.json`` (options, ranking, the chosen cell; its
+``test_read`` says whether the dev split was read) and ``summary.md``.
 """
 
 from __future__ import annotations
@@ -69,7 +73,7 @@ class CompareResult:
         options: the options it ran with.
         budget: the parsed budget.
         rows: search-split rows, one per (cell, dimension, pole), in the order run.
-        verdict: test-split rows of the chosen cell, then of the ``also_test`` cells (empty
+        verdict: dev-split rows of the chosen cell, then of the ``also_test`` cells (empty
             with ``skip_test`` or no choice).
         ranking: the cells that can be chosen, best first (the prompt baseline is not one).
         chosen: the chosen cell's name, or ``None``.
@@ -147,7 +151,7 @@ def compare(
     progress: Progress | None = None,
     device: str | None = None,
 ) -> CompareResult:
-    """Run the comparison grid, choose a cell on the search split, read it on the test split.
+    """Run the comparison grid, choose a cell on the search split, read it on the dev split.
 
     Args:
         options: what to run (validated first, before the model is loaded).
@@ -234,8 +238,8 @@ def _verdict(
     report: Callable[[str], None],
     done: list[int],
 ) -> list[GridRow]:
-    """The chosen cell on the test split, at the gammas of the search rows, once."""
-    test = {d: _items(d, "test", options.test_items) for d in dimensions}
+    """The chosen cell on the dev split, at the gammas of the search rows, once."""
+    test = {d: _items(d, "dev", options.test_items) for d in dimensions}
     base = {d: grid.read(items).numpy() for d, items in test.items()}
     verdict = []
     for dimension in dimensions:
@@ -274,7 +278,7 @@ def _verdict(
                 )  # fmt: skip
             )
             report(
-                f"TEST {chosen.name} {dimension}.{pole}: shift {shift.shift:+.4f} "
+                f"DEV {chosen.name} {dimension}.{pole}: shift {shift.shift:+.4f} "
                 f"[{shift.ci_low:+.4f}, {shift.ci_high:+.4f}] control "
                 f"{shift.control_shift:+.4f} p {shift.p_control:.2g}"
             )
@@ -310,7 +314,7 @@ def rows_table(rows: Sequence[GridRow], *, cost: str = "ppl") -> str:
 
 
 def summary_markdown(result: CompareResult) -> str:
-    """``summary.md``: the options, the ranking, the chosen cell, the search and test tables."""
+    """``summary.md``: the options, the ranking, the chosen cell, the search and dev tables."""
     options = result.options
     directions = 2 * len(options.dimensions or DIMENSIONS)
     lines = [
@@ -334,12 +338,12 @@ def summary_markdown(result: CompareResult) -> str:
         wins = sum(r.beats_control(ALPHA) and not r.cost > result.budget.level
                    for r in result.verdict)  # fmt: skip
         lines.append(
-            f"\n## Test split verdict: {result.chosen} ({wins}/{directions} directions beat "
+            f"\n## Dev split verdict: {result.chosen} ({wins}/{directions} directions beat "
             f"the control at p < {ALPHA} within budget)\n"
         )
         lines.append(rows_table(result.verdict, cost=result.budget.kind))
     elif result.chosen is not None:
-        lines.append(f"\nChosen: {result.chosen} (test split not read)\n")
+        lines.append(f"\nChosen: {result.chosen} (dev split not read)\n")
     return "\n".join(lines)
 
 

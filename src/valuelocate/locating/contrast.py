@@ -14,7 +14,8 @@ Usage:
 
 The study's source (``generated``: answers generated with a description in context) is
 ``valuelocate.locating``; these two cost one forward pass per text, seconds on a CPU. The
-pairs source must never see the test split: :func:`pair_stats` refuses items marked test.
+pairs source must never see the dev or test split: :func:`pair_stats` refuses items marked dev
+or test (only search items locate).
 """
 
 from __future__ import annotations
@@ -116,10 +117,13 @@ def pair_stats(
     only the answer's tokens are counted (the context is the same for both poles).
 
     Raises:
-        ValueError: an item of the test split (the test split evaluates, it never locates).
+        ValueError: an item of the dev or test split (dev chooses, test judges; neither
+            locates).
     """
-    if any(getattr(item, "split", "search") == "test" for item in items):
-        raise ValueError("Forced-choice items of the test split never locate; pass search items")
+    if any(getattr(item, "split", "search") in ("dev", "test") for item in items):
+        raise ValueError(
+            "Forced-choice items of the dev and test splits never locate; pass search items"
+        )
     device = input_device(lm.model)
     pad = pad_token_id(lm.tokenizer)
     out = {}

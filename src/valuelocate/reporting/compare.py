@@ -5,7 +5,7 @@ likelihood reading, positive = the right way) with its 95% CI, for both poles, a
 control's shift beside it: a method works where its point clears zero *and* its control.
 
 Usage: ``compare_section(rows)`` with the rows of ``grid.json`` (list of dicts), or
-``compare_section_from_dir(run_dir / "compare")``, which also reads the test-split verdict and
+``compare_section_from_dir(run_dir / "compare")``, which also reads the dev-split verdict and
 the chosen cell when they exist.
 """
 
@@ -146,11 +146,11 @@ def compare_section(
     budget: str | None = None,
 ) -> str:
     """The ``compare`` section: the grid's plot and table (search split), then the chosen
-    cell's test-split verdict when there is one.
+    cell's dev-split verdict when there is one.
 
     Args:
         rows: the rows of ``grid.json``.
-        verdict: the rows of ``verdict.json`` (the chosen cell on the test split).
+        verdict: the rows of ``verdict.json`` (the chosen cell on the dev split).
         chosen: the chosen cell's name (``compare.json``).
         budget: the damage budget, e.g. ``ppl=1.1``, for the text.
     """
@@ -169,7 +169,7 @@ def compare_section(
     if chosen:
         parts.append(f"<p>Chosen on the search split: <strong>{esc(chosen)}</strong>.</p>")
     if verdict:
-        parts.append("<h3>Test split verdict (the chosen cell, read once)</h3>")
+        parts.append("<h3>Dev split verdict (the chosen cell, read once)</h3>")
         parts.append(rows_table(verdict))
     return section("compare", "Steering methods at matched cost", "".join(parts))
 
