@@ -9,13 +9,17 @@ A run directory (``RUN_DIR``) holds:
 - ``checkpoints/{dimension}.{pole}.safetensors``: partial statistics of an unfinished pole,
   with the number of prompts done in their metadata (removed when the pole finishes).
 - ``neurons.safetensors``: the selected neuron sets (``{dimension}.{pole}.{field}``, see
-  :mod:`~valuelocate.artifacts.neurons`), and ``neurons.json``, a readable summary of them.
+  :mod:`~valuelocate.artifacts.neurons`) and the sparsity ladders (``ladder.{dimension}.*``,
+  see :mod:`~valuelocate.artifacts.ladders`), and ``neurons.json``, a readable summary of both.
+- ``contrast/{dimension}.pairs.safetensors``: the per-item differences each ladder was
+  ranked by.
 - ``summary.json`` (:class:`RunSummary`): sparsity per dimension and pole, layer profile,
   overlaps.
 
 Modules: :mod:`~valuelocate.artifacts.files` (atomic writes, JSON, :class:`ArtifactError`),
 :mod:`~valuelocate.artifacts.records` (the typed JSON files),
 :mod:`~valuelocate.artifacts.neurons` (the neuron-set file),
+:mod:`~valuelocate.artifacts.ladders` (the sparsity ladders in it),
 :mod:`~valuelocate.artifacts.verdict` (``verdict/``: the verdict's record and edits, read back
 by ``run_edit`` and ``serve``) and :mod:`~valuelocate.artifacts.export` (``export_run``: a run
 as a folder for the Hub). The last two are imported by their module path.
@@ -31,6 +35,11 @@ from valuelocate.artifacts.files import (
     library_versions,
     read_json,
     write_json,
+)
+from valuelocate.artifacts.ladders import (
+    load_item_differences,
+    load_ladders,
+    save_ladders,
 )
 from valuelocate.artifacts.neurons import (
     NEURONS_FORMAT,
@@ -60,9 +69,12 @@ __all__ = [
     "RunSummary",
     "atomic_write",
     "library_versions",
+    "load_item_differences",
+    "load_ladders",
     "load_neuron_sets",
     "neuron_sets_summary",
     "read_json",
+    "save_ladders",
     "save_neuron_sets",
     "write_json",
 ]

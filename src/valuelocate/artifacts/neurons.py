@@ -4,7 +4,9 @@ Tensors ``{dimension}.{pole}.{field}`` (``field`` in :data:`~valuelocate.selecti
 and a JSON header: format and version, the model's family and geometry, the dimensions, each
 dimension's selection method and parameters, plus free-form metadata (the run's model, config
 hash and site). :func:`save_neuron_sets` writes it, :func:`load_neuron_sets` reads it back
-with checks; ``neurons.json`` (:func:`neuron_sets_summary`) is its readable view.
+with checks; ``neurons.json`` (:func:`neuron_sets_summary`) is its readable view. The same file
+may also hold the sparsity ladders (keys ``ladder.*`` and header ``ladders``, see
+:mod:`~valuelocate.artifacts.ladders`), which the neuron-set reader passes over.
 
 Example:
     >>> save_neuron_sets(run_dir / "neurons.safetensors", {"conservation": selection}, shape)
@@ -20,7 +22,7 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, safe_open, save_file
+from safetensors.torch import safe_open, save_file
 
 from valuelocate.architectures import ModelShape
 from valuelocate.artifacts.files import ArtifactError, atomic_write
@@ -28,6 +30,8 @@ from valuelocate.selection import POLES, SET_FIELDS, NeuronSet, Selection
 
 NEURONS_FORMAT = "valuelocate.NeuronSets"
 NEURONS_VERSION = "1"
+# Tensors of the sparsity ladders (valuelocate.artifacts.ladders), not of the neuron sets.
+LADDER_PREFIX = "ladder."
 
 
 def save_neuron_sets(
@@ -80,7 +84,9 @@ def load_neuron_sets(path: str | Path, *, expect: ModelShape | None = None) -> d
     try:
         with safe_open(str(path), framework="pt") as handle:
             header = dict(handle.metadata() or {})
-        tensors = load_file(str(path))
+            names = handle.keys()  # a safe_open handle is not iterable itself
+            # The ladders' tensors are not neuron sets: they are not even read.
+            tensors = {k: handle.get_tensor(k) for k in names if not k.startswith(LADDER_PREFIX)}
     except FileNotFoundError as exc:
         raise ArtifactError(f"{path} does not exist (run `valuelocate locate` first)") from exc
     except (SafetensorError, RuntimeError, OSError) as exc:

@@ -22,6 +22,7 @@ from typing import Any
 
 from valuelocate.comparison.grid import Config
 from valuelocate.evaluation.options import parse_dimensions, parse_names
+from valuelocate.locating.ladder import default_band as band_layers
 from valuelocate.optionspec import option
 from valuelocate.steering.budget import BudgetSearchOptions
 from valuelocate.vocab import DIMENSIONS, POLES
@@ -37,8 +38,10 @@ WORD_PRIMING_CELL = "pairs+word-priming"
 
 def default_band(num_layers: int) -> tuple[int, int]:
     """The first and last layer of the default band: layers 8-22 of a 30-layer model, scaled
-    (the middle of the network, where the issue's probe found value directions)."""
-    return round(num_layers * 8 / 30), min(num_layers - 1, round(num_layers * 22 / 30))
+    (the middle of the network, where the issue's probe found value directions; the one rule
+    is :func:`valuelocate.locating.ladder.default_band`, which the located ladders use)."""
+    layers = band_layers(num_layers)
+    return layers[0], layers[-1]
 
 
 def default_layer(num_layers: int) -> int:

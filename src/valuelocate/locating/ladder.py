@@ -1,0 +1,272 @@
+"""The sparsity ladder of a model: per dimension, the middle band's neurons ranked by the
+forced-choice pairs' paired effect size (METHOD.md section 8, "The sparsity curve").
+
+Usage:
+
+1. ``diffs = item_differences(lm, items, default_band(num_layers))``: per search item, the
+   mean ``act`` activation over the affirming answer's tokens minus the mean over the opposing
+   answer's, each answer read after the item's situation (as
+   :func:`~valuelocate.locating.contrast.pair_stats` reads them), ``[items, layers, neurons]``.
+2. ``ladder = build_ladder(diffs, dimension=..., layers=band, total_neurons=...)`` ranks the
+   band by dz and fixes the points (0.1% ... 10% of all neurons, then the band).
+3. ``ladders, diffs = locate_ladders(lm, DIMENSIONS)`` does both for every dimension on the
+   search split; ``valuelocate locate`` runs it after the neuron sets and writes the result
+   into the run (:func:`valuelocate.artifacts.save_ladders`), where the verdict reads it.
+
+Only search items locate: the ``dev`` and ``test`` splits are refused by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from valuelocate.architectures import ArchSpec, model_shape
+from valuelocate.artifacts import ArtifactError
+from valuelocate.artifacts.ladders import load_item_differences, load_ladders
+from valuelocate.data.forced_choice import ForcedChoiceLike, load_forced_choice
+from valuelocate.forward import input_device, position_ids
+from valuelocate.hooks import trace_neurons
+from valuelocate.models import LoadedModel
+from valuelocate.prompting import answer_ids, context_ids, left_pad, pad_token_id
+from valuelocate.steering.ladder import (
+    DEFAULT_FRACTIONS,
+    Ladder,
+    build_ladder,
+    ladder_points,
+    paired_effect,
+)
+from valuelocate.vocab import POLES
+
+__all__ = [
+    "DEFAULT_FRACTIONS",
+    "REFUSED_SPLITS",
+    "Ladder",
+    "RunLadders",
+    "build_ladder",
+    "default_band",
+    "item_differences",
+    "ladders_of_run",
+    "locate_ladders",
+    "paired_effect",
+]
+
+# What a locate run writes, by dimension: (ladders, per-item differences, item ids).
+RunLadders = tuple[dict[str, Ladder], dict[str, Tensor], dict[str, list[str]]]
+
+# Splits that evaluate: never used to rank neurons.
+REFUSED_SPLITS: tuple[str, ...] = ("dev", "test")
+
+
+def default_band(num_layers: int) -> tuple[int, ...]:
+    """The middle band's layers: 8-22 of a 30-layer model, scaled to ``num_layers`` (the
+    middle of the network, where the issue's probe found value directions).
+
+    Example:
+        >>> default_band(5)
+        (1, 2, 3, 4)
+    """
+    first = round(num_layers * 8 / 30)
+    last = min(num_layers - 1, round(num_layers * 22 / 30))
+    return tuple(range(first, last + 1))
+
+
+def item_differences(
+    lm: LoadedModel,
+    items: Sequence[ForcedChoiceLike],
+    layers: Sequence[int],
+    *,
+    chat_template: bool = True,
+    batch_size: int = 16,
+    arch: ArchSpec | None = None,
+) -> Tensor:
+    """Per item, the affirming answer's mean activation minus the opposing answer's.
+
+    Each answer is read after its item's situation as context (``context_ids + answer_ids``,
+    left padded, only the answer's tokens counted), as
+    :func:`~valuelocate.locating.contrast.pair_stats` reads it; the per-answer means are
+    taken in float64.
+
+    Args:
+        lm: the model.
+        items: forced-choice items of the search split.
+        layers: model layers to read, in the output's order (distinct).
+        chat_template: read through the chat template when the tokenizer has one.
+        batch_size: answers per forward.
+        arch: an architecture override for a family outside the table.
+
+    Returns:
+        ``[len(items), len(layers), neurons_per_layer]`` float32 at the ``act`` site.
+
+    Raises:
+        ValueError: an item of the ``dev`` or ``test`` split, or repeated layers.
+
+    Example:
+        >>> diffs = item_differences(lm, load_forced_choice(split="search"), (1, 2, 3, 4))
+    """
+    refused = [i for i in items if getattr(i, "split", "search") in REFUSED_SPLITS]
+    if refused:
+        split = getattr(refused[0], "split", "?")
+        raise ValueError(
+            f"Item {refused[0].id!r} is of the {split} split: only search items locate"
+        )
+    layers = [int(i) for i in layers]
+    if len(set(layers)) != len(layers):
+        raise ValueError(f"Layers {layers} repeat a layer")
+    position = {layer: p for p, layer in enumerate(layers)}
+    neurons = model_shape(lm.model, arch).neurons_per_layer
+    device = input_device(lm.model)
+    pad = pad_token_id(lm.tokenizer)
+    contexts = [context_ids(lm, i.situation.strip(), chat_template=chat_template) for i in items]
+    means = {}
+    for pole in POLES:
+        out = torch.zeros(len(items), len(layers), neurons, dtype=torch.float64)
+        rows = [
+            (context, answer_ids(lm, getattr(item, pole), chat_template=chat_template))
+            for context, item in zip(contexts, items, strict=True)
+        ]
+        for begin in range(0, len(rows), batch_size):
+            chunk = rows[begin : begin + batch_size]
+            ids, mask = left_pad([context + answer for context, answer in chunk], pad)
+            width = ids.shape[1]
+            scope = torch.zeros((len(chunk), width), dtype=torch.bool)
+            for i, (_context, answer) in enumerate(chunk):
+                scope[i, width - len(answer) :] = True  # the answer's tokens only
+            counts = scope.sum(1, keepdim=True).double()  # [b, 1]
+            scope_on = scope.to(device).unsqueeze(-1)  # [b, s, 1]
+
+            def add_means(
+                layer: int,
+                values: Tensor,  # [b, s, neurons]
+                _mask: Tensor,
+                _on: Tensor = scope_on,
+                _counts: Tensor = counts,
+                _out: Tensor = out,
+                _begin: int = begin,
+            ) -> None:
+                sums = torch.where(_on, values.double(), 0.0).sum(dim=1).cpu()  # [b, neurons]
+                _out[_begin : _begin + sums.shape[0], position[layer]] = sums / _counts
+
+            with (
+                torch.no_grad(),
+                trace_neurons(lm.model, add_means, site="act", layers=layers, arch=arch),
+            ):
+                lm.model(
+                    input_ids=ids.to(device),
+                    attention_mask=mask.to(device),
+                    position_ids=position_ids(mask).to(device),
+                )
+        means[pole] = out
+    return (means["affirm"] - means["oppose"]).float()
+
+
+def locate_ladders(
+    lm: LoadedModel,
+    dimensions: Sequence[str],
+    *,
+    fractions: Sequence[float] = DEFAULT_FRACTIONS,
+    band: Sequence[int] | None = None,
+    chat_template: bool = True,
+    progress: Callable[[str], None] | None = None,
+    arch: ArchSpec | None = None,
+) -> tuple[dict[str, Ladder], dict[str, Tensor]]:
+    """Every dimension's ladder on the forced-choice search items.
+
+    Args:
+        lm: the model.
+        dimensions: which dimensions.
+        fractions: the points below the band, as fractions of all MLP neurons.
+        band: the band's layers; :func:`default_band` when None.
+        chat_template: read the items through the chat template.
+        progress: told ``"ladder {dimension}: N items"`` as each dimension starts.
+        arch: an architecture override for a family outside the table.
+
+    Returns:
+        ``(ladders, diffs)``: dimension -> :class:`Ladder`, and dimension -> the per-item
+        differences ``[items, layers, neurons]`` float32 (the label shuffles' input).
+
+    Example:
+        >>> ladders, diffs = locate_ladders(lm, ("conservation",))
+        >>> ladders["conservation"].counts(0)
+    """
+    shape = model_shape(lm.model, arch)
+    layers = default_band(shape.num_layers) if band is None else tuple(sorted(set(band)))
+    ladders: dict[str, Ladder] = {}
+    diffs: dict[str, Tensor] = {}
+    for dimension in dimensions:
+        items = load_forced_choice(dimension=dimension, split="search")
+        if progress is not None:
+            progress(f"ladder {dimension}: {len(items)} items")
+        diffs[dimension] = item_differences(
+            lm, items, layers, chat_template=chat_template, arch=arch
+        )
+        ladders[dimension] = build_ladder(
+            diffs[dimension],
+            dimension=dimension,
+            layers=layers,
+            total_neurons=shape.total_neurons,
+            fractions=fractions,
+        )
+    return ladders, diffs
+
+
+def ladders_of_run(
+    lm: LoadedModel,
+    run_dir: str | Path,
+    dimensions: Sequence[str],
+    *,
+    fractions: Sequence[float] = DEFAULT_FRACTIONS,
+    chat_template: bool = True,
+    reuse: bool = False,
+    arch: ArchSpec | None = None,
+) -> RunLadders:
+    """The ladders a locate run writes: with ``reuse`` (a resumed run), a dimension whose
+    ladder ``run_dir`` already holds for the same band, points and search items is read
+    back instead of recomputed; the others are computed.
+
+    Returns:
+        ``(ladders, diffs, item_ids)``, each by dimension: what
+        :func:`valuelocate.artifacts.save_ladders` takes.
+    """
+    shape = model_shape(lm.model, arch)
+    band = default_band(shape.num_layers)
+    points = ladder_points(
+        fractions, total_neurons=shape.total_neurons, band_size=len(band) * shape.neurons_per_layer
+    )
+    ids = {
+        d: [item.id for item in load_forced_choice(dimension=d, split="search")] for d in dimensions
+    }
+    ladders: dict[str, Ladder] = {}
+    diffs: dict[str, Tensor] = {}
+    if reuse:
+        try:
+            stored = load_ladders(run_dir)
+        except ArtifactError:
+            stored = {}  # none yet (or damaged): compute them
+        for dimension, ladder in stored.items():
+            if dimension not in ids or ladder.layers != band:
+                continue
+            if (ladder.sizes, ladder.labels) != points or ladder.items != len(ids[dimension]):
+                continue
+            try:
+                values, stored_ids = load_item_differences(run_dir, dimension)
+            except ArtifactError:
+                continue
+            if stored_ids == ids[dimension]:
+                ladders[dimension], diffs[dimension] = ladder, values
+    missing = [d for d in dimensions if d not in ladders]
+    if missing:
+        fresh, fresh_diffs = locate_ladders(
+            lm, missing, fractions=fractions, band=band, chat_template=chat_template, arch=arch
+        )
+        ladders.update(fresh)
+        diffs.update(fresh_diffs)
+    order = list(dimensions)
+    return (
+        {d: ladders[d] for d in order},
+        {d: diffs[d] for d in order},
+        {d: ids[d] for d in order},
+    )
