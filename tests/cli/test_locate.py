@@ -4,13 +4,17 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
+import pytest
 import typer
 from rich.console import Console
 from typer.testing import CliRunner
 
 from valuelocate.artifacts.records import PoleSparsity, RunSummary
+from valuelocate.cli import locate as cli_locate
 from valuelocate.cli.locate import locate_command, print_summary
+from valuelocate.locating import LocateOptions
 
 
 def test_help_lists_the_commands_own_flags() -> None:
@@ -18,8 +22,26 @@ def test_help_lists_the_commands_own_flags() -> None:
     app.command()(locate_command)
     shown = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "200"})
     assert shown.exit_code == 0, shown.output
-    for flag in ("--out", "--dist-timeout", "--resume", "--model", "--dimensions"):
+    for flag in ("--out", "--dist-timeout", "--resume", "--model", "--dimensions", "--no-ladder",
+                 "--ladder-fractions", "0.001,0.003,0.01,0.03,0.1"):  # fmt: skip
         assert flag in shown.output
+
+
+def test_the_ladder_flags_reach_the_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[LocateOptions] = []
+    monkeypatch.setattr(cli_locate, "_run", lambda options, out, **_: seen.append(options))
+    app = typer.Typer()
+    app.command()(locate_command)
+    runner = CliRunner()
+    out = ["--out", str(Path("unused"))]
+    assert runner.invoke(app, out).exit_code == 0
+    assert seen[-1].ladder is True and seen[-1].ladder_fractions == (0.001, 0.003, 0.01, 0.03, 0.1)
+    given = runner.invoke(app, [*out, "--no-ladder", "--ladder-fractions", "0.01,0.2"])
+    assert given.exit_code == 0, given.output
+    assert seen[-1].ladder is False and seen[-1].ladder_fractions == (0.01, 0.2)
+    bad = runner.invoke(app, [*out, "--ladder-fractions", "0.2,0.01"])
+    assert bad.exit_code != 0 and len(seen) == 2
+    assert "--ladder-fractions must ascend" in f"{bad.output}{bad.exception}"
 
 
 def test_summary_tables_split_the_layers_and_show_the_overlaps() -> None:

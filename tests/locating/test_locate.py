@@ -25,11 +25,21 @@ from valuelocate.architectures import (
     ModelShape,
     UnsupportedArchitectureError,
 )
-from valuelocate.artifacts import ArtifactError, RunManifest, RunSummary, load_neuron_sets
+from valuelocate.artifacts import (
+    ArtifactError,
+    RunManifest,
+    RunSummary,
+    load_item_differences,
+    load_ladders,
+    load_neuron_sets,
+)
 from valuelocate.data import DatasetError, load_descriptions, load_prompts, record_to_dict
+from valuelocate.data.forced_choice import load_forced_choice
 from valuelocate.hooks import capture_activations
+from valuelocate.locating import ladder as ladder_module
 from valuelocate.locating.jobs import build_jobs
-from valuelocate.locating.options import LocateOptions
+from valuelocate.locating.ladder import build_ladder, item_differences
+from valuelocate.locating.options import LocateOptions, parse_fractions
 from valuelocate.locating.pipeline import locate
 from valuelocate.locating.run import run_pole
 from valuelocate.models import LoadedModel, load_model
@@ -256,6 +266,73 @@ def test_cli_locate_runs_and_prints_the_summary(tmp_path) -> None:
     assert "Traceback" not in bad.stderr
 
 
+# ---------------------------------------------------------------------- pipeline: ladders
+
+
+def test_locate_writes_the_ladders_of_the_search_items(finished_run, lm) -> None:  # type: ignore[no-untyped-def]
+    run_dir = finished_run.run_dir
+    ladders = load_ladders(run_dir)
+    assert list(ladders) == ["conservation", "self_enhancement"]
+    for dimension, ladder in ladders.items():
+        items = load_forced_choice(dimension=dimension, split="search")
+        diffs, ids = load_item_differences(run_dir, dimension)
+        assert ids == [item.id for item in items]
+        # The same forward passes, so the same numbers bit for bit (site act, whatever --site).
+        assert torch.equal(diffs, item_differences(lm, items, (1, 2, 3, 4)))
+        again = build_ladder(diffs, dimension=dimension, layers=(1, 2, 3, 4), total_neurons=860)
+        for name in ("order", "effect", "delta"):
+            assert torch.equal(getattr(again, name), getattr(ladder, name)), name
+        assert ladder.sizes == (1, 3, 9, 26, 86, 688) and ladder.layers == (1, 2, 3, 4)
+    readable = json.loads((run_dir / "neurons.json").read_text())
+    points = readable["conservation"]["ladder"]["points"]
+    assert [p["label"] for p in points] == ["0.1%", "0.3%", "1%", "3%", "10%", "band"]
+    counts = ladders["conservation"].counts(2)
+    assert points[2]["per_layer"] == {str(layer): n for layer, n in counts.items()}
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert "ladder" not in manifest["options"], "the defaults are not recorded (old runs resume)"
+
+
+def test_a_resume_reuses_a_finished_ladder_and_rebuilds_a_changed_one(  # type: ignore[no-untyped-def]
+    finished_run, lm, tmp_path, monkeypatch
+) -> None:
+    import shutil
+
+    run_dir = tmp_path / "copy"
+    shutil.copytree(finished_run.run_dir, run_dir)
+    before = load_ladders(run_dir)["conservation"]
+
+    def refuse(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("a finished ladder was computed again")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ladder_module, "locate_ladders", refuse)
+        locate(OPTIONS, run_dir, lm=lm, resume=True)
+    assert torch.equal(load_ladders(run_dir)["conservation"].delta, before.delta)
+    # Other fractions: the resume is allowed (they decide the ladder only) and rebuilds it.
+    locate(dataclasses.replace(OPTIONS, ladder_fractions=(0.01,)), run_dir, lm=lm, resume=True)
+    changed = load_ladders(run_dir)["conservation"]
+    assert changed.sizes == (9, 688) and torch.equal(changed.order, before.order)
+    assert RunManifest.read(run_dir).options["ladder_fractions"] == [0.01]
+    # Without a ladder, then resumed with the defaults (as a run from before ladders is).
+    locate(dataclasses.replace(OPTIONS, ladder=False), run_dir, lm=lm, resume=True)
+    with pytest.raises(ArtifactError, match="holds no sparsity ladder"):
+        load_ladders(run_dir)
+    assert load_neuron_sets(run_dir)["conservation"].affirm.method == "delta-p"
+    locate(OPTIONS, run_dir, lm=lm, resume=True)
+    assert torch.equal(load_ladders(run_dir)["conservation"].effect, before.effect)
+
+
+def test_ladder_options_are_checked() -> None:
+    assert parse_fractions("0.001, 0.01") == (0.001, 0.01) and parse_fractions("") == ()
+    with pytest.raises(ValueError, match="--ladder-fractions takes"):
+        parse_fractions("1%")
+    for bad in ((0.1, 0.01), (0.0,), (0.5, 1.0), (0.1, 0.1)):
+        with pytest.raises(ValueError, match="--ladder-fractions must"):
+            dataclasses.replace(OPTIONS, ladder_fractions=bad).validate()
+    view = dataclasses.replace(OPTIONS, ladder=False).manifest_view()
+    assert view["ladder"] is False and view["ladder_fractions"] == [0.001, 0.003, 0.01, 0.03, 0.1]
+
+
 # ---------------------------------------------------------------------- pipeline: arch=
 
 
@@ -299,6 +376,8 @@ def test_arch_override_locates_a_family_outside_the_table(lm, tmp_path) -> None:
     assert manifest.arch == dataclasses.asdict(spec)
     sets = load_neuron_sets(result.run_dir, expect=result.shape)
     assert len(sets["conservation"].affirm) >= 10  # min_required=10
+    ladder = load_ladders(result.run_dir)["conservation"]  # read through the override too
+    assert ladder.layers == (1,) and ladder.sizes == (1, 3, 8, 26, 128)
     # The statistics are the override's neurons: equal to a brute-force capture with it.
     job = build_jobs(options, load_prompts(split="search"), load_descriptions())[0]
     values = _brute_force_values(tiny, job, options, arch=spec)

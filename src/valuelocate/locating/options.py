@@ -16,12 +16,17 @@ from valuelocate.architectures import SITES, Site
 from valuelocate.data import DIMENSIONS
 from valuelocate.optionspec import option
 from valuelocate.selection import SELECTION_METHODS, get_method
+from valuelocate.steering.ladder import DEFAULT_FRACTIONS
 from valuelocate.vocab import SCOPES, Scope
 
 # Where the poles' activations come from (see LocateOptions.contrast).
 CONTRAST_SOURCES: tuple[str, ...] = ("generated", "descriptions", "pairs")
 
 BACKENDS = ("transformers", "vllm")
+
+# Options that decide only the sparsity ladder, which a resume recomputes when they change:
+# a resume may differ in them (see valuelocate.locating.pipeline).
+LADDER_OPTIONS: tuple[str, ...] = ("ladder", "ladder_fractions")
 
 
 def parse_params(items: Iterable[str] | Mapping[str, Any]) -> dict[str, Any]:
@@ -42,6 +47,22 @@ def parse_params(items: Iterable[str] | Mapping[str, Any]) -> dict[str, Any]:
         except json.JSONDecodeError:
             params[key.strip().replace("-", "_")] = raw
     return params
+
+
+def parse_fractions(value: str | Iterable[float]) -> tuple[float, ...]:
+    """``"0.001,0.01"`` -> ``(0.001, 0.01)``; a sequence of numbers is kept as floats.
+
+    Raises:
+        ValueError: an entry is not a number (naming ``--ladder-fractions``).
+    """
+    if not isinstance(value, str):
+        return tuple(float(f) for f in value)
+    try:
+        return tuple(float(f) for f in value.split(",") if f.strip())
+    except ValueError as exc:
+        raise ValueError(
+            f"--ladder-fractions takes comma-separated numbers, got {value!r}"
+        ) from exc
 
 
 def parse_dimensions(value: str | Iterable[str]) -> tuple[str, ...]:
@@ -86,6 +107,10 @@ class LocateOptions:
             Recorded in the manifest only when not ``generated``.
         all_statistics: keep every statistic of :data:`~valuelocate.stats.STATISTICS`, not
             only the ones the method ``needs`` (recorded in the manifest only when set).
+        ladder, ladder_fractions: also compute the sparsity ladders
+            (:mod:`~valuelocate.locating.ladder`; the transformers backend only) at these
+            fractions of all MLP neurons. They decide the ladder alone: recorded in the
+            manifest only when not the defaults, and a resume may change them.
     """
 
     model: str = option("default", "'default' (embedded SmolLM2), a local folder or a hub id.",
@@ -153,6 +178,17 @@ class LocateOptions:
         "the pole's description in context), descriptions (the descriptions themselves, no "
         "generation: seconds on a CPU) or pairs (the forced-choice search items' answers).",
     )
+    ladder: bool = option(
+        True,
+        "Also rank the band's neurons by the pairs contrast's paired effect size at a ladder "
+        "of sparsities (the verdict edits these).",
+    )
+    ladder_fractions: tuple[float, ...] = option(
+        DEFAULT_FRACTIONS,
+        "Comma-separated fractions of all MLP neurons at which the ladder edits its top "
+        "neurons, each in (0, 1), ascending; the whole band is always the last point.",
+        parse=parse_fractions,
+    )
 
     def validate(self) -> None:
         """Raise ValueError naming the bad option."""
@@ -183,6 +219,11 @@ class LocateOptions:
             )
         if self.contrast != "generated" and self.backend != "transformers":
             raise ValueError("--contrast descriptions and pairs run on the transformers backend")
+        fractions = tuple(self.ladder_fractions)
+        if any(not 0.0 < f < 1.0 for f in fractions):
+            raise ValueError(f"--ladder-fractions must each lie in (0, 1), got {fractions}")
+        if any(b <= a for a, b in zip(fractions, fractions[1:], strict=False)):
+            raise ValueError(f"--ladder-fractions must ascend strictly, got {fractions}")
 
     def manifest_view(self) -> dict[str, Any]:
         """The options as JSON (what must match for a resume)."""
@@ -193,6 +234,9 @@ class LocateOptions:
             del data["all_statistics"]
         if self.contrast == "generated":  # the same for the contrast source
             del data["contrast"]
+        data["ladder_fractions"] = list(self.ladder_fractions)
+        if self.ladder and tuple(self.ladder_fractions) == DEFAULT_FRACTIONS:  # the same
+            del data["ladder"], data["ladder_fractions"]
         return data
 
     def statistics(self) -> frozenset[str] | None:

@@ -14,6 +14,10 @@ Usage:
    :mod:`valuelocate.locating.distributed`).
 4. The selection method turns the two poles' statistics of each dimension into neuron sets;
    everything lands in the run directory (see :mod:`valuelocate.artifacts`).
+5. With ``options.ladder`` (the default) the sparsity ladders follow: each dimension's band
+   neurons ranked by the forced-choice pairs' paired effect size
+   (:mod:`valuelocate.locating.ladder`), written into the same ``neurons.safetensors``. A
+   resume reads back a ladder already built for the same band, points and items.
 """
 
 from __future__ import annotations
@@ -35,13 +39,15 @@ from valuelocate.artifacts import (
     RunSummary,
     library_versions,
     neuron_sets_summary,
+    save_ladders,
     save_neuron_sets,
     write_json,
 )
 from valuelocate.artifacts.lock import LOCK_NAME, RunLock
 from valuelocate.locating.distributed import Shard
 from valuelocate.locating.jobs import PoleJob, build_jobs, load_dataset
-from valuelocate.locating.options import LocateOptions
+from valuelocate.locating.ladder import RunLadders, ladders_of_run
+from valuelocate.locating.options import LADDER_OPTIONS, LocateOptions
 from valuelocate.locating.run import PoleProgress, run_or_resume
 from valuelocate.locating.summary import summarize
 from valuelocate.models import LoadedModel, load_model
@@ -101,7 +107,11 @@ def _check_resumable(run_dir: Path, manifest: RunManifest) -> None:
     """Refuse to resume a run made with other options, model, data or architecture override."""
     old = RunManifest.read(run_dir / "manifest.json")
     for key in ("options", "dataset", "arch"):
-        if getattr(old, key) != getattr(manifest, key):
+        before, now = getattr(old, key), getattr(manifest, key)
+        if key == "options":  # the ladder's options decide the ladder alone: it is recomputed
+            before, now = ({k: v for k, v in o.items() if k not in LADDER_OPTIONS}
+                           for o in (before, now))  # fmt: skip
+        if before != now:
             raise ValueError(
                 f"Cannot resume {run_dir}: its {key} differ from this command's. Use the same "
                 "options as the interrupted run, or a new --out directory."
@@ -190,7 +200,7 @@ def _resume_or_start(
     if resume and shard.is_main:
         # A process killed inside an atomic write leaves its temporary file; under the lock
         # no live process owns one, so they go.
-        for folder in (run_dir, run_dir / "stats", run_dir / "checkpoints"):
+        for folder in (run_dir, run_dir / "stats", run_dir / "checkpoints", run_dir / "contrast"):
             for tmp in folder.glob(".*.tmp") if folder.is_dir() else ():
                 tmp.unlink(missing_ok=True)
     return _locate(options, run_dir, resume, lm, progress, shard, arch)
@@ -247,7 +257,18 @@ def _locate(
         selections[dimension] = method(affirm, oppose)
     summary = summarize(selections, shape)
     if shard.is_main:
-        _write_results(run_dir, selections, shape, summary, manifest, lm, options)
+        ladders = None
+        if options.ladder and isinstance(lm, LoadedModel):  # another backend has no hooks
+            ladders = ladders_of_run(
+                lm,
+                run_dir,
+                options.dimensions,
+                fractions=options.ladder_fractions,
+                chat_template=options.chat_template,
+                reuse=resume,
+                arch=arch,
+            )
+        _write_results(run_dir, selections, shape, summary, manifest, lm, options, ladders)
     shard.barrier()  # the other ranks end when the artifacts are written
     return LocateResult(run_dir, shape, all_stats, selections, summary)
 
@@ -283,8 +304,9 @@ def _write_results(
     manifest: RunManifest,
     lm: Any,
     options: LocateOptions,
+    ladders: RunLadders | None,
 ) -> None:
-    """Write the neuron sets, the summary, and mark the manifest complete."""
+    """Write the neuron sets and the ladders, the summary, and mark the manifest complete."""
     save_neuron_sets(
         run_dir / "neurons.safetensors",
         selections,
@@ -292,6 +314,8 @@ def _write_results(
         metadata={"config_hash": lm.config_hash, "model": options.model, "site": options.site},
     )
     write_json(run_dir / "neurons.json", neuron_sets_summary(selections))
+    if ladders is not None:
+        save_ladders(run_dir, *ladders)
     summary.write(run_dir / "summary.json")
     manifest.status = "complete"
     manifest.write(run_dir / "manifest.json")
