@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from valuelocate.comparison.verdict import METHODS, Verdict, VerdictOptions, run_verdict
+from valuelocate.comparison.verdict import Verdict, VerdictOptions, run_verdict
 from valuelocate.evaluation import EvaluateOptions, EvaluationResult, evaluate
 from valuelocate.evaluation.judges import parse_judge_spec
 from valuelocate.evaluation.options import parse_gammas
@@ -49,12 +49,14 @@ class RunOptions:
     seed: int = option(0, "Seed of every random choice.")
     device: str | None = option(None, "cpu, cuda, ...")
     verdict: bool = option(
-        True, "Judge the default steering and the study's rule against their controls."
+        True, "Judge the located sets against random sets, label shuffles, word priming."
     )
     budget: str = option(
         "ppl=1.10", "The verdict's damage budget: ppl=RATIO or kl=NATS on neutral text."
     )
-    verdict_items: int = option(20, "Test-split forced-choice items per dimension.", min=2)
+    verdict_items: int = option(100, "Test-split forced-choice items per dimension.", min=2)
+    random_sets: int = option(20, "The verdict's random same-count sets per ladder point.", min=2)
+    shuffles: int = option(1000, "The verdict's label shuffles of the ladder.", min=10)
 
     # Each stage's options: the fields it shares with these by name, its defaults otherwise.
 
@@ -67,7 +69,7 @@ class RunOptions:
         return derive(EvaluateOptions, self, renamed={"answer_tokens": "max_new_tokens"})
 
     def verdict_options(self) -> VerdictOptions:
-        """The verdict: budget, verdict_items."""
+        """The verdict: budget, verdict_items, random_sets, shuffles, seed."""
         return derive(VerdictOptions, self)
 
     def validate(self) -> None:
@@ -129,14 +131,14 @@ def run(
     verdict = None
     if options.verdict:
         stage("verdict")
-        steps = 2 * len(DIMENSIONS) * len(METHODS)
+        steps = 4 * len(DIMENSIONS)  # a dimension's reads, calibration, judging, agreement
         done = 0
 
         def verdict_progress(line: str) -> None:
             nonlocal done
             done += 1
             if progress is not None:
-                progress(f"verdict {line.split(':')[0]}", done, steps)
+                progress(f"verdict {line}", min(done, steps), steps)
 
         verdict = run_verdict(
             run_dir, lm=lm, options=options.verdict_options(), progress=verdict_progress

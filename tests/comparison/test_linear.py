@@ -5,17 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from tests.forced_choice_items import Item
+
 from valuelocate.comparison.forced_choice import likelihood_reading
 from valuelocate.comparison.linear import agreement, read_linear, vector_edit
 from valuelocate.steering.word_priming import LogitBias
 
-ITEMS = [
-    Item("a", "conservation", "Once upon a time there was a little dog.", "He was happy.", "She ran away."),
-    Item("b", "conservation", "Lily went to the park with her mom.", "They played ball.", "It was dark and cold."),
-    Item("c", "conservation", "Tom had a red ball.", "He gave it to Sue.", "He lost it."),
-]  # fmt: skip
+ITEMS = [  # noqa: E501
+    Item("a", "conservation", "Once upon a time there was a little dog.", "He was happy.", "She ran away."),  # noqa: E501
+    Item("b", "conservation", "Lily went to the park with her mom.", "They played ball.", "It was dark and cold."),  # noqa: E501
+    Item("c", "conservation", "Tom had a red ball.", "He gave it to Sue.", "He lost it."),  # noqa: E501
+]  # fmt: skip  # noqa: E501
 
 
 def test_reading_matches_likelihood_reading(stories_lm) -> None:  # type: ignore[no-untyped-def]

@@ -109,5 +109,7 @@ def test_calibrate_reaches_the_budget() -> None:
 
     vectors = torch.eye(3, dtype=torch.float64)
     gammas, costs = calibrate(fake, vectors, torch.ones(3), budget=1.10, steps=6)
-    assert torch.allclose(costs.log(), torch.full((3,), math.log(1.10), dtype=torch.float64), rtol=0.05)
+    assert torch.allclose(
+        costs.log(), torch.full((3,), math.log(1.10), dtype=torch.float64), rtol=0.05
+    )
     assert bool((gammas > 0).all())

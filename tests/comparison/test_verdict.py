@@ -1,10 +1,11 @@
-"""The main job's verdict on the real 260k-parameter Llama: its rows are what the readings
-give when recomputed by hand, ``run_edit`` returns exactly the edit (and control) it used, and
-the report opens with it."""
+"""The main job's verdict on the real 260k-parameter Llama: the located ladder is what it
+edits, every figure is recomputable from its per-item file, ``run_edit`` returns exactly the
+set and vector it read, and the statistics are the ones fixed in advance."""
 
 from __future__ import annotations
 
-import math
+import json
+import re
 import shutil
 from pathlib import Path
 
@@ -14,11 +15,14 @@ import pytest
 import serve_fixtures as fx
 from valuelocate import run_edit
 from valuelocate.artifacts import ArtifactError
+from valuelocate.artifacts.ladders import load_ladders
 from valuelocate.artifacts.verdict import load_verdict
 from valuelocate.comparison.forced_choice import likelihood_reading
 from valuelocate.comparison.options import default_band
-from valuelocate.comparison.verdict import VerdictOptions, default_config, run_verdict
+from valuelocate.comparison.verdict import RULE, VerdictOptions, run_verdict
+from valuelocate.data.decision_pairs import load_decision_pairs
 from valuelocate.data.forced_choice import load_forced_choice
+from valuelocate.evaluation.statistics import holm
 from valuelocate.reporting import write_report
 from valuelocate.steering.mean_diff import MeanDiffEdit
 
@@ -26,7 +30,10 @@ lm, located_run = fx.lm, fx.run_dir  # the shared stories260k model and its loca
 
 pytestmark = fx.needs_stories
 
-OPTIONS = VerdictOptions(verdict_items=4, neutral_texts=2, steps=1, start_gamma=1.0)
+OPTIONS = VerdictOptions(
+    verdict_items=4, neutral_texts=2, steps=1, start_gamma=1.0, random_sets=3, shuffles=20,
+    agreement_items=2,
+)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -37,60 +44,105 @@ def judged(lm, located_run, tmp_path_factory):  # type: ignore[no-untyped-def]
     return run_dir, verdict
 
 
+def _strict(text: str) -> object:
+    def refuse(token: str) -> None:
+        raise AssertionError(f"{token} in verdict.json")
+
+    return json.loads(text, parse_constant=refuse)
+
+
 def test_the_default_band_is_the_middle_of_the_model() -> None:
     assert default_band(30) == (8, 22)  # the embedded model: layers 8-22
     assert default_band(5) == (1, 4)
     assert default_band(1) == (0, 0)
-    assert default_config(30).band == tuple(range(8, 23))
 
 
-def test_every_method_and_direction_is_judged(judged) -> None:  # type: ignore[no-untyped-def]
+def test_every_dimension_and_instrument_is_judged(judged) -> None:  # type: ignore[no-untyped-def]
     run_dir, verdict = judged
+    data = _strict((run_dir / "verdict" / "verdict.json").read_text())
+    assert isinstance(data, dict) and data["version"] == 2 and data["rule"] == RULE
+    ladders = load_ladders(run_dir)
+    assert [d["dimension"] for d in data["dimensions"]] == ["conservation", "self_enhancement"]
+    for d in data["dimensions"]:
+        ladder = ladders[d["dimension"]]
+        assert len(d["curve"]) == len(ladder.sizes)
+        assert [row["neurons"] for row in d["curve"]] == list(ladder.sizes)
+        point = d["default"]["point"]
+        assert d["default"]["neurons"] == ladder.sizes[point]
+        # the dev rule, recomputed from the curve: the sparsest accepted point, else the band
+        accepted = [i for i, row in enumerate(d["curve"]) if row["dev"]["accepted"]]
+        assert point == (accepted[0] if accepted else len(ladder.sizes) - 1)
+        assert d["default"]["accepted"] == bool(accepted)
+        fc, dp = d["readings"]["forced_choice"], d["readings"]["decision_pairs"]
+        assert fc["n"] == 4 and dp["n"] == len(
+            load_decision_pairs(dimension=d["dimension"], split="test")
+        )
+        assert fc["random_sets"]["count"] == 3 and fc["shuffles"]["count"] == 20
+        assert set(d["agreement"]) >= {"edit", "random_set", "shuffle", "items"}
+    for name in ("forced_choice", "decision_pairs"):
+        records = [d["readings"][name] for d in data["dimensions"]]
+        for test in ("moves", "random_sets", "shuffles", "word_priming"):
+            raw = [r[test]["p"] if r[test]["p"] is not None else 1.0 for r in records]
+            assert [r[test]["p_holm"] for r in records] == pytest.approx(holm(raw))
+        for r in records:
+            expected = r["prompt"]["reads"] and all(
+                r[t]["p_holm"] < data["alpha"]
+                for t in ("moves", "random_sets", "shuffles", "word_priming")
+            )
+            assert r["beats_all"] == expected
+    assert verdict.summary["forced_choice"]["of"] == 2
+
+
+def test_the_per_item_file_recomputes_the_summaries(judged) -> None:  # type: ignore[no-untyped-def]
+    run_dir, verdict = judged
+    rows = [
+        json.loads(line) for line in (run_dir / "verdict" / "items.jsonl").read_text().splitlines()
+    ]
     data = load_verdict(run_dir)
-    keys = {(r["method"], r["dimension"], r["pole"]) for r in data["rows"]}
-    assert keys == {
-        (m, d, p)
-        for m in ("default", "study", "prompt")
-        for d in ("conservation", "self_enhancement")
-        for p in ("affirm", "oppose")
+    for d in data["dimensions"]:
+        for name, record in d["readings"].items():
+            mine = [r for r in rows if r["dimension"] == d["dimension"] and r["instrument"] == name]
+            assert len(mine) == record["n"]
+            gap = np.array([r["edit_affirm"] - r["edit_oppose"] for r in mine])
+            words = np.array([r["word_affirm"] - r["word_oppose"] for r in mine])
+            prompt = np.array([r["prompt_affirm"] - r["prompt_oppose"] for r in mine])
+            assert record["edit"]["gap"]["mean"] == pytest.approx(gap.mean(), abs=1e-9)
+            assert record["word_priming"]["gap"]["mean"] == pytest.approx(words.mean(), abs=1e-9)
+            assert record["prompt"]["gap"]["mean"] == pytest.approx(prompt.mean(), abs=1e-9)
+            assert record["linear"]["exact_gap"] == pytest.approx(gap.mean(), abs=1e-9)
+
+
+def test_run_edit_returns_exactly_the_set_and_vector_the_verdict_read(judged, lm) -> None:  # type: ignore[no-untyped-def]
+    run_dir, _ = judged
+    data = load_verdict(run_dir)
+    ladder = load_ladders(run_dir)["conservation"]
+    d = next(x for x in data["dimensions"] if x["dimension"] == "conservation")
+    point = d["default"]["point"]
+    items = sorted(load_forced_choice(dimension="conservation", split="test"), key=lambda i: i.id)[
+        :4
+    ]
+    rows = [
+        json.loads(line) for line in (run_dir / "verdict" / "items.jsonl").read_text().splitlines()
+    ]
+    mine = {
+        r["id"]: r
+        for r in rows
+        if r["dimension"] == "conservation" and r["instrument"] == "forced_choice"
     }
-    assert data["budget"] == "ppl=1.1"
-    assert (run_dir / "verdict" / "verdict.csv").is_file()
-    for row in verdict.rows:
-        r = row.row
-        if row.method == "prompt":
-            assert not row.beats_control and math.isnan(r.p_control)
-            continue
-        # The rule, recomputed: toward the pole, past the control, p < 0.01, within budget.
-        sign = 1 if r.pole == "affirm" else -1
-        expected = (sign * r.shift > 0 and sign * r.shift > sign * r.control_shift
-                    and r.p_control < 0.01 and r.cost <= 1.10)  # fmt: skip
-        assert row.beats_control == expected
-        assert r.gamma >= 0 and r.n == 4  # 0: even the first gamma tried was over budget
-
-
-def test_run_edit_reproduces_the_verdicts_shift_and_its_controls(judged, lm) -> None:  # type: ignore[no-untyped-def]
-    run_dir, verdict = judged
-    items = sorted(load_forced_choice(dimension="conservation", split="test"), key=lambda i: i.id)
-    items = items[:4]
-    base = likelihood_reading(lm, items).numpy()
-    row = next(
-        r.row
-        for r in verdict.rows
-        if (r.method, r.row.dimension, r.row.pole) == ("default", "conservation", "oppose")
-    )
-    edit = run_edit(run_dir, "conservation", "oppose")
-    assert isinstance(edit, MeanDiffEdit) and edit.gamma == row.gamma
-    assert sorted(edit.indices) == [1, 2, 3, 4]  # every neuron of the band
-    shift = likelihood_reading(lm, items, edit=edit).numpy() - base
-    assert np.mean(shift) == pytest.approx(row.shift, abs=1e-9)
-    control = run_edit(run_dir, "conservation", "oppose", control=True)
-    control_shift = likelihood_reading(lm, items, edit=control).numpy() - base
-    assert np.mean(control_shift) == pytest.approx(row.control_shift, abs=1e-9)
-    # The control is the edit's vector permuted within each layer: same norm, other order.
-    for layer in edit.indices:
-        assert sorted(control.deltas[layer].tolist()) == sorted(edit.deltas[layer].tolist())
-        assert not control.deltas[layer].equal(edit.deltas[layer])
+    for pole, sign in (("affirm", 1.0), ("oppose", -1.0)):
+        edit = run_edit(run_dir, "conservation", pole)
+        assert isinstance(edit, MeanDiffEdit) and edit.gamma == d["gammas"][pole]
+        expected = ladder.neurons(point)
+        assert sorted(edit.indices) == sorted(expected)
+        for layer, index in expected.items():
+            assert edit.indices[layer].tolist() == index.tolist()
+        want = ladder.edit(point, 1.0, sign=sign)
+        for layer in want.deltas:
+            assert edit.deltas[layer].equal(want.deltas[layer])
+        reading = likelihood_reading(lm, items, edit=edit).numpy()
+        assert reading == pytest.approx([mine[i.id][f"edit_{pole}"] for i in items], abs=1e-9)
+        control = run_edit(run_dir, "conservation", pole, control=True)
+        assert sum(v.numel() for v in control.indices.values()) == ladder.sizes[point]
     assert run_edit(run_dir, "conservation", "oppose", gamma=0.5).gamma == 0.5
 
 
@@ -108,14 +160,17 @@ def test_the_report_opens_with_the_verdict(judged) -> None:  # type: ignore[no-u
     run_dir, verdict = judged
     html = write_report(run_dir).read_text()
     assert html.index('id="verdict"') < html.index('id="sparsity"')
-    wins, total = verdict.wins("default")
-    assert f"<b>{wins}/{total}</b> directions beat" in html
-    assert "Conservation → oppose" in html
+    assert re.search(r"[>\s(]nan[<\s)]", html, flags=re.IGNORECASE) is None
 
 
 @pytest.mark.parametrize(
     ("field", "value", "flag"),
-    [("budget", "ppl=0.5", "--budget"), ("verdict_items", 1, "--verdict-items")],
+    [
+        ("budget", "ppl=0.5", "--budget"),
+        ("verdict_items", 1, "--verdict-items"),
+        ("random_sets", 1, "--random-sets"),
+        ("shuffles", 5, "--shuffles"),
+    ],
 )
 def test_bad_options_name_their_flag(field: str, value: object, flag: str) -> None:
     with pytest.raises(ValueError, match=flag):
@@ -183,8 +238,8 @@ def test_export_carries_the_verdict_to_the_card_run_edit_and_serve(judged, lm, t
     assert (folder / "verdict" / "edits.safetensors").is_file()
     card = ModelCard.load(folder / "README.md")
     assert "### Forced choice" in card.text
-    table = [line for line in card.text.splitlines() if line.startswith("| default |")]
-    assert len(table) == sum(r.method == "default" for r in verdict.rows)
+    table = [line for line in card.text.splitlines() if line.startswith("| conservation |")]
+    assert len(table) == 2  # forced choice and decision pairs
     for pole in ("affirm", "oppose"):
         for control in (False, True):
             here = run_edit(folder, "conservation", pole, control=control)

@@ -186,46 +186,61 @@ def _verdict(path: Path) -> list[dict[str, Any]] | None:
 
 
 def _forced_choice_verdict(folder: Path) -> list[dict[str, Any]] | None:
-    """The main job's verdict rows (``RUN_DIR/verdict/``), or None when it has none."""
+    """The main job's verdict, one row per dimension and instrument (``RUN_DIR/verdict/``,
+    version 2), or None when the run has none."""
     if not (folder / "verdict.json").exists():
         return None
     if not (folder / "edits.safetensors").is_file():
         missing = folder / "edits.safetensors"
         raise ArtifactError(f"{missing} is missing: the verdict did not finish")
     data = load_verdict(folder.parent)
-    rows = data.get("rows") if isinstance(data, dict) else None
-    fields = ("method", "dimension", "pole", "gamma", "cost", "shift", "control_shift",
-              "p_control", "beats_control")  # fmt: skip
-    if not isinstance(rows, list) or not all(
-        isinstance(r, dict) and all(f in r for f in fields) for r in rows
-    ):
+    dims = data.get("dimensions") if isinstance(data, dict) else None
+    if data.get("version") != 2 or not isinstance(dims, list):
         raise ArtifactError(
-            f"{folder / 'verdict.json'}: field 'rows' must list rows with " + ", ".join(fields)
+            f"{folder / 'verdict.json'}: not a version-2 verdict (field 'dimensions'); "
+            "rerun `valuelocate run` to judge the run's located sets"
         )
-    return [{f: r[f] for f in fields} for r in rows]
+    out = []
+    tests = ("moves", "random_sets", "shuffles", "word_priming")
+    try:
+        for d in dims:
+            for name, r in d["readings"].items():
+                out.append({
+                    "dimension": d["dimension"], "instrument": name,
+                    "set": f"{d['default']['label']} ({d['default']['neurons']} neurons)",
+                    "gamma": d["gamma"],
+                    "cost": max(v for v in d["cost"].values() if v is not None),
+                    "gap": r["edit"]["gap"]["mean"],
+                    **{t: r[t]["p_holm"] for t in tests},
+                    "reads": r["prompt"]["reads"], "beats_all": r["beats_all"],
+                })  # fmt: skip
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ArtifactError(f"{folder / 'verdict.json'}: malformed verdict ({exc!r})") from exc
+    return out
 
 
 def _forced_choice_table(rows: list[dict[str, Any]] | None) -> str:
     if rows is None:
-        return "No forced-choice verdict (`valuelocate run` writes one)."
+        return "No verdict (`valuelocate run` writes one)."
 
     def num(value: Any, spec: str) -> str:
-        return format(value, spec) if isinstance(value, (int, float)) else str(value)
+        return format(value, spec) if isinstance(value, (int, float)) else "—"
 
     lines = [
-        "Forced-choice likelihood shift toward the pole (nats) on the test split, at the "
-        "gamma where neutral-text damage reaches the budget, against the matched random "
-        "control at the same gamma. `run_edit(folder, dimension, pole)` returns the "
-        "`default` edit.\n",
-        "| method | dimension | pole | gamma | ppl | shift | control | p | beats control |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "Gap between the affirm and oppose edits of the located set (nats) on the test split, "
+        "at the gamma where neutral-text damage reaches the budget; Holm-adjusted one-sided p "
+        "against each null. `run_edit(folder, dimension, pole)` returns the edit.\n",
+        "| dimension | instrument | set | gamma | ppl | gap | moves | random sets | shuffles "
+        "| word priming | prompt reads | beats all |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        beats = "-" if r["method"] == "prompt" else ("yes" if r["beats_control"] else "no")
         lines.append(
-            f"| {r['method']} | {r['dimension']} | {r['pole']} | {num(r['gamma'], '.3g')} | "
-            f"{num(r['cost'], '.3f')} | {num(r['shift'], '+.4f')} | "
-            f"{num(r['control_shift'], '+.4f')} | {num(r['p_control'], '.2g')} | {beats} |"
+            f"| {r['dimension']} | {r['instrument']} | {r['set']} | {num(r['gamma'], '.3g')} | "
+            f"{num(r['cost'], '.3f')} | {num(r['gap'], '+.4f')} | {num(r['moves'], '.2g')} | "
+            f"{num(r['random_sets'], '.2g')} | {num(r['shuffles'], '.2g')} | "
+            f"{num(r['word_priming'], '.2g')} | {'yes' if r['reads'] else 'no'} | "
+            f"{'yes' if r['beats_all'] else 'no'} |"
         )
     return "\n".join(lines)
 

@@ -37,6 +37,7 @@ from valuelocate.hooks import edit_neurons
 from valuelocate.models import LoadedModel
 from valuelocate.prompting import answer_ids, context_ids, left_pad, pad_token_id
 from valuelocate.steering.mean_diff import MeanDiffEdit
+from valuelocate.vocab import Site
 
 
 @dataclass
@@ -66,7 +67,7 @@ class _Offset:
     """An ``Edit`` adding a trainable offset to every neuron of some layers (the gradient's
     handle); at zero it leaves every value as it is."""
 
-    site = "act"
+    site: Site = "act"
 
     def __init__(self, offsets: Mapping[int, Tensor]) -> None:
         self.offsets = dict(offsets)
@@ -198,16 +199,11 @@ def read_linear(
         for param in trainable:
             param.requires_grad_(True)
     n = max(len(rows), 1)
-    gradient = torch.cat(
-        [
-            (offsets[layer].grad if offsets[layer].grad is not None else torch.zeros(neurons))
-            .detach()
-            .double()
-            .cpu()
-            / n
-            for layer in chosen
-        ]
-    )
+    parts = []
+    for layer in chosen:
+        grad = offsets[layer].grad
+        parts.append(torch.zeros(neurons) if grad is None else grad.detach().double().cpu() / n)
+    gradient = torch.cat(parts).double()
     return LinearRead(
         reading=torch.cat(readings).numpy() if readings else np.zeros(0),
         gradient=gradient,

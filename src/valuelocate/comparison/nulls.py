@@ -32,6 +32,7 @@ from valuelocate.forward import input_device
 from valuelocate.hooks import edit_neurons
 from valuelocate.models import LoadedModel
 from valuelocate.prompting import left_pad, pad_token_id
+from valuelocate.vocab import Site
 
 
 def shuffle_signs(items: int, count: int, *, seed: int = 0) -> Tensor:
@@ -143,7 +144,7 @@ def prediction_pvalue(real: float, nulls: Sequence[float] | np.ndarray) -> float
 class _RowOffsets:
     """An ``Edit`` adding a different vector to every row of a batch, at every position."""
 
-    site = "act"
+    site: Site = "act"
 
     def __init__(self, layers: Sequence[int], rows: Tensor) -> None:
         # rows: [batch, len(layers), neurons]
@@ -270,7 +271,40 @@ def calibrate(
     return at, costs
 
 
+class BiasCost:
+    """The neutral-text perplexity ratio of an output-logit bias, without a forward pass.
+
+    A bias on the logits changes no hidden state, so the biased next-token distribution is
+    ``log_softmax(logits + bias)`` of the unedited logits, read once here: exact, and free
+    per strength (the word-priming control's calibration).
+    """
+
+    def __init__(self, lm: LoadedModel, texts: Sequence[str]) -> None:
+        device = input_device(lm.model)
+        self.logits: list[Tensor] = []
+        self.targets: list[Tensor] = []
+        with torch.no_grad():
+            for text in texts:
+                ids = lm.tokenizer(text, return_tensors="pt")["input_ids"].to(device)
+                self.logits.append(lm.model(input_ids=ids).logits[0, :-1].float().cpu())
+                self.targets.append(ids[0, 1:].cpu())
+        self.base = self._nll(None)
+
+    def _nll(self, bias: Tensor | None) -> float:
+        out = []
+        for logits, targets in zip(self.logits, self.targets, strict=True):
+            shifted = logits if bias is None else logits + bias.to(logits.dtype)
+            logp = torch.log_softmax(shifted, dim=-1)
+            out.append(-logp.gather(-1, targets[:, None]).double().mean())
+        return float(torch.stack(out).mean())
+
+    def __call__(self, bias: Tensor) -> float:
+        """The perplexity ratio of adding ``bias`` (``[vocab]``) to every position's logits."""
+        return math.exp(self._nll(bias) - self.base)
+
+
 __all__ = [
+    "BiasCost",
     "ShuffleReads",
     "VectorCost",
     "calibrate",

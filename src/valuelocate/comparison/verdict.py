@@ -1,130 +1,165 @@
-"""The main job's verdict: did steering beat its matched random control, per dimension and pole?
+"""The main job's verdict: do the located neurons steer values, beyond every strong null?
 
-Usage:
+Usage: ``verdict = run_verdict(run_dir, lm=lm)`` after ``locate`` (which writes the ladder of
+located sets into ``neurons.safetensors``). Per dimension:
 
-1. ``verdict = run_verdict(run_dir, lm=lm)`` reads the forced-choice likelihood (the primary
-   measure, METHOD.md section 7) on the TEST split of the forced-choice items for every
-   dimension the run located, under three methods:
+1. **The ladder** (:mod:`valuelocate.locating.ladder`): the band's neurons ranked by the
+   paired effect size of the forced-choice search answers, at nested sparsities (0.1% ...
+   10% of the model's MLP neurons, then the whole band). Each point's edit adds
+   ``gamma * delta`` (the contrast's mean difference) on its neurons; the oppose edit is its
+   negation, so a dimension is one hypothesis.
+2. **Calibration**: every point's +/- edit and its random same-count sets, each to the
+   budget by its own gamma search (:func:`~valuelocate.comparison.nulls.calibrate`); label
+   shuffles at the point's norm, their measured cost sampled; the word-priming control's
+   strength toward each pole exactly (:class:`~valuelocate.comparison.nulls.BiasCost`).
+3. **Reads** (:func:`~valuelocate.comparison.linear.read_linear`): on the dev split of the
+   forced-choice items, the test split, and the test decision pairs: the unedited reading, its
+   mean gradient (every null and every ladder point is then a dot product) and the
+   word-priming readings. Exact reads of the chosen point's edits and of the persona prompts
+   (the positive controls) on the test instruments; a sample of nulls read exactly on the
+   first items, for the linear read's agreement.
+4. **The default point** is chosen on the DEV split by a rule fixed before any run
+   (:data:`RULE`), then judged once on the TEST split: the test split chooses nothing.
+5. **Statistics** (:mod:`valuelocate.comparison.judging`): one test per dimension and
+   instrument, one-sided, Holm across the four dimensions.
 
-   - ``default``: the configuration the comparison grid chose on the search split
-     (:func:`default_config`: the forced-choice search items' affirming and opposing answers
-     contrasted, the ``mean-diff`` rule on every ``act`` neuron of a middle band of layers),
-     against the same vector permuted within each layer;
-   - ``study``: the study's dynamic rule on the run's own located neuron sets, against the
-     same rule on random neurons (:func:`~valuelocate.steering.dynamic.random_control_edit`);
-   - ``prompt``: a one-sentence persona prefix (no edit, no control), the yardstick.
-
-   Each edit runs at the gamma where the neutral-text cost reaches the budget (bisection on
-   the neutral texts only: no test item decides a gamma), and its control at the same gamma.
-2. It writes ``RUN_DIR/verdict/verdict.json`` (options, rows), ``verdict.csv`` and
-   ``edits.safetensors`` (the default's edit and control vectors per direction at gamma 1),
-   which :func:`valuelocate.run_edit` reads back (the files' format:
-   :mod:`valuelocate.artifacts.verdict`).
-
-A direction "beats the control" when it moves the reading toward the targeted pole, further
-than the control, with a paired permutation p below ``alpha`` (0.01), within the budget.
+Files in ``RUN_DIR/verdict/``: ``verdict.json`` (version 2; docs/verdict.md), ``items.jsonl``
+(every item's readings under every condition, to audit any item), and ``edits.safetensors``
+(the default point's edit and a random same-count set per direction at gamma 1; what
+:func:`valuelocate.run_edit`, ``serve`` and ``export`` apply).
 """
 
 from __future__ import annotations
 
+import functools
+import json
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from valuelocate.architectures import model_shape
-from valuelocate.artifacts import load_neuron_sets
+import numpy as np
+import torch
+
+from valuelocate.artifacts import ladders as ladder_store
+from valuelocate.artifacts.files import ArtifactError, atomic_write
 from valuelocate.artifacts.verdict import VERDICT_DIR, edit_tensors, write_verdict
-from valuelocate.comparison.grid import Config, Grid
-from valuelocate.comparison.options import STUDY_CELL, default_band
-from valuelocate.comparison.rows import GridRow, write_rows
+from valuelocate.comparison import judging
+from valuelocate.comparison.curve import (
+    DimensionReads,
+    calibrate_ladder,
+    choose_default,
+    curve_rows,
+)
+from valuelocate.comparison.forced_choice import likelihood_reading
+from valuelocate.comparison.grid import Config, Grid, prompt_prefix
+from valuelocate.comparison.linear import read_linear
+from valuelocate.comparison.nulls import BiasCost
+from valuelocate.data.decision_pairs import load_decision_pairs
 from valuelocate.data.forced_choice import load_forced_choice
 from valuelocate.data.neutral import load_neutral_texts
+from valuelocate.locating.ladder import locate_ladders
 from valuelocate.models import LoadedModel
 from valuelocate.optionspec import option
-from valuelocate.steering.budget import BudgetSearchOptions
-from valuelocate.steering.mean_diff import MeanDiffEdit
+from valuelocate.prompting import answer_text
+from valuelocate.steering.budget import BudgetSearchOptions, find_gamma
+from valuelocate.steering.word_priming import output_module, unigram_log_odds
 from valuelocate.vocab import POLES
 
-METHODS = ("default", "study", "prompt")
-
-
-def default_config(num_layers: int) -> Config:
-    """The default steering configuration: the cell the comparison grid chose on the search
-    split (docs/experiment.md): the mean difference of the forced-choice search items'
-    affirming and opposing answers, added to every neuron of the middle band."""
-    first, last = default_band(num_layers)
-    band = tuple(range(first, last + 1))
-    return Config("pairs+band+mean-diff", "pairs", "band", "mean-diff", band=band)
-
-
-def study_config(run_dir: str | Path, v: str = "q95") -> Config:
-    """The study's dynamic rule on the run's located neuron sets."""
-    return Config(
-        STUDY_CELL,
-        "generated",
-        "located",
-        "dynamic",
-        params={"v": v},
-        run_dir=str(run_dir),
-    )
-
-
-PROMPT_CONFIG = Config("prompt-baseline", "none", "none", "prompt")
+FORMAT = "valuelocate.Verdict"
+VERSION = 2
+INSTRUMENTS = {
+    "forced_choice": "Forced-choice items (likelihood reading), test split",
+    "decision_pairs": "Decision pairs (likelihood reading), test split",
+}
+RULE = (
+    "On the dev split of the forced-choice items, a ladder point is accepted when its linear "
+    "gap is positive and lies beyond its random same-count sets (prediction p < 0.05) and "
+    "its label shuffles (rank p < 0.05); the default is the sparsest accepted point, else "
+    "the whole band (marked not accepted)."
+)
 
 
 @dataclass(frozen=True)
 class VerdictOptions(BudgetSearchOptions):
-    """The verdict stage's options (``valuelocate run`` passes them through); the budget
-    search's (``budget``, ``steps``, ``start_gamma``) are
-    :class:`~valuelocate.steering.budget.BudgetSearchOptions`, shared with ``compare``."""
+    """The verdict stage's options (``valuelocate run`` passes them through); the budget's
+    (``budget``, ``steps``, ``start_gamma``) are shared with ``compare``."""
 
-    verdict_items: int = option(20, "Test-split forced-choice items per dimension.", min=2)
+    verdict_items: int = option(
+        100, "Test-split forced-choice items per dimension (the verdict reads the first).", min=2
+    )
     neutral_texts: int = option(8, "Neutral texts of the cost measure.", min=1)
-    study_rule: bool = option(True, "Also read the study's dynamic rule on the run's neurons.")
+    random_sets: int = option(20, "Random same-count neuron sets per ladder point.", min=2)
+    shuffles: int = option(1000, "Label-shuffled rebuilds of the ladder.", min=10)
+    agreement_items: int = option(
+        16, "Test items on which a sample of nulls is also read exactly.", min=0
+    )
+    study_rule: bool = option(
+        True, "Also read the study's dynamic rule on the dev split (the replication row)."
+    )
+    seed: int = option(0, "Seed of the nulls, bootstraps and sign flips.")
 
     def validate(self) -> None:
         """Raise ValueError naming the bad option."""
         self.budget_spec()
         if self.verdict_items < 2:
             raise ValueError("--verdict-items must be >= 2")
+        if self.random_sets < 2 or self.shuffles < 10:
+            raise ValueError("--random-sets must be >= 2 and --shuffles >= 10")
         if self.neutral_texts < 1 or self.steps < 0 or not self.start_gamma > 0:
             raise ValueError("--neutral-texts >= 1, --steps >= 0 and --start-gamma > 0")
 
 
-@dataclass(frozen=True)
-class VerdictRow:
-    """One (method, dimension, pole) line of the verdict."""
-
-    method: str
-    row: GridRow
-    beats_control: bool
-
-
 @dataclass
 class Verdict:
-    """What :func:`run_verdict` measured (also ``RUN_DIR/verdict/verdict.json``)."""
+    """What :func:`run_verdict` measured (``RUN_DIR/verdict/verdict.json``)."""
 
-    budget: str
-    alpha: float
-    rows: list[VerdictRow]
-    configs: dict[str, str]
+    record: dict[str, Any]
+    items: list[dict[str, Any]] = field(default_factory=list)
 
-    def wins(self, method: str) -> tuple[int, int]:
-        """(directions beating the control, directions measured) of ``method``."""
-        mine = [r for r in self.rows if r.method == method]
-        return sum(r.beats_control for r in mine), len(mine)
+    @property
+    def summary(self) -> dict[str, dict[str, int]]:
+        """Per instrument: dimensions beating every null, moving, readable, judged."""
+        return self.record["summary"]
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "budget": self.budget,
-            "alpha": self.alpha,
-            "configs": self.configs,
-            "rows": [
-                {"method": r.method, "beats_control": r.beats_control, **asdict(r.row)}
-                for r in self.rows
-            ],  # fmt: skip
-        }
+        return self.record
+
+
+def _word_bias(lm: LoadedModel, items: Sequence[Any], chat_template: bool) -> torch.Tensor:
+    """The word-priming control's bias: the unigram log-odds of the search answers' tokens
+    between the poles, each answer tokenized as the reading scores it."""
+    texts = {
+        p: [answer_text(lm, getattr(i, p), chat_template=chat_template) for i in items]
+        for p in POLES
+    }
+    weight = getattr(output_module(lm.model), "weight", None)
+    size = weight.shape[0] if isinstance(weight, torch.Tensor) else None
+    return unigram_log_odds(lm.tokenizer, texts["affirm"], texts["oppose"], vocab_size=size)
+
+
+def _strengths(
+    cost: BiasCost, bias: torch.Tensor, level: float, steps: int
+) -> dict[str, tuple[float, float]]:
+    """Per pole, the strength at which the bias reaches the budget and its measured cost."""
+    out = {}
+    for pole, sign in (("affirm", 1.0), ("oppose", -1.0)):
+
+        def at(strength: float, _sign: float = sign) -> float:
+            return cost(_sign * strength * bias)
+
+        found = find_gamma(at, budget=level, steps=steps + 4)
+        out[pole] = (found.gamma, found.cost)
+    return out
+
+
+def _tagged(say: Callable[[str], None], dimension: str, line: str) -> None:
+    say(f"{dimension}: {line}")
+
+
+def _exact(lm: LoadedModel, items: Sequence[Any], chat_template: bool, **kwargs: Any) -> np.ndarray:
+    return likelihood_reading(lm, items, chat_template=chat_template, **kwargs).numpy()
 
 
 def run_verdict(
@@ -134,74 +169,209 @@ def run_verdict(
     options: VerdictOptions | None = None,
     dimensions: Sequence[str] | None = None,
     alpha: float = 0.01,
+    chat_template: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> Verdict:
-    """Measure the verdict on the test split and write ``RUN_DIR/verdict/``.
+    """Judge the located sets on the test split and write ``RUN_DIR/verdict/``.
 
     Args:
-        run_dir: a finished locate run (its neuron sets feed the study's rule).
+        run_dir: a finished locate run (its ladders; computed here if an older run lacks them).
         lm: the run's model.
         options: :class:`VerdictOptions`.
         dimensions: the dimensions to judge (default: every located one).
-        alpha: the p-value a direction must beat.
-        progress: told a line of text after each (method, dimension, pole).
+        alpha: the Holm-adjusted level every test must beat.
+        chat_template: read through the chat template when the tokenizer has one.
+        progress: told a line of text after each step.
     """
     options = options or VerdictOptions()
     options.validate()
     budget = options.budget_spec()
+    if budget.kind != "ppl":
+        raise ValueError("The verdict calibrates to a perplexity budget (--budget ppl=RATIO)")
+    began = time.monotonic()
+    say = progress or (lambda _line: None)
     run_dir = Path(run_dir)
-    located = load_neuron_sets(run_dir)
-    chosen = list(dimensions or located)
-    items = {
-        d: sorted(load_forced_choice(dimension=d, split="test"), key=lambda i: i.id)[
-            : options.verdict_items
-        ]
-        for d in chosen
-    }
-    grid = Grid(
-        lm,
-        items,
-        # The pairs source locates on the SEARCH items only; the verdict reads the test items.
-        pairs_items={d: load_forced_choice(dimension=d, split="search") for d in chosen},
-        budget=budget.level,
-        cost_kind=budget.kind,
-        neutral_texts=load_neutral_texts()[: options.neutral_texts],
-        start_gamma=options.start_gamma,
-        steps=options.steps,
-        progress=progress,
-    )
-    configs = {"default": default_config(model_shape(lm.model).num_layers)}
-    if options.study_rule:
-        configs["study"] = study_config(run_dir)
-    configs["prompt"] = PROMPT_CONFIG
-    rows: list[VerdictRow] = []
+    try:
+        ladders = ladder_store.load_ladders(run_dir)
+    except ArtifactError:
+        ladders = {}  # an older run: its ladders are located below
+    chosen = list(dimensions or ladders or load_forced_choice_dimensions())
+    missing = [d for d in chosen if d not in ladders]
+    if missing:
+        say(f"locating the ladder of {', '.join(missing)} (the run has none)")
+        new, new_diffs = locate_ladders(lm, missing, chat_template=chat_template)
+        ids = {d: [i.id for i in load_forced_choice(dimension=d, split="search")] for d in missing}
+        ladder_store.save_ladders(run_dir, new, new_diffs, ids)
+        ladders.update(new)
+    neutral = load_neutral_texts()[: options.neutral_texts]
+    bias_cost = BiasCost(lm, neutral)
+    records: list[dict[str, Any]] = []
+    item_rows: list[dict[str, Any]] = []
     tensors: dict[str, Any] = {}
-    kind = "band"
     for dimension in chosen:
-        for method, config in configs.items():
-            for row in grid.run(config, dimension):
-                wins = row.beats_control(alpha) and not row.cost > budget.level
-                rows.append(VerdictRow(method, row, method != "prompt" and wins))
-        for pole in POLES:
-            make, make_control, _ = grid.factories(configs["default"], dimension, pole)
-            edit, control = make(1.0), make_control(1.0)
-            assert isinstance(edit, MeanDiffEdit) and isinstance(control, MeanDiffEdit)
-            kind = edit.kind
-            tensors.update(edit_tensors(f"{dimension}.{pole}.edit", edit))
+        ladder = ladders[dimension]
+        diffs, _ids = ladder_store.load_item_differences(run_dir, dimension)
+        search = load_forced_choice(dimension=dimension, split="search")
+        bias = _word_bias(lm, search, chat_template)
+        strength = _strengths(bias_cost, bias, budget.level, options.steps)
+        biases = {
+            "word_affirm": strength["affirm"][0] * bias,
+            "word_oppose": -strength["oppose"][0] * bias,
+        }
+        instruments = {
+            "dev": sorted(load_forced_choice(dimension=dimension, split="dev"), key=lambda i: i.id),
+            "forced_choice": sorted(
+                load_forced_choice(dimension=dimension, split="test"), key=lambda i: i.id
+            )[: options.verdict_items],
+            "decision_pairs": sorted(
+                load_decision_pairs(dimension=dimension, split="test"), key=lambda i: i.id
+            ),
+        }
+        reads = {}
+        for name, items in instruments.items():
+            reads[name] = read_linear(
+                lm, items, ladder.layers, biases=biases, chat_template=chat_template
+            )
+            say(f"{dimension}: read {name} ({len(items)} items) with its gradient")
+        head = instruments["forced_choice"][: options.agreement_items]
+        head_read = (
+            read_linear(lm, head, ladder.layers, chat_template=chat_template) if head else None
+        )
+        dim_reads = DimensionReads(ladder, diffs, reads, head_read)
+        calibrated = calibrate_ladder(
+            lm,
+            dim_reads,
+            neutral,
+            budget=budget.level,
+            options=options,
+            progress=functools.partial(_tagged, say, dimension),
+        )
+        point, accepted = choose_default(calibrated)
+        how = "accepted" if accepted else "none accepted: the band"
+        say(f"{dimension}: default point {ladder.labels[point]} ({how})")
+        gammas = calibrated.gammas[point]
+        plus = ladder.edit(point, gammas["affirm"])
+        minus = ladder.edit(point, gammas["oppose"], sign=-1.0)
+        instrument_records = {}
+        for name in ("forced_choice", "decision_pairs"):
+            items = instruments[name]
+            read = reads[name]
+            affirm = _exact(lm, items, chat_template, edit=plus)
+            oppose = _exact(lm, items, chat_template, edit=minus)
+            prompt = {
+                p: _exact(lm, items, chat_template, prefix=prompt_prefix(dimension, p))
+                for p in POLES
+            }
+            record = judging.judge(
+                base=read.reading,
+                affirm=affirm,
+                oppose=oppose,
+                word_affirm=read.biased["word_affirm"],
+                word_oppose=read.biased["word_oppose"],
+                prompt_affirm=prompt["affirm"],
+                prompt_oppose=prompt["oppose"],
+                linear_gap=calibrated.edit_gap(point, name),
+                random_gaps=calibrated.random_gaps(point, name),
+                shuffle_gaps=calibrated.shuffle_gaps(point, name),
+                seed=options.seed,
+            )
+            record["linear"] = {
+                "gap": calibrated.edit_gap(point, name),
+                "exact_gap": float(np.mean(affirm - oppose)),
+            }
+            record["word_priming"]["strength"] = {p: strength[p][0] for p in POLES}
+            record["word_priming"]["cost"] = {p: strength[p][1] for p in POLES}
+            record["random_sets"]["costs"] = calibrated.random_costs(point)
+            record["shuffles"]["cost_sample"] = calibrated.shuffle_cost_sample(point)
+            instrument_records[name] = record
+            for k, item in enumerate(items):
+                item_rows.append({
+                    "dimension": dimension, "instrument": name, "id": item.id,
+                    "base": float(read.reading[k]), "edit_affirm": float(affirm[k]),
+                    "edit_oppose": float(oppose[k]),
+                    "word_affirm": float(read.biased["word_affirm"][k]),
+                    "word_oppose": float(read.biased["word_oppose"][k]),
+                    "prompt_affirm": float(prompt["affirm"][k]),
+                    "prompt_oppose": float(prompt["oppose"][k]),
+                })  # fmt: skip
+            say(f"{dimension}: judged {name}")
+        agreement = calibrated.agreement(lm, head, chat_template, point) if head else {}
+        records.append({
+            "dimension": dimension,
+            "default": {
+                "point": point, "label": ladder.labels[point], "neurons": ladder.sizes[point],
+                "fraction": ladder.fractions[point], "accepted": accepted,
+                "chosen_by": "the sparsest point the dev rule accepted" if accepted
+                else "no point was accepted on the dev split: the whole band",
+            },
+            "gamma": gammas["affirm"], "gammas": gammas, "cost": calibrated.costs[point],
+            "readings": instrument_records,
+            "agreement": agreement,
+            "curve": curve_rows(calibrated),
+        })  # fmt: skip
+        for pole, edit in (("affirm", plus), ("oppose", minus)):
+            tensors.update(edit_tensors(f"{dimension}.{pole}.edit", edit.with_gamma(1.0)))
+            control = calibrated.control_edit(point, pole)
             tensors.update(edit_tensors(f"{dimension}.{pole}.control", control))
-    verdict = Verdict(str(budget), alpha, rows, {m: c.name for m, c in configs.items()})
-    write_rows([r.row for r in rows], run_dir / VERDICT_DIR, name="verdict")
-    write_verdict(run_dir, verdict.to_json(), tensors, kind)
-    return verdict
+    for name in ("forced_choice", "decision_pairs"):
+        judging.adjust([r["readings"][name] for r in records], alpha=alpha)
+    summary = {
+        name: judging.tally([r["readings"][name] for r in records], alpha=alpha)
+        for name in ("forced_choice", "decision_pairs")
+    }
+    study = (
+        _study_rows(run_dir, lm, chosen, options, chat_template, say) if options.study_rule else []
+    )
+    record = {
+        "format": FORMAT, "version": VERSION, "budget": str(budget), "alpha": alpha,
+        "rule": RULE, "options": asdict(options),
+        "instruments": INSTRUMENTS, "dimensions": records, "summary": summary, "study": study,
+        # The served edits' gammas, as version 1 kept them (valuelocate.run_edit reads these).
+        "rows": [
+            {"method": "default", "dimension": r["dimension"], "pole": p, "gamma": r["gammas"][p],
+             "cost": r["cost"][p]}
+            for r in records for p in POLES
+        ],
+        "seconds": round(time.monotonic() - began, 1),
+    }  # fmt: skip
+    record = judging.clean(record)
+    write_verdict(run_dir, record, tensors, "located")
+    folder = run_dir / VERDICT_DIR
+    lines = "".join(json.dumps(judging.clean(r)) + "\n" for r in item_rows)
+    atomic_write(folder / "items.jsonl", lambda tmp: tmp.write_text(lines, encoding="utf-8"))
+    return Verdict(record, item_rows)
 
 
-__all__ = [
-    "METHODS",
-    "PROMPT_CONFIG",
-    "Verdict",
-    "VerdictOptions",
-    "VerdictRow",
-    "default_config",
-    "run_verdict",
-    "study_config",
-]
+def load_forced_choice_dimensions() -> list[str]:
+    """Every dimension the forced-choice items cover."""
+    return list(dict.fromkeys(i.dimension for i in load_forced_choice()))
+
+
+def _study_rows(
+    run_dir: Path,
+    lm: LoadedModel,
+    dimensions: Sequence[str],
+    options: VerdictOptions,
+    chat_template: bool,
+    say: Callable[[str], None],
+) -> list[dict[str, Any]]:
+    """The study's rule (generated contrast, delta-p, dynamic gamma) on the run's located sets,
+    read on the dev split against its random control: the replication row."""
+    items = {
+        d: sorted(load_forced_choice(dimension=d, split="dev"), key=lambda i: i.id)
+        for d in dimensions
+    }
+    budget = options.budget_spec()
+    grid = Grid(
+        lm, items, budget=budget.level, cost_kind=budget.kind,
+        neutral_texts=load_neutral_texts()[: options.neutral_texts],
+        start_gamma=options.start_gamma, steps=options.steps, chat_template=chat_template,
+        progress=say,
+    )  # fmt: skip
+    config = Config(
+        "study", "generated", "located", "dynamic", params={"v": "q95"}, run_dir=str(run_dir)
+    )
+    return [asdict(row) for d in dimensions for row in grid.run(config, d)]
+
+
+__all__ = ["FORMAT", "INSTRUMENTS", "RULE", "VERSION", "Verdict", "VerdictOptions", "run_verdict"]

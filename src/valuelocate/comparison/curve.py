@@ -1,0 +1,297 @@
+"""The sparsity curve: every ladder point calibrated to the budget, read against its nulls.
+
+:func:`calibrate_ladder` calibrates each point's +/- edit and its random same-count sets
+(each by its own gamma search) and rebuilds the ladder under label shuffles; every gap is then
+a linear read (:mod:`valuelocate.comparison.linear`). :func:`choose_default` applies the dev
+rule (:data:`valuelocate.comparison.verdict.RULE`), :func:`curve_rows` writes the curve.
+
+A random null at a point with fewer neurons than the band is a set with the same number of
+neurons in each layer, drawn at random, carrying its own contrast difference. At the band
+point every neuron is edited, so there its null keeps the neurons and permutes the vector's
+values within each layer (the old matched control).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from valuelocate.comparison.forced_choice import likelihood_reading
+from valuelocate.comparison.linear import LinearRead, agreement, vector_edit
+from valuelocate.comparison.nulls import (
+    ShuffleReads,
+    VectorCost,
+    calibrate,
+    prediction_pvalue,
+    random_sets,
+    shuffle_signs,
+    shuffled_reads,
+    shuffled_vector,
+)
+from valuelocate.evaluation.statistics import rank_pvalue
+from valuelocate.locating.ladder import Ladder
+from valuelocate.models import LoadedModel
+from valuelocate.steering.mean_diff import MeanDiffEdit
+
+DEV_ALPHA = 0.05  # the dev rule's level, fixed before any run
+COST_SAMPLE = 8  # label shuffles whose exact cost is measured at a point
+
+
+@dataclass
+class DimensionReads:
+    """One dimension's ladder, its contrast items' differences and its linear reads
+    (``dev``, ``forced_choice``, ``decision_pairs``; ``head``: the first test items)."""
+
+    ladder: Ladder
+    diffs: Tensor
+    reads: dict[str, LinearRead]
+    head: LinearRead | None = None
+
+
+@dataclass
+class Calibrated:
+    """A dimension's ladder at the budget, with its nulls (see :func:`calibrate_ladder`)."""
+
+    data: DimensionReads
+    cost: VectorCost
+    gammas: list[dict[str, float]]
+    costs: list[dict[str, float]]
+    nulls: list[list[tuple[Tensor, Tensor]]]  # per point: (flat, values) of each random null
+    null_gammas: list[Tensor]
+    null_costs: list[Tensor]
+    signs: Tensor
+    shuffles: ShuffleReads
+    _samples: dict[int, list[float]] = field(default_factory=dict)
+
+    @property
+    def ladder(self) -> Ladder:
+        return self.data.ladder
+
+    def _gradient(self, name: str) -> Tensor:
+        read = self.data.head if name == "head" else self.data.reads[name]
+        assert read is not None
+        return read.gradient
+
+    def _mean_gamma(self, point: int) -> float:
+        return (self.gammas[point]["affirm"] + self.gammas[point]["oppose"]) / 2
+
+    def edit_gap(self, point: int, name: str) -> float:
+        """The edit's linear gap: ``(gamma+ + gamma-) g . v``."""
+        g = self._gradient(name)
+        return 2 * self._mean_gamma(point) * float(g @ self.ladder.vector(point))
+
+    def random_gaps(self, point: int, name: str) -> np.ndarray:
+        """The random nulls' linear gaps, each at its own calibrated gamma."""
+        g = self._gradient(name)
+        dots = torch.stack([g[flat] @ values for flat, values in self.nulls[point]])
+        return (2 * self.null_gammas[point] * dots).numpy()
+
+    def shuffle_gaps(self, point: int, name: str) -> np.ndarray:
+        """The label shuffles' linear gaps, each at the point's vector norm."""
+        norm = float(self.ladder.vector(point).norm())
+        scale = self._mean_gamma(point) * norm / self.shuffles.norms[:, point].clamp(min=1e-30)
+        if name == "head":
+            raise ValueError("shuffles are read on whole instruments")
+        return (2 * scale * self.shuffles.dots[name][:, point]).numpy()
+
+    def random_costs(self, point: int) -> list[float]:
+        return [float(c) for c in self.null_costs[point]]
+
+    def shuffle_cost_sample(self, point: int) -> list[float]:
+        """The exact cost of the first few shuffles at their norm-matched gamma."""
+        if point not in self._samples:
+            size = self.ladder.sizes[point]
+            norm = float(self.ladder.vector(point).norm())
+            rows = []
+            for k in range(min(COST_SAMPLE, self.signs.shape[0])):
+                flat, values = shuffled_vector(self.data.diffs, self.signs[k], size)
+                dense = torch.zeros(self.ladder.delta.numel(), dtype=torch.float64)
+                dense[flat] = (
+                    values * self._mean_gamma(point) * norm / max(float(values.norm()), 1e-30)
+                )
+                rows.append(dense)
+            self._samples[point] = [float(c) for c in self.cost(torch.stack(rows))]
+        return self._samples[point]
+
+    def control_edit(self, point: int, pole: str) -> MeanDiffEdit:
+        """The first random null as the served control, stored at gamma 1 so that at the
+        edit's gamma it adds exactly its own calibrated strength."""
+        flat, values = self.nulls[point][0]
+        sign = 1.0 if pole == "affirm" else -1.0
+        scale = float(self.null_gammas[point][0]) / max(self.gammas[point][pole], 1e-30)
+        return vector_edit(
+            self.ladder.layers,
+            self.ladder.neurons_per_layer,
+            flat,
+            sign * scale * values,
+            kind="located-control",
+        )
+
+    def agreement(
+        self, lm: LoadedModel, items: Sequence[Any], chat_template: bool, point: int
+    ) -> dict[str, Any]:
+        """Linear against exact gaps on ``items`` (the reads' ``head``) at ``point``: the edit,
+        the first random null and the first label shuffle."""
+        layers, neurons = self.ladder.layers, self.ladder.neurons_per_layer
+        size = self.ladder.sizes[point]
+        g = self._gradient("head")
+        out: dict[str, Any] = {"items": len(items)}
+        flat_r, values_r = self.nulls[point][0]
+        flat_s, values_s = shuffled_vector(self.data.diffs, self.signs[0], size)
+        norm = float(self.ladder.vector(point).norm())
+        gamma_s = self._mean_gamma(point) * norm / max(float(values_s.norm()), 1e-30)
+        gamma_r = float(self.null_gammas[point][0])
+        cases = {
+            "edit": (self.ladder.flat(point), self.ladder.delta[self.ladder.flat(point)],
+                     self.gammas[point]["affirm"], self.gammas[point]["oppose"]),
+            "random_set": (flat_r, values_r, gamma_r, gamma_r),
+            "shuffle": (flat_s, values_s, gamma_s, gamma_s),
+        }  # fmt: skip
+        for name, (flat, values, up, down) in cases.items():
+            plus = vector_edit(layers, neurons, flat, values, gamma=up)
+            minus = vector_edit(layers, neurons, flat, values, gamma=-down)
+            exact = likelihood_reading(
+                lm, items, edit=plus, chat_template=chat_template
+            ) - likelihood_reading(lm, items, edit=minus, chat_template=chat_template)
+            linear = (up + down) * float(g[flat] @ values.double())
+            out[name] = agreement(linear, float(exact.mean()))
+        return out
+
+
+def _nulls(ladder: Ladder, point: int, count: int, seed: int) -> list[tuple[Tensor, Tensor]]:
+    """``count`` random nulls of ``point`` as (flat indices, values)."""
+    if ladder.sizes[point] >= ladder.delta.numel():  # the band: permute values within layers
+        generator = torch.Generator().manual_seed(seed)
+        n = ladder.neurons_per_layer
+        out = []
+        for _ in range(count):
+            values = ladder.delta.clone()
+            for p in range(len(ladder.layers)):
+                block = values[p * n : (p + 1) * n]
+                values[p * n : (p + 1) * n] = block[torch.randperm(n, generator=generator)]
+            out.append((torch.arange(values.numel()), values))
+        return out
+    counts = [ladder.counts(point).get(layer, 0) for layer in ladder.layers]
+    sets = random_sets(counts, ladder.neurons_per_layer, count, seed=seed)
+    return [(s, ladder.delta[s]) for s in sets]
+
+
+def _dense(flat: Tensor, values: Tensor, width: int) -> Tensor:
+    out = torch.zeros(width, dtype=torch.float64)
+    out[flat] = values.double()
+    return out
+
+
+def calibrate_ladder(
+    lm: LoadedModel,
+    data: DimensionReads,
+    neutral: Sequence[str],
+    *,
+    budget: float,
+    options: Any,
+    progress: Callable[[str], None] | None = None,
+) -> Calibrated:
+    """Every ladder point's +/- edit and random nulls at the budget, and the label shuffles.
+
+    ``options`` carries ``random_sets``, ``shuffles``, ``steps``, ``start_gamma`` and ``seed``
+    (:class:`~valuelocate.comparison.verdict.VerdictOptions`).
+    """
+    say = progress or (lambda _line: None)
+    ladder = data.ladder
+    width = ladder.delta.numel()
+    cost = VectorCost(lm, neutral, ladder.layers)
+    band = len(ladder.sizes) - 1
+    v = ladder.vector(band)
+    start = torch.full((2,), float(options.start_gamma), dtype=torch.float64)
+    g, _ = calibrate(
+        cost, torch.stack([v, -v]), start, budget=budget, steps=max(options.steps, 4) + 2
+    )
+    reference = float(g.mean()) * float(v.norm())  # the norm at which the band reaches the budget
+    gammas, costs, nulls, null_gammas, null_costs = [], [], [], [], []
+    for point in range(len(ladder.sizes)):
+        v = ladder.vector(point)
+        drawn = _nulls(ladder, point, options.random_sets, options.seed + point)
+        vectors = torch.stack([v, -v] + [_dense(f, x, width) for f, x in drawn])
+        start = reference / vectors.norm(dim=1).clamp(min=1e-30)
+        found, measured = calibrate(
+            cost, vectors, start, budget=budget, steps=max(options.steps, 3)
+        )
+        gammas.append({"affirm": float(found[0]), "oppose": float(found[1])})
+        costs.append({"affirm": float(measured[0]), "oppose": float(measured[1])})
+        nulls.append(drawn)
+        null_gammas.append(found[2:].clone())
+        null_costs.append(measured[2:].clone())
+        label = f"{ladder.labels[point]} ({ladder.sizes[point]} neurons)"
+        say(f"calibrated {label}: gamma {float(found[0]):.3g}")
+    signs = shuffle_signs(data.diffs.shape[0], options.shuffles, seed=options.seed)
+    shuffles = shuffled_reads(
+        data.diffs.reshape(data.diffs.shape[0], -1),
+        signs,
+        ladder.sizes,
+        {name: read.gradient for name, read in data.reads.items()},
+    )
+    return Calibrated(data, cost, gammas, costs, nulls, null_gammas, null_costs, signs, shuffles)
+
+
+def point_test(calibrated: Calibrated, point: int, name: str) -> dict[str, float]:
+    """A point's linear gap on one instrument and its p against each null."""
+    gap = calibrated.edit_gap(point, name)
+    return {
+        "gap": gap,
+        "p_random": prediction_pvalue(gap, calibrated.random_gaps(point, name)),
+        "p_shuffle": rank_pvalue(gap, calibrated.shuffle_gaps(point, name)),
+    }
+
+
+def choose_default(calibrated: Calibrated) -> tuple[int, bool]:
+    """The dev rule: the sparsest accepted point, else the band (``accepted`` False)."""
+    for point in range(len(calibrated.ladder.sizes)):
+        test = point_test(calibrated, point, "dev")
+        if test["gap"] > 0 and test["p_random"] < DEV_ALPHA and test["p_shuffle"] < DEV_ALPHA:
+            return point, True
+    return len(calibrated.ladder.sizes) - 1, False
+
+
+def curve_rows(calibrated: Calibrated) -> list[dict[str, Any]]:
+    """One row per ladder point, sparsest first (docs/verdict.md's ``curve``)."""
+    ladder = calibrated.ladder
+    rows = []
+    for point in range(len(ladder.sizes)):
+        row: dict[str, Any] = {
+            "label": ladder.labels[point],
+            "neurons": ladder.sizes[point],
+            "fraction": ladder.fractions[point],
+            "gamma": calibrated.gammas[point]["affirm"],
+            "gammas": calibrated.gammas[point],
+            "cost": max(calibrated.costs[point].values()),
+        }
+        for name in ("forced_choice", "decision_pairs"):
+            test = point_test(calibrated, point, name)
+            r_low, r_high = np.quantile(calibrated.random_gaps(point, name), [0.025, 0.975])
+            s_low, s_high = np.quantile(calibrated.shuffle_gaps(point, name), [0.025, 0.975])
+            row[name] = {**test, "random_low": float(r_low), "random_high": float(r_high),
+                         "shuffle_low": float(s_low), "shuffle_high": float(s_high)}  # fmt: skip
+        dev = point_test(calibrated, point, "dev")
+        dev["accepted"] = bool(
+            dev["gap"] > 0 and dev["p_random"] < DEV_ALPHA and dev["p_shuffle"] < DEV_ALPHA
+        )
+        row["dev"] = dev
+        rows.append(row)
+    return rows
+
+
+__all__ = [
+    "COST_SAMPLE",
+    "DEV_ALPHA",
+    "Calibrated",
+    "DimensionReads",
+    "calibrate_ladder",
+    "choose_default",
+    "curve_rows",
+    "point_test",
+]
