@@ -63,3 +63,11 @@ def test_vector_edit_places_values_per_layer() -> None:
     assert {k: v.tolist() for k, v in edit.deltas.items()} == {4: [2.0], 7: [3.0, 1.0]}
     assert agreement(1.0, 2.0)["ratio"] == 0.5
     assert agreement(1.0, 0.0)["ratio"] is None
+
+
+def test_a_zero_bias_reads_bit_identical_to_no_bias(stories_lm) -> None:  # type: ignore[no-untyped-def]
+    vocab = stories_lm.model.get_output_embeddings().weight.shape[0]
+    read = read_linear(
+        stories_lm, ITEMS, layers=[0], biases={"zero": torch.zeros(vocab)}, chat_template=False
+    )
+    assert np.array_equal(read.biased["zero"], read.reading)

@@ -79,6 +79,13 @@ def test_every_dimension_and_instrument_is_judged(judged) -> None:  # type: igno
         )
         assert fc["random_sets"]["count"] == 3 and fc["shuffles"]["count"] == 20
         assert set(d["agreement"]) >= {"edit", "random_set", "shuffle", "items"}
+        # every control's own cost is recorded beside the edit's
+        assert set(d["cost"]) == {"affirm", "oppose"}
+        for record in (fc, dp):
+            assert set(record["word_priming"]["cost"]) == {"affirm", "oppose"}
+            assert all(c <= 1.10 + 1e-9 for c in record["word_priming"]["cost"].values())
+            assert len(record["random_sets"]["costs"]) == 3
+            assert 1 <= len(record["shuffles"]["cost_sample"]) <= 8
     for name in ("forced_choice", "decision_pairs"):
         records = [d["readings"][name] for d in data["dimensions"]]
         for test in ("moves", "random_sets", "shuffles", "word_priming"):
