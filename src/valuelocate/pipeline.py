@@ -57,6 +57,9 @@ class RunOptions:
     verdict_items: int = option(100, "Test-split forced-choice items per dimension.", min=2)
     random_sets: int = option(20, "The verdict's random same-count sets per ladder point.", min=2)
     shuffles: int = option(1000, "The verdict's label shuffles of the ladder.", min=10)
+    choice_reading: bool = option(
+        False, "The verdict also judges the A/B choice reading (slow; for models that read it)."
+    )
 
     # Each stage's options: the fields it shares with these by name, its defaults otherwise.
 
@@ -69,7 +72,7 @@ class RunOptions:
         return derive(EvaluateOptions, self, renamed={"answer_tokens": "max_new_tokens"})
 
     def verdict_options(self) -> VerdictOptions:
-        """The verdict: budget, verdict_items, random_sets, shuffles, seed."""
+        """The verdict: budget, verdict_items, random_sets, shuffles, choice_reading, seed."""
         return derive(VerdictOptions, self)
 
     def validate(self) -> None:

@@ -71,3 +71,30 @@ def test_a_zero_bias_reads_bit_identical_to_no_bias(stories_lm) -> None:  # type
         stories_lm, ITEMS, layers=[0], biases={"zero": torch.zeros(vocab)}, chat_template=False
     )
     assert np.array_equal(read.biased["zero"], read.reading)
+
+
+def test_the_choice_reading_and_its_gradient(stories_lm) -> None:  # type: ignore[no-untyped-def]
+    from valuelocate.comparison.forced_choice import choice_reading
+
+    layers = [2]
+    read = read_linear(stories_lm, ITEMS, layers=layers, chat_template=False, reading="choice")
+    exact = choice_reading(stories_lm, ITEMS, chat_template=False).numpy()
+    np.testing.assert_allclose(read.reading, exact, atol=1e-6)
+    neurons = read.gradient.numel()
+    vector = torch.randn(neurons, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    eps = 1e-2
+    flat = torch.arange(neurons)
+    up, down = (
+        choice_reading(
+            stories_lm,
+            ITEMS,
+            edit=vector_edit(layers, neurons, flat, vector, gamma=g),
+            chat_template=False,
+        )
+        .numpy()
+        .mean()
+        for g in (eps, -eps)
+    )
+    assert read.shift(vector) == pytest.approx((up - down) / (2 * eps), rel=2e-2, abs=1e-6)
+    with pytest.raises(ValueError, match="reading"):
+        read_linear(stories_lm, ITEMS, layers=layers, reading="letters")

@@ -270,7 +270,7 @@ def curve_rows(calibrated: Calibrated) -> list[dict[str, Any]]:
             "gammas": calibrated.gammas[point],
             "cost": max(calibrated.costs[point].values()),
         }
-        for name in ("forced_choice", "decision_pairs"):
+        for name in [n for n in calibrated.data.reads if n != "dev"]:
             test = point_test(calibrated, point, name)
             r_low, r_high = np.quantile(calibrated.random_gaps(point, name), [0.025, 0.975])
             s_low, s_high = np.quantile(calibrated.shuffle_gaps(point, name), [0.025, 0.975])

@@ -214,6 +214,25 @@ def letter_ids(lm: LoadedModel, *, chat_template: bool = True) -> tuple[int, int
     return int(ids[0]), int(ids[1])
 
 
+def choice_prompts(
+    lm: LoadedModel,
+    items: Sequence[ForcedChoiceLike],
+    *,
+    prefix: str = "",
+    chat_template: bool = True,
+) -> tuple[list[list[int]], tuple[int, int]]:
+    """The A/B prompts of ``items`` (two per item: the affirming answer shown as A, then as B)
+    and the letters' token ids."""
+    rows = []
+    for item in items:
+        for first, second in ((item.affirm, item.oppose), (item.oppose, item.affirm)):
+            user = prefix + CHOICE_TEMPLATE.format(
+                situation=item.situation.strip(), first=first.strip(), second=second.strip()
+            )
+            rows.append(context_ids(lm, user, chat_template=chat_template))
+    return rows, letter_ids(lm, chat_template=chat_template)
+
+
 def choice_reading(
     lm: LoadedModel,
     items: Sequence[ForcedChoiceLike],
@@ -229,14 +248,7 @@ def choice_reading(
         ``[items]`` float64 in [0, 1]; 0.5 is indifference. A model that always says ``A``
         reads 0.5, whatever the answers: the two orders cancel letter bias.
     """
-    a_id, b_id = letter_ids(lm, chat_template=chat_template)
-    rows = []
-    for item in items:
-        for first, second in ((item.affirm, item.oppose), (item.oppose, item.affirm)):
-            user = prefix + CHOICE_TEMPLATE.format(
-                situation=item.situation.strip(), first=first.strip(), second=second.strip()
-            )
-            rows.append(context_ids(lm, user, chat_template=chat_template))
+    rows, (a_id, b_id) = choice_prompts(lm, items, prefix=prefix, chat_template=chat_template)
     model = lm.model
     device = input_device(lm.model)
     probs: list[Tensor] = []

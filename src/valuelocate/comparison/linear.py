@@ -31,6 +31,7 @@ import torch
 from torch import Tensor
 
 from valuelocate.architectures import model_shape
+from valuelocate.comparison.forced_choice import choice_prompts
 from valuelocate.data.forced_choice import ForcedChoiceLike
 from valuelocate.forward import input_device
 from valuelocate.hooks import edit_neurons
@@ -152,6 +153,45 @@ def _run(
                 biased[name].append((m[:half] - m[half:]).cpu())
 
 
+def _run_choice(
+    lm: LoadedModel,
+    prompts: list[list[int]],
+    letters: tuple[int, int],
+    edit: _Offset,
+    biases: Mapping[str, Tensor],
+    readings: list[Tensor],
+    biased: dict[str, list[Tensor]],
+    batch_size: int,
+    pad: int,
+    device: torch.device,
+) -> None:
+    """The A/B reading's forward and backward: rows come in order pairs (affirm shown as A,
+    then as B); the reading is the mean P(affirming letter) over the two orders."""
+    pick = list(letters)
+    step = max(2, batch_size - batch_size % 2)
+    for begin in range(0, len(prompts), step):
+        ids, mask = left_pad(prompts[begin : begin + step], pad)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        with edit_neurons(lm.model, edit, scope="all"):
+            logits = lm.model(
+                input_ids=ids.to(device),
+                attention_mask=mask.to(device),
+                position_ids=positions.to(device),
+                logits_to_keep=1,
+            ).logits[:, -1]
+
+        def affirm(last: Tensor) -> Tensor:
+            p_a = torch.softmax(last[:, pick].double(), dim=-1)[:, 0]
+            return (p_a[0::2] + (1.0 - p_a[1::2])) / 2.0
+
+        reading = affirm(logits)
+        reading.sum().backward()
+        readings.append(reading.detach().cpu())
+        with torch.no_grad():
+            for name, bias in biases.items():
+                biased[name].append(affirm(logits.detach() + bias.to(logits.device)).cpu())
+
+
 def read_linear(
     lm: LoadedModel,
     items: Sequence[ForcedChoiceLike],
@@ -161,8 +201,13 @@ def read_linear(
     prefix: str = "",
     chat_template: bool = True,
     batch_size: int = 8,
+    reading: str = "likelihood",
 ) -> LinearRead:
     """The unedited reading of ``items``, its mean gradient and its readings under biases.
+
+    ``reading="choice"`` reads the A/B choice instead (METHOD.md section 7, as
+    :func:`~valuelocate.comparison.forced_choice.choice_reading`: P(affirming option) over
+    both option orders), whose gradient and biased readings come the same way.
 
     Each item runs as two left-padded rows (situation + affirming answer, situation + opposing
     answer) in one forward and one backward; only the answers' tokens are scored, as in
@@ -186,7 +231,7 @@ def read_linear(
         for layer in chosen
     }
     edit = _Offset(offsets)
-    rows = _rows(lm, items, prefix, chat_template)
+    rows = _rows(lm, items, prefix, chat_template) if reading == "likelihood" else []
     readings: list[Tensor] = []
     biased: dict[str, list[Tensor]] = {name: [] for name in biases or {}}
     # Only the offsets need gradients: switch the weights' off for the read, then restore.
@@ -194,11 +239,28 @@ def read_linear(
     for param in trainable:
         param.requires_grad_(False)
     try:
-        _run(lm, rows, edit, biases or {}, readings, biased, batch_size, pad, device)
+        if reading == "choice":
+            prompts, letters = choice_prompts(lm, items, prefix=prefix, chat_template=chat_template)
+            _run_choice(
+                lm,
+                prompts,
+                letters,
+                edit,
+                biases or {},
+                readings,
+                biased,
+                2 * batch_size,
+                pad,
+                device,
+            )
+        elif reading == "likelihood":
+            _run(lm, rows, edit, biases or {}, readings, biased, batch_size, pad, device)
+        else:
+            raise ValueError(f"Unknown reading {reading!r}; expected likelihood or choice")
     finally:
         for param in trainable:
             param.requires_grad_(True)
-    n = max(len(rows), 1)
+    n = max(len(items), 1)
     parts = []
     for layer in chosen:
         grad = offsets[layer].grad

@@ -52,7 +52,7 @@ from valuelocate.comparison.curve import (
     choose_default,
     curve_rows,
 )
-from valuelocate.comparison.forced_choice import likelihood_reading
+from valuelocate.comparison.forced_choice import choice_reading, likelihood_reading
 from valuelocate.comparison.grid import Config, Grid, prompt_prefix
 from valuelocate.comparison.linear import read_linear
 from valuelocate.comparison.nulls import BiasCost
@@ -72,6 +72,7 @@ VERSION = 2
 INSTRUMENTS = {
     "forced_choice": "Forced-choice items (likelihood reading), test split",
     "decision_pairs": "Decision pairs (likelihood reading), test split",
+    "choice": "Forced-choice items (A/B choice reading, both orders), test split",
 }
 RULE = (
     "On the dev split of the forced-choice items, a ladder point is accepted when its linear "
@@ -97,6 +98,10 @@ class VerdictOptions(BudgetSearchOptions):
     )
     study_rule: bool = option(
         True, "Also read the study's dynamic rule on the dev split (the replication row)."
+    )
+    choice_reading: bool = option(
+        False,
+        "Also judge the A/B choice reading of the test items (slow; for models that read it).",
     )
     seed: int = option(0, "Seed of the nulls, bootstraps and sign flips.")
 
@@ -158,8 +163,16 @@ def _tagged(say: Callable[[str], None], dimension: str, line: str) -> None:
     say(f"{dimension}: {line}")
 
 
-def _exact(lm: LoadedModel, items: Sequence[Any], chat_template: bool, **kwargs: Any) -> np.ndarray:
-    return likelihood_reading(lm, items, chat_template=chat_template, **kwargs).numpy()
+def _reading(instrument: str) -> str:
+    return "choice" if instrument == "choice" else "likelihood"
+
+
+def _exact(
+    lm: LoadedModel, items: Sequence[Any], chat_template: bool, instrument: str, **kwargs: Any
+) -> np.ndarray:
+    """An instrument's exact reading of ``items`` (under an edit or a prefix)."""
+    read = choice_reading if instrument == "choice" else likelihood_reading
+    return read(lm, items, chat_template=chat_template, **kwargs).numpy()
 
 
 def run_verdict(
@@ -203,6 +216,7 @@ def run_verdict(
         ids = {d: [i.id for i in load_forced_choice(dimension=d, split="search")] for d in missing}
         ladder_store.save_ladders(run_dir, new, new_diffs, ids)
         ladders.update(new)
+    judged = ["forced_choice", "decision_pairs"] + (["choice"] if options.choice_reading else [])
     neutral = load_neutral_texts()[: options.neutral_texts]
     bias_cost = BiasCost(lm, neutral)
     records: list[dict[str, Any]] = []
@@ -227,11 +241,14 @@ def run_verdict(
                 load_decision_pairs(dimension=dimension, split="test"), key=lambda i: i.id
             ),
         }
+        if options.choice_reading:  # the A/B reading of the same test items
+            instruments["choice"] = instruments["forced_choice"]
         reads = {}
         for name, items in instruments.items():
             reads[name] = read_linear(
-                lm, items, ladder.layers, biases=biases, chat_template=chat_template
-            )
+                lm, items, ladder.layers, biases=biases, chat_template=chat_template,
+                reading=_reading(name),
+            )  # fmt: skip
             say(f"{dimension}: read {name} ({len(items)} items) with its gradient")
         head = instruments["forced_choice"][: options.agreement_items]
         head_read = (
@@ -253,13 +270,13 @@ def run_verdict(
         plus = ladder.edit(point, gammas["affirm"])
         minus = ladder.edit(point, gammas["oppose"], sign=-1.0)
         instrument_records = {}
-        for name in ("forced_choice", "decision_pairs"):
+        for name in judged:
             items = instruments[name]
             read = reads[name]
-            affirm = _exact(lm, items, chat_template, edit=plus)
-            oppose = _exact(lm, items, chat_template, edit=minus)
+            affirm = _exact(lm, items, chat_template, name, edit=plus)
+            oppose = _exact(lm, items, chat_template, name, edit=minus)
             prompt = {
-                p: _exact(lm, items, chat_template, prefix=prompt_prefix(dimension, p))
+                p: _exact(lm, items, chat_template, name, prefix=prompt_prefix(dimension, p))
                 for p in POLES
             }
             record = judging.judge(
@@ -313,11 +330,10 @@ def run_verdict(
             tensors.update(edit_tensors(f"{dimension}.{pole}.edit", edit.with_gamma(1.0)))
             control = calibrated.control_edit(point, pole)
             tensors.update(edit_tensors(f"{dimension}.{pole}.control", control))
-    for name in ("forced_choice", "decision_pairs"):
+    for name in judged:
         judging.adjust([r["readings"][name] for r in records], alpha=alpha)
     summary = {
-        name: judging.tally([r["readings"][name] for r in records], alpha=alpha)
-        for name in ("forced_choice", "decision_pairs")
+        name: judging.tally([r["readings"][name] for r in records], alpha=alpha) for name in judged
     }
     study = (
         _study_rows(run_dir, lm, chosen, options, chat_template, say) if options.study_rule else []
@@ -325,7 +341,7 @@ def run_verdict(
     record = {
         "format": FORMAT, "version": VERSION, "budget": str(budget), "alpha": alpha,
         "rule": RULE, "options": asdict(options),
-        "instruments": INSTRUMENTS, "dimensions": records, "summary": summary, "study": study,
+        "instruments": {k: INSTRUMENTS[k] for k in judged}, "dimensions": records, "summary": summary, "study": study,
         # The served edits' gammas, as version 1 kept them (valuelocate.run_edit reads these).
         "rows": [
             {"method": "default", "dimension": r["dimension"], "pole": p, "gamma": r["gammas"][p],
