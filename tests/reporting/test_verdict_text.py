@@ -83,3 +83,19 @@ def test_the_sparsest_point_needs_both_nulls_measured_and_beaten() -> None:
     assert f"on decision pairs {sparsest} the whole band (13,824 neurons)" in text
     conservation = curve_sentence(_dimension("conservation"), 0.01, keys)
     assert "on decision pairs the instrument cannot read this model" in conservation
+
+
+def test_a_dimension_no_instrument_can_read_still_names_its_set() -> None:
+    dimension = _dimension("conservation")
+    dimension["readings"]["forced_choice"]["prompt"]["reads"] = False
+    text = dimension_sentence(dimension, 0.01, instruments(make_verdict()))
+    assert text == (
+        "Conservation: the located 1% set (461 neurons) cannot be judged: on forced choice and "
+        "decision pairs alike the persona prompt itself does not separate the poles, so no "
+        "instrument can read this model."
+    )
+    del dimension["readings"]["decision_pairs"]["edit"]
+    dimension["readings"]["decision_pairs"]["prompt"]["reads"] = True
+    text = dimension_sentence(dimension, 0.01, instruments(make_verdict()))
+    assert text.startswith("Conservation: the located 1% set (461 neurons) cannot be judged: ")
+    assert text.endswith("; on decision pairs the edit's gap was not measured.")

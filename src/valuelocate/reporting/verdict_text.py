@@ -236,12 +236,21 @@ def dimension_sentence(dimension: Mapping[str, Any], alpha: float, keys: Sequenc
     nulls it beats, and where an instrument cannot read the model."""
     name = dimension_label(str(dimension.get("dimension")))
     subject = set_phrase(dimension.get("default"))
-    clauses = []
+    if len(keys) > 1 and all(reads(reading_of(dimension, k)) is False for k in keys):
+        names = _join([instrument_name(k) for k in keys])
+        return (
+            f"{name}: {subject} cannot be judged: on {names} alike the persona prompt itself "
+            "does not separate the poles, so no instrument can read this model."
+        )
+    clauses, said = [], False
     for key in keys:
-        clause, used = _instrument_clause(key, reading_of(dimension, key), alpha, subject)
+        clause, used = _instrument_clause(key, reading_of(dimension, key), alpha,
+                                          "it" if said else subject)  # fmt: skip
         clauses.append(clause)
-        subject = "it" if used else subject
-    return f"{name}: {'; '.join(clauses) or 'nothing was read'}."
+        said = said or used
+    if not said:  # no instrument judged the edit: name the set all the same
+        return f"{name}: {subject} cannot be judged: {'; '.join(clauses) or 'nothing was read'}."
+    return f"{name}: {'; '.join(clauses)}."
 
 
 def beats_both(read: Any, alpha: float) -> bool:
