@@ -39,6 +39,13 @@ def test_missing_numbers_are_a_dash_never_nan() -> None:
     assert fmt_p(0.0004) == "< 0.001" and fmt_p(0.2134) == "0.21"
 
 
+def test_a_third_instrument_is_judged_in_the_sentence_too() -> None:
+    dimension = _dimension("conservation")
+    dimension["readings"]["choice"] = dimension["readings"]["forced_choice"]
+    text = dimension_sentence(dimension, 0.01, ["forced_choice", "decision_pairs", "choice"])
+    assert "; on A/B choice, it moves the reading by +0.12 nats between the poles, " in text
+
+
 def test_marks_and_holm_tests() -> None:
     conservation = _dimension("conservation")
     fc = reading_of(conservation, "forced_choice")

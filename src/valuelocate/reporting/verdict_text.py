@@ -22,7 +22,13 @@ from valuelocate.vocab import dimension_label
 
 DASH = "—"  # what a missing number prints as
 INSTRUMENTS = ("forced_choice", "decision_pairs")
-INSTRUMENT_NAMES = {"forced_choice": "forced choice", "decision_pairs": "decision pairs"}
+# The terminal's two columns are the first two; any other instrument (the opt-in A/B choice
+# reading) is in the sentences, the forest plot and the table.
+INSTRUMENT_NAMES = {
+    "forced_choice": "forced choice",
+    "decision_pairs": "decision pairs",
+    "choice": "A/B choice",
+}
 # The three nulls the edit's gap is tested against, as the sentences name them.
 NULLS = (
     ("random_sets", "random sets"),
