@@ -2,8 +2,8 @@
 
 The numbers are invented but shaped like a real run (a 30-layer model, neurons in the upper
 layers, affirm steering raising the steered dimension's score and oppose lowering it), so that
-the report's plots can be looked at. Used by ``tests/test_report.py`` and
-``benchmarks/screenshot_report.sh``.
+the report's plots can be looked at. Used by ``tests/reporting`` and
+``benchmarks/screenshot_report.sh``; ``verdict=True`` adds a version-2 verdict.
 
 Example:
     >>> run_dir = make_run(tmp_path, evaluation=True)
@@ -16,6 +16,8 @@ import math
 import random
 from pathlib import Path
 from typing import Any
+
+from verdict_fixture import write_verdict
 
 DIMENSIONS = ("openness_to_change", "conservation", "self_transcendence", "self_enhancement")
 POLES = ("affirm", "oppose")
@@ -304,13 +306,20 @@ def _examples(dim: str, gammas: list[float]) -> list[dict[str, Any]]:
     return out
 
 
-def make_run(root: Path, *, evaluation: bool = True, gammas: list[float] | None = None) -> Path:
+def make_run(
+    root: Path,
+    *,
+    evaluation: bool = True,
+    gammas: list[float] | None = None,
+    verdict: bool = False,
+) -> Path:
     """Write a run directory under ``root`` and return it.
 
     Args:
         root: where to create ``run/``.
         evaluation: also write ``evaluation/results.json``.
         gammas: the gamma sweep of the evaluation (default 0.5, 1.0, 1.5).
+        verdict: also write ``verdict/verdict.json`` (version 2, ``tests/verdict_fixture.py``).
     """
     rng = random.Random(0)
     run_dir = root / "run"
@@ -324,4 +333,6 @@ def make_run(root: Path, *, evaluation: bool = True, gammas: list[float] | None 
         files["evaluation/results.json"] = _evaluation(rng, gammas or [0.5, 1.0, 1.5])
     for name, data in files.items():
         (run_dir / name).write_text(json.dumps(data, indent=1))
+    if verdict:
+        write_verdict(run_dir)
     return run_dir

@@ -1,16 +1,23 @@
 """`valuelocate run` on the command line: a bad option fails at once, before any locating
-(issue 9, bug 2)."""
+(issue 9, bug 2); after the job, the verdict in 80 columns and no evaluation table."""
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
+import pytest
 import typer
+from rich.console import Console
 from typer.testing import CliRunner
 
-from valuelocate.cli.run import run_command
+import valuelocate.cli.run as cli_run
+from valuelocate.cli.run import print_verdict, run_command
+from valuelocate.pipeline import RunOptions
+from verdict_fixture import make_verdict, write_verdict
 
 from tiny_models import STORIES
 
@@ -48,3 +55,45 @@ def test_help_lists_the_commands_own_flags() -> None:
     assert shown.exit_code == 0
     for flag in ("--out", "--judge", "--resume", "--judge-prompts", "--gammas"):
         assert flag in shown.output
+
+
+def test_the_verdict_summary_fits_80_columns_without_nan() -> None:
+    out = io.StringIO()
+    console = Console(file=out, width=80, color_system=None)
+    print_verdict(make_verdict(), console, report=Path("runs/main-job/report.html"))
+    lines = out.getvalue().splitlines()
+    assert all(len(line) <= 80 for line in lines), max(lines, key=len)
+    assert "nan" not in out.getvalue().lower()
+    assert lines[0].startswith("Verdict · model default · budget ppl=1.10")
+    assert any(line.startswith("Conservation  ") and line.endswith("? ? ? ?") for line in lines)
+    assert lines[-1] == "Full report: runs/main-job/report.html"
+
+
+def test_run_prints_the_verdict_and_only_a_pointer_to_the_evaluation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The job itself is replaced: what `_run` prints once it returns."""
+    run_dir = tmp_path / "run"
+    write_verdict(run_dir)
+    report = run_dir / "report.html"
+    results = run_dir / "evaluation" / "results.json"
+    result = SimpleNamespace(
+        run_dir=run_dir,
+        located=SimpleNamespace(summary=None),
+        evaluation=SimpleNamespace(path=results, scores=[], data={"measures": []}),
+        verdict=object(),
+        report=report,
+    )
+    monkeypatch.setattr(cli_run, "run", lambda *args, **kwargs: result)
+    monkeypatch.setattr(cli_run, "print_summary", lambda summary, console: None)
+    monkeypatch.setenv("COLUMNS", "80")
+    cli_run._run(RunOptions(), out=run_dir, judge=["embedding"], resume=False)
+    printed = capsys.readouterr().out
+    assert f"Evaluation results: {results}" in printed
+    assert "Evaluation (mean" not in printed  # the evaluate table is not printed
+    assert "Conservation: on forced choice, the located 1% set (461 neurons)" in " ".join(
+        printed.split()
+    )
+    assert f"Full report: {report}" in printed
+    assert printed.strip().splitlines()[-1] == str(report)  # the last line stays the path
+    assert "nan" not in printed.lower()

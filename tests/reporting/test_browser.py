@@ -36,6 +36,7 @@ from report_fixture import make_run
 from valuelocate.reporting import write_report
 
 SECTIONS = {
+    "verdict": "Verdict: does steering beat its nulls?",
     "sparsity": "Sparsity per dimension and pole",
     "layers": "Layer profile of the neurons",
     "overlap": "Overlap of the neuron sets",
@@ -156,7 +157,7 @@ _PAGE_FACTS = """(() => {
     headings[el.id] = h ? h.innerText.trim() : null;
   }
   const images = [...document.images].map(i => ({
-    complete: i.complete, w: i.naturalWidth, h: i.naturalHeight,
+    complete: i.complete, w: i.naturalWidth, h: i.naturalHeight, alt: i.alt,
     shown_w: i.getBoundingClientRect().width}));
   return {headings, images, title: document.title,
           width: document.documentElement.scrollWidth,
@@ -166,9 +167,10 @@ _PAGE_FACTS = """(() => {
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Open one full report (with evaluation) and collect what the checks look at."""
+    """Open one full report (with evaluation and a version-2 verdict) and collect what the
+    checks look at."""
     root = tmp_path_factory.mktemp("browser")
-    report = write_report(make_run(root))
+    report = write_report(make_run(root, verdict=True))
     html = report.read_text(encoding="utf-8")
     browser = Browser(root / "profile")
     try:
@@ -211,7 +213,10 @@ def test_every_section_heading_is_shown(rendered: dict[str, Any]) -> None:
 
 def test_every_plot_image_loaded_with_a_size(rendered: dict[str, Any]) -> None:
     images = rendered["facts"]["images"]
-    assert len(images) == rendered["img_tags"] >= 6
+    assert len(images) == rendered["img_tags"] >= 10
+    # The verdict's forest plot and sparsity curve come first on the page.
+    assert images[0]["alt"].startswith("Forest plot")
+    assert images[1]["alt"].startswith("Sparsity curve")
     for image in images:
         assert image["complete"], image
         assert image["w"] > 0 and image["h"] > 0, image

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from valuelocate.artifacts.verdict import load_verdict
 from valuelocate.cli.common import progress_bar
-from valuelocate.cli.evaluate import JUDGE_HELP, print_results
+from valuelocate.cli.evaluate import JUDGE_HELP
 from valuelocate.cli.locate import print_summary
 from valuelocate.cli.options import keyword, options_command, resume_option
-from valuelocate.comparison.verdict import Verdict
 from valuelocate.pipeline import RunOptions, default_run_dir, run
+from valuelocate.reporting.verdict import verdict_lines
 
 _STAGES = {
     "locate": "1/4 Locating",
@@ -25,32 +27,12 @@ _STAGES = {
 }
 
 
-def print_verdict(verdict: Verdict, console: Console) -> None:
-    """The verdict table: per direction and method, the forced-choice shift toward the pole
-    (nats) with its CI, the control's shift and the p-value against it."""
-    table = Table(title=f"Verdict (forced-choice test split, budget {verdict.budget})")
-    for column in ("method", "dimension", "pole", "gamma", "ppl", "shift [95% CI]", "control",
-                   "p", "beats control"):  # fmt: skip
-        table.add_column(column, justify="left" if column in ("method", "dimension") else "right")
-    for r in verdict.rows:
-        row = r.row
-        table.add_row(
-            r.method,
-            row.dimension,
-            row.pole,
-            f"{row.gamma:.3g}",
-            f"{row.cost:.3f}",
-            f"{row.shift:+.3f} [{row.ci_low:+.3f}, {row.ci_high:+.3f}]",
-            f"{row.control_shift:+.3f}",
-            f"{row.p_control:.2g}",
-            "-" if r.method == "prompt" else ("yes" if r.beats_control else "no"),
-        )
-    console.print(table)
-    for method in verdict.configs:
-        if method != "prompt":
-            wins, total = verdict.wins(method)
-            console.print(f"{method} ({verdict.configs[method]}): {wins}/{total} directions "
-                          f"beat their control at p < {verdict.alpha:g}")  # fmt: skip
+def print_verdict(verdict: Mapping[str, Any], console: Console, *, report: Path | None) -> None:
+    """The verdict in at most 80 columns (:func:`~valuelocate.reporting.verdict.verdict_lines`):
+    per dimension the default set, the gaps and a mark per test, then a sentence each."""
+    lines = verdict_lines(verdict, report=None if report is None else str(report))
+    for i, line in enumerate(lines):  # out(): no markup, no re-wrapping by rich
+        console.out(line, style="bold" if i == 0 else None, highlight=False)
 
 
 def _run(options: RunOptions, *, out: Path | None, judge: list[str], resume: bool) -> None:
@@ -75,11 +57,15 @@ def _run(options: RunOptions, *, out: Path | None, judge: list[str], resume: boo
         result = run(options, run_dir, resume=resume, on_stage=on_stage, progress=progress)
     console.print(f"  ({(time.perf_counter() - stage_began[0]) / 60:.1f} min)")
     print_summary(result.located.summary, console)
-    print_results(result.evaluation, console)
+    # The evaluation's table is long (one row per dimension, condition and gamma): the report
+    # shows it, and `valuelocate evaluate` prints it; here only where it is.
+    console.out(f"Evaluation results: {result.evaluation.path}", highlight=False)
     if result.verdict is not None:
-        print_verdict(result.verdict, console)
+        print_verdict(load_verdict(result.run_dir), console, report=result.report)
+    else:
+        console.out(f"Full report: {result.report}", highlight=False)
     minutes = (time.perf_counter() - started) / 60
-    console.print(f"Done in {minutes:.1f} min. Report: [bold]{result.report}[/]")
+    console.print(f"Done in {minutes:.1f} min.")
     print(result.report)
 
 

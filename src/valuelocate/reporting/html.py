@@ -72,6 +72,8 @@ pre { background: var(--panel); padding: .75rem; overflow-x: auto; border-radius
 .answer .text { white-space: pre-wrap; overflow-wrap: anywhere; font-size: .92rem;
   max-height: 22rem; overflow-y: auto; }
 .small { font-size: .88rem; color: var(--muted); }
+.greyed { color: #8a939b; }
+ul.verdicts li { margin: .35rem 0; max-width: 80ch; }
 .flag { margin-left: .4rem; padding: 0 .35rem; border-radius: 4px; background: #fdecea;
   color: var(--oppose); font-weight: 600; font-size: .75rem; }
 footer { color: var(--muted); font-size: .92rem; border-top: 1px solid var(--line);
