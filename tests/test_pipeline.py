@@ -71,7 +71,8 @@ def test_run_completes_on_a_tiny_model_and_writes_the_report(tmp_path) -> None: 
         assert f'id="{section}"' in html
     assert html.index('id="verdict"') < html.index('id="sparsity"')  # the verdict opens it
     verdict = json.loads((out / "verdict" / "verdict.json").read_text())
-    assert len(verdict["rows"]) == 4 * 2 * 3  # dimensions x poles x (default, study, prompt)
+    assert verdict["version"] == 2 and len(verdict["dimensions"]) == 4
+    assert len(verdict["rows"]) == 4 * 2  # the served edits' gammas: dimensions x poles
     summary = result.stdout[result.stdout.index("Verdict") :]  # the verdict's own lines
     assert "Full report: " in summary and "nan" not in summary.lower()
     manifest = json.loads((out / "manifest.json").read_text())

@@ -1,10 +1,10 @@
-"""The verdict's files: ``RUN_DIR/verdict/verdict.json``, ``verdict.csv`` and
+"""The verdict's files: ``RUN_DIR/verdict/verdict.json``, ``items.jsonl`` and
 ``edits.safetensors``, as :func:`valuelocate.comparison.verdict.run_verdict` writes them, read
 back without a model (:func:`valuelocate.run_edit`, ``valuelocate serve``, ``valuelocate export``).
 
 ``edits.safetensors`` holds the default's edit and its control per direction at gamma 1:
 ``{dimension}.{pole}.{edit|control}.{layer}.{index|delta}``, with ``format`` and ``kind`` (the
-edit's kind, e.g. ``band``) in its metadata; ``verdict.json`` holds the gamma each direction
+edit's kind: ``located`` for a ladder point) in its metadata; ``verdict.json`` holds the gamma each direction
 was calibrated to (its ``default`` rows).
 """
 

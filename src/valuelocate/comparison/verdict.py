@@ -54,7 +54,7 @@ from valuelocate.comparison.curve import (
 )
 from valuelocate.comparison.forced_choice import choice_reading, likelihood_reading
 from valuelocate.comparison.grid import Config, Grid, prompt_prefix
-from valuelocate.comparison.linear import read_linear
+from valuelocate.comparison.linear import agreement, read_linear
 from valuelocate.comparison.nulls import BiasCost
 from valuelocate.data.decision_pairs import load_decision_pairs
 from valuelocate.data.forced_choice import load_forced_choice
@@ -292,10 +292,9 @@ def run_verdict(
                 shuffle_gaps=calibrated.shuffle_gaps(point, name),
                 seed=options.seed,
             )
-            record["linear"] = {
-                "gap": calibrated.edit_gap(point, name),
-                "exact_gap": float(np.mean(affirm - oppose)),
-            }
+            record["linear"] = agreement(
+                calibrated.edit_gap(point, name), float(np.mean(affirm - oppose))
+            )
             record["word_priming"]["strength"] = {p: strength[p][0] for p in POLES}
             record["word_priming"]["cost"] = {p: strength[p][1] for p in POLES}
             record["random_sets"]["costs"] = calibrated.random_costs(point)
@@ -312,7 +311,7 @@ def run_verdict(
                     "prompt_oppose": float(prompt["oppose"][k]),
                 })  # fmt: skip
             say(f"{dimension}: judged {name}")
-        agreement = calibrated.agreement(lm, head, chat_template, point) if head else {}
+        agreed = calibrated.agreement(lm, head, chat_template, point) if head else {}
         records.append({
             "dimension": dimension,
             "default": {
@@ -323,7 +322,7 @@ def run_verdict(
             },
             "gamma": gammas["affirm"], "gammas": gammas, "cost": calibrated.costs[point],
             "readings": instrument_records,
-            "agreement": agreement,
+            "agreement": agreed,
             "curve": curve_rows(calibrated),
         })  # fmt: skip
         for pole, edit in (("affirm", plus), ("oppose", minus)):
@@ -339,9 +338,11 @@ def run_verdict(
         _study_rows(run_dir, lm, chosen, options, chat_template, say) if options.study_rule else []
     )
     record = {
-        "format": FORMAT, "version": VERSION, "budget": str(budget), "alpha": alpha,
+        "format": FORMAT, "version": VERSION, "model": lm.model_id,
+        "budget": str(budget), "alpha": alpha,
         "rule": RULE, "options": asdict(options),
-        "instruments": {k: INSTRUMENTS[k] for k in judged}, "dimensions": records, "summary": summary, "study": study,
+        "instruments": {k: INSTRUMENTS[k] for k in judged},
+        "dimensions": records, "summary": summary, "study": study,
         # The served edits' gammas, as version 1 kept them (valuelocate.run_edit reads these).
         "rows": [
             {"method": "default", "dimension": r["dimension"], "pole": p, "gamma": r["gammas"][p],
