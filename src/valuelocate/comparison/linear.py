@@ -115,6 +115,21 @@ def _mean_logprob(logits: Tensor, ids: Tensor, lengths: Sequence[int]) -> Tensor
     return torch.stack(out)
 
 
+def _forward(
+    lm: LoadedModel, ids: Tensor, mask: Tensor, edit: _Offset, keep: int, device: torch.device
+) -> Tensor:
+    """The last ``keep`` positions' logits of a left-padded batch, with the offsets hooked."""
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    with edit_neurons(lm.model, edit, scope="all"):
+        logits = lm.model(
+            input_ids=ids.to(device),
+            attention_mask=mask.to(device),
+            position_ids=positions.to(device),
+            logits_to_keep=keep,
+        ).logits
+    return logits[:, -keep:]
+
+
 def _run(
     lm: LoadedModel,
     rows: list[tuple[list[int], list[int], list[int]]],
@@ -132,15 +147,8 @@ def _run(
         seqs = [c + a for c, a, _ in chunk] + [c + o for c, _, o in chunk]
         lengths = [len(a) for _, a, _ in chunk] + [len(o) for _, _, o in chunk]
         ids, mask = left_pad(seqs, pad)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
         keep = max(lengths) + 1
-        with edit_neurons(lm.model, edit, scope="all"):
-            logits = lm.model(
-                input_ids=ids.to(device),
-                attention_mask=mask.to(device),
-                position_ids=positions.to(device),
-                logits_to_keep=keep,
-            ).logits[:, -keep:]
+        logits = _forward(lm, ids, mask, edit, keep, device)
         means = _mean_logprob(logits, ids, lengths)
         half = len(chunk)
         reading = means[:half] - means[half:]
@@ -171,14 +179,7 @@ def _run_choice(
     step = max(2, batch_size - batch_size % 2)
     for begin in range(0, len(prompts), step):
         ids, mask = left_pad(prompts[begin : begin + step], pad)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        with edit_neurons(lm.model, edit, scope="all"):
-            logits = lm.model(
-                input_ids=ids.to(device),
-                attention_mask=mask.to(device),
-                position_ids=positions.to(device),
-                logits_to_keep=1,
-            ).logits[:, -1]
+        logits = _forward(lm, ids, mask, edit, 1, device)[:, -1]
 
         def affirm(last: Tensor) -> Tensor:
             p_a = torch.softmax(last[:, pick].double(), dim=-1)[:, 0]
