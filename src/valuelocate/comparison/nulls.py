@@ -216,8 +216,11 @@ class VectorCost:
                     )
                     with edit_neurons(self.lm.model, _RowOffsets(self.layers, rows), scope="all"):
                         logits = self.lm.model(**kwargs).logits
-            logp = torch.log_softmax(logits[:, :-1].float(), -1)
-            nll = -logp.gather(-1, chunk_ids[:, 1:, None].to(device)).squeeze(-1).double()
+            # NLL = logsumexp - target logit: no [rows, tokens, vocab] log-softmax copy (large
+            # vocabularies, e.g. Gemma's 262k, would need gigabytes for one).
+            head = logits[:, :-1].float()
+            target = head.gather(-1, chunk_ids[:, 1:, None].to(device)).squeeze(-1)
+            nll = (torch.logsumexp(head, dim=-1) - target).double()
             keep = chunk_mask[:, 1:].to(device).double() * chunk_mask[:, :-1].to(device).double()
             out.append(((nll * keep).sum(1) / keep.sum(1)).cpu())
         result = torch.cat(out)
