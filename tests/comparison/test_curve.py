@@ -27,7 +27,7 @@ lm = fx.lm
 
 pytestmark = fx.needs_stories
 
-OPTIONS = SimpleNamespace(random_sets=4, shuffles=30, steps=2, start_gamma=1.0, seed=0)
+OPTIONS = SimpleNamespace(random_sets=4, shuffles=30, steps=5, start_gamma=1.0, seed=0)
 TEXTS = ["Once upon a time there was a cat.", "The sun was hot and the sky was blue today."]
 
 
@@ -55,9 +55,10 @@ def test_every_point_and_null_is_calibrated_to_the_budget(calibrated) -> None:  
     for point in range(len(ladder.sizes)):
         for pole in ("affirm", "oppose"):
             assert cal.gammas[point][pole] > 0
-            assert cal.costs[point][pole] == pytest.approx(1.10, rel=0.02)
+            assert 1.10**0.95 <= cal.costs[point][pole] <= 1.10
         assert len(cal.nulls[point]) == 4
         assert torch.all(cal.null_gammas[point] > 0)
+        assert torch.all(cal.null_costs[point] <= 1.10)
         # the measured cost is the cost of the gamma returned
         flat, values = cal.nulls[point][1]
         dense = torch.zeros(ladder.delta.numel(), dtype=torch.float64)

@@ -113,3 +113,22 @@ def test_calibrate_reaches_the_budget() -> None:
         costs.log(), torch.full((3,), math.log(1.10), dtype=torch.float64), rtol=0.05
     )
     assert bool((gammas > 0).all())
+
+
+def test_calibrate_never_returns_a_gamma_over_budget_even_when_the_cost_is_lopsided() -> None:
+    # a first-order term makes +v much dearer than -v (as real edits are); a secant that
+    # assumes log cost ~ gamma**2 alone would overshoot
+    def lopsided(vectors: torch.Tensor) -> torch.Tensor:
+        s = vectors.sum(dim=1)
+        return torch.exp(0.02 * s * s + 0.05 * s)
+
+    vectors = torch.tensor([[1.0], [-1.0]], dtype=torch.float64)
+    for steps in (1, 2, 3, 8):
+        gammas, costs = calibrate(
+            lopsided, vectors, torch.full((2,), 3.0), budget=1.10, steps=steps
+        )
+        assert bool((costs <= 1.10).all())
+        assert torch.allclose(costs, lopsided(vectors * gammas[:, None]))
+        assert torch.allclose(costs[gammas == 0], torch.ones(1, dtype=torch.float64))
+    assert bool((costs.log() >= 0.95 * math.log(1.10)).all())  # converged with 8 steps
+    assert gammas[0] < gammas[1]

@@ -3,9 +3,9 @@
 back without a model (:func:`valuelocate.run_edit`, ``valuelocate serve``, ``valuelocate export``).
 
 ``edits.safetensors`` holds the default's edit and its control per direction at gamma 1:
-``{dimension}.{pole}.{edit|control}.{layer}.{index|delta}``, with ``format`` and ``kind`` (the
-edit's kind: ``located`` for a ladder point) in its metadata; ``verdict.json`` holds the gamma each direction
-was calibrated to (its ``default`` rows).
+``{dimension}.{pole}.{edit|control}.{layer}.{index|delta}``, with ``format`` and ``kind``
+(the edit's kind: ``located`` for a ladder point) in its metadata; ``verdict.json`` holds the
+gamma each direction was calibrated to (its ``default`` rows).
 """
 
 from __future__ import annotations

@@ -211,7 +211,10 @@ def calibrate_ladder(
     g, _ = calibrate(
         cost, torch.stack([v, -v]), start, budget=budget, steps=max(options.steps, 4) + 2
     )
-    reference = float(g.mean()) * float(v.norm())  # the norm at which the band reaches the budget
+    # the norm at which the band reaches the budget: where the other points' searches start
+    reference = float(g[g > 0].mean() if bool((g > 0).any()) else options.start_gamma) * float(
+        v.norm()
+    )
     gammas, costs, nulls, null_gammas, null_costs = [], [], [], [], []
     for point in range(len(ladder.sizes)):
         v = ladder.vector(point)

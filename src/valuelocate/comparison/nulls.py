@@ -242,36 +242,55 @@ def calibrate(
     steps: int = 3,
     tolerance: float = 0.05,
 ) -> tuple[Tensor, Tensor]:
-    """Every vector's gamma where its cost reaches ``budget`` (perplexity ratio), all at once.
+    """Every vector's largest measured gamma within ``budget`` (perplexity ratio), all at once.
 
-    Each step evaluates all vectors not yet within ``tolerance`` (relative, on log cost) in
-    one batched pass, then moves each gamma by a secant on ``log log cost`` against
-    ``log gamma`` (the first step assumes a quadratic cost, ``log cost ~ gamma**2``).
+    Each step evaluates, in one batched pass, every vector whose best gamma within budget is
+    not yet within ``tolerance`` of it (relative, on log cost: ``[(1 - tol) log b, log b]``).
+    The next gamma is a secant on ``log log cost`` against ``log gamma`` (the first assumes a
+    quadratic cost), kept strictly inside the bracket of the largest gamma measured within
+    budget and the smallest measured over it (bisection where the secant leaves it). The cost
+    need not be symmetric in the vector's sign or exactly quadratic.
 
     Returns:
-        ``(gammas, costs)`` ``[k]``: the last gamma evaluated per vector and its measured cost.
+        ``(gammas, costs)`` ``[k]``: per vector the largest gamma measured within budget and
+        its measured cost; ``(0, 1)`` (no edit) if every gamma tried was over budget.
     """
     target = math.log(budget)
-    gammas = start.double().clone()  # the next gamma to try, per vector
-    at = torch.full_like(gammas, math.nan)  # the gamma of the last measurement
-    costs = torch.full_like(gammas, math.nan)
-    history: list[list[tuple[float, float]]] = [[] for _ in range(gammas.numel())]
+    aim = (1 - tolerance / 2) * target  # the middle of the accepted window, so steps land in it
+    k = start.numel()
+    nxt = start.double().clone()  # the next gamma to try, per vector
+    low = torch.zeros(k, dtype=torch.float64)  # largest gamma measured within budget
+    low_cost = torch.ones(k, dtype=torch.float64)
+    high = torch.full((k,), math.inf, dtype=torch.float64)  # smallest gamma measured over it
+    last: list[tuple[float, float] | None] = [None] * k
     for _ in range(max(steps, 1)):
-        todo = torch.isnan(costs) | ((costs.log() - target).abs() > tolerance * target)
+        done = low_cost.log() >= (1 - tolerance) * target
+        todo = ~done
         if not bool(todo.any()):
             break
-        costs[todo] = cost(vectors[todo] * gammas[todo, None]).double()
-        at[todo] = gammas[todo]
-        for i in torch.nonzero(todo).flatten().tolist():
-            g, c = float(at[i]), max(math.log(float(costs[i])), 1e-9)
+        measured = cost(vectors[todo] * nxt[todo, None]).double()
+        for j, i in enumerate(torch.nonzero(todo).flatten().tolist()):
+            g, c = float(nxt[i]), float(measured[j])
+            log_c = max(math.log(c), 1e-9)
+            if c <= budget:
+                if g > float(low[i]):
+                    low[i], low_cost[i] = g, c
+            else:
+                high[i] = min(float(high[i]), g)
             slope = 2.0  # log cost ~ gamma**2 until two points say otherwise
-            if history[i] and history[i][-1][0] != g and history[i][-1][1] > 1e-9:
-                g0, c0 = history[i][-1]
-                slope = (math.log(c) - math.log(c0)) / (math.log(g) - math.log(g0))
+            previous = last[i]
+            if previous is not None and previous[0] != g and previous[1] > 1e-9:
+                slope = (math.log(log_c) - math.log(previous[1])) / (
+                    math.log(g) - math.log(previous[0])
+                )
                 slope = min(max(slope, 0.5), 4.0)
-            history[i].append((g, c))
-            gammas[i] = g * min(max((target / c) ** (1.0 / slope), 0.25), 4.0)
-    return at, costs
+            last[i] = (g, log_c)
+            guess = g * min(max((aim / log_c) ** (1.0 / slope), 0.25), 4.0)
+            lo, hi = float(low[i]), float(high[i])
+            if not lo < guess < hi:
+                guess = (lo + hi) / 2 if math.isfinite(hi) else max(2 * lo, guess)
+            nxt[i] = guess
+    return low, low_cost
 
 
 class BiasCost:
