@@ -101,7 +101,9 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _cli("locate", "--model", str(STORIES), "--out", str(out),
          "--dimensions", "conservation,self_enhancement", "--prompts-per-pole", "3",
          "--max-new-tokens", "4", "--batch-size", "2", "--seed", "0",
-         "--param", "min_required=10", "--param", "threshold=0.6")  # fmt: skip
+         "--param", "min_required=10", "--param", "threshold=0.6",
+         # The reference records the study's pipeline; the ladder (newer) has its own oracles.
+         "--no-ladder")  # fmt: skip
     _cli("evaluate", str(out), "--gammas", "0,1", "--judge", "embedding",
          "--judge-prompts", "2", "--max-new-tokens", "4", "--seed", "0",
          "--bootstrap", "50", "--permutations", "50")  # fmt: skip

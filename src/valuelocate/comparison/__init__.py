@@ -1,6 +1,6 @@
 """The comparison: which steering method moves the forced-choice reading most at matched cost,
-and does the chosen one beat its matched control on the dev split (``compare``), and the main
-job's edit on the held-out test split (the verdict)?
+and does the chosen one beat its matched control on the dev split (``compare``); and do the
+located sets beat strong nulls on the held-out test split (the main job's verdict)?
 
 Modules, in the order the work flows:
 
@@ -13,6 +13,13 @@ Modules, in the order the work flows:
 - :mod:`~valuelocate.comparison.options`: :class:`CompareOptions` and the standard cells.
 - :mod:`~valuelocate.comparison.run`: :func:`compare` (``valuelocate compare``): search,
   choose, check on dev.
+- :mod:`~valuelocate.comparison.linear`: the linearised response (the reading's mean gradient
+  with respect to added neuron values), so that a null costs a dot product.
+- :mod:`~valuelocate.comparison.nulls`: label shuffles, random same-count sets, the batched
+  neutral cost and the calibration of many vectors at once.
+- :mod:`~valuelocate.comparison.curve`: the sparsity curve: every ladder point at the budget
+  against its nulls, and the dev rule that picks the default point.
+- :mod:`~valuelocate.comparison.judging`: one test per dimension and instrument, Holm.
 - :mod:`~valuelocate.comparison.verdict`: the main job's verdict (:func:`run_verdict`); its
   files are read and written by :mod:`valuelocate.artifacts.verdict`.
 """

@@ -5,6 +5,8 @@
 - :mod:`~valuelocate.steering.dynamic`: the study's dynamic rule and its random control.
 - :mod:`~valuelocate.steering.mean_diff`: add gamma x (mean_target - mean_other) to selected
   neurons or to every neuron of a band of layers, with its permuted control.
+- :mod:`~valuelocate.steering.ladder`: the ladder of nested located sets (ranked by the
+  contrast's paired effect size) and each point's mean-difference edit.
 - :mod:`~valuelocate.steering.residual`: the residual-stream steering vector, the reference a
   reviewer asks for, with its norm-matched random-direction control.
 - :mod:`~valuelocate.steering.word_priming`: the word-priming null, a bias on the output
