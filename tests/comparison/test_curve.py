@@ -4,6 +4,7 @@ written down, and the served control adds exactly its own calibrated strength.""
 
 from __future__ import annotations
 
+import math
 from types import SimpleNamespace
 
 import pytest
@@ -116,3 +117,17 @@ def test_linear_and_exact_reads_are_both_recorded(calibrated, lm) -> None:  # ty
     for case in ("edit", "random_set", "shuffle"):
         assert set(out[case]) == {"gap", "exact_gap", "ratio"}
     assert len(cal.shuffle_cost_sample(0)) == 8
+
+
+def test_label_shuffles_are_read_at_matched_cost_not_matched_norm(calibrated) -> None:  # type: ignore[no-untyped-def]
+    cal, _ = calibrated
+    for point in range(len(cal.ladder.sizes)):
+        costs = sorted(cal.shuffle_cost_sample(point))
+        # the sampled shuffles at the common norm cost about the budget: each was calibrated
+        # within 5% of log budget and the median norm puts them on both sides of it
+        middle = math.log(costs[len(costs) // 2])
+        assert 0.5 * math.log(1.10) <= middle <= 1.5 * math.log(1.10)
+        # the gaps are read at that norm
+        scale = cal.shuffle_norms[point] / cal.shuffles.norms[0, point]
+        expect = 2 * scale * cal.shuffles.dots["dev"][0, point]
+        assert cal.shuffle_gaps(point, "dev")[0] == pytest.approx(float(expect), rel=1e-9)

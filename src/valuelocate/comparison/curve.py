@@ -66,6 +66,7 @@ class Calibrated:
     null_costs: list[Tensor]
     signs: Tensor
     shuffles: ShuffleReads
+    shuffle_norms: list[float]  # per point: the norm at which a label shuffle meets the budget
     _samples: dict[int, list[float]] = field(default_factory=dict)
 
     @property
@@ -92,9 +93,8 @@ class Calibrated:
         return (2 * self.null_gammas[point] * dots).numpy()
 
     def shuffle_gaps(self, point: int, name: str) -> np.ndarray:
-        """The label shuffles' linear gaps, each at the point's vector norm."""
-        norm = float(self.ladder.vector(point).norm())
-        scale = self._mean_gamma(point) * norm / self.shuffles.norms[:, point].clamp(min=1e-30)
+        """The label shuffles' linear gaps, each scaled to the point's calibrated shuffle norm."""
+        scale = self.shuffle_norms[point] / self.shuffles.norms[:, point].clamp(min=1e-30)
         if name == "head":
             raise ValueError("shuffles are read on whole instruments")
         return (2 * scale * self.shuffles.dots[name][:, point]).numpy()
@@ -103,17 +103,15 @@ class Calibrated:
         return [float(c) for c in self.null_costs[point]]
 
     def shuffle_cost_sample(self, point: int) -> list[float]:
-        """The exact cost of the first few shuffles at their norm-matched gamma."""
+        """The exact cost of the first few shuffles at the point's calibrated shuffle norm."""
         if point not in self._samples:
             size = self.ladder.sizes[point]
-            norm = float(self.ladder.vector(point).norm())
+            norm = self.shuffle_norms[point]
             rows = []
             for k in range(min(COST_SAMPLE, self.signs.shape[0])):
                 flat, values = shuffled_vector(self.data.diffs, self.signs[k], size)
                 dense = torch.zeros(self.ladder.delta.numel(), dtype=torch.float64)
-                dense[flat] = (
-                    values * self._mean_gamma(point) * norm / max(float(values.norm()), 1e-30)
-                )
+                dense[flat] = values * norm / max(float(values.norm()), 1e-30)
                 rows.append(dense)
             self._samples[point] = [float(c) for c in self.cost(torch.stack(rows))]
         return self._samples[point]
@@ -143,8 +141,7 @@ class Calibrated:
         out: dict[str, Any] = {"items": len(items)}
         flat_r, values_r = self.nulls[point][0]
         flat_s, values_s = shuffled_vector(self.data.diffs, self.signs[0], size)
-        norm = float(self.ladder.vector(point).norm())
-        gamma_s = self._mean_gamma(point) * norm / max(float(values_s.norm()), 1e-30)
+        gamma_s = self.shuffle_norms[point] / max(float(values_s.norm()), 1e-30)
         gamma_r = float(self.null_gammas[point][0])
         cases = {
             "edit": (self.ladder.flat(point), self.ladder.delta[self.ladder.flat(point)],
@@ -215,30 +212,45 @@ def calibrate_ladder(
     reference = float(g[g > 0].mean() if bool((g > 0).any()) else options.start_gamma) * float(
         v.norm()
     )
+    signs = shuffle_signs(data.diffs.shape[0], options.shuffles, seed=options.seed)
+    sample = min(COST_SAMPLE, options.shuffles)
     gammas, costs, nulls, null_gammas, null_costs = [], [], [], [], []
+    shuffle_norms = []
     for point in range(len(ladder.sizes)):
         v = ladder.vector(point)
         drawn = _nulls(ladder, point, options.random_sets, options.seed + point)
-        vectors = torch.stack([v, -v] + [_dense(f, x, width) for f, x in drawn])
+        # a sample of label shuffles is calibrated with the rest: the median norm at which
+        # they meet the budget is the norm every shuffle is read at (matched cost, not norm)
+        shuffled = [
+            _dense(*shuffled_vector(data.diffs, signs[k], ladder.sizes[point]), width)
+            for k in range(sample)
+        ]
+        vectors = torch.stack([v, -v] + [_dense(f, x, width) for f, x in drawn] + shuffled)
         start = reference / vectors.norm(dim=1).clamp(min=1e-30)
         found, measured = calibrate(
             cost, vectors, start, budget=budget, steps=max(options.steps, 3)
         )
+        end = 2 + len(drawn)
         gammas.append({"affirm": float(found[0]), "oppose": float(found[1])})
         costs.append({"affirm": float(measured[0]), "oppose": float(measured[1])})
         nulls.append(drawn)
-        null_gammas.append(found[2:].clone())
-        null_costs.append(measured[2:].clone())
+        null_gammas.append(found[2:end].clone())
+        null_costs.append(measured[2:end].clone())
+        met = found[end:] * vectors[end:].norm(dim=1)
+        met = met[found[end:] > 0]
+        fallback = (found[0] + found[1]) / 2 * v.norm()
+        shuffle_norms.append(float(met.median() if met.numel() else fallback))
         label = f"{ladder.labels[point]} ({ladder.sizes[point]} neurons)"
         say(f"calibrated {label}: gamma {float(found[0]):.3g}")
-    signs = shuffle_signs(data.diffs.shape[0], options.shuffles, seed=options.seed)
     shuffles = shuffled_reads(
         data.diffs.reshape(data.diffs.shape[0], -1),
         signs,
         ladder.sizes,
         {name: read.gradient for name, read in data.reads.items()},
     )
-    return Calibrated(data, cost, gammas, costs, nulls, null_gammas, null_costs, signs, shuffles)
+    return Calibrated(
+        data, cost, gammas, costs, nulls, null_gammas, null_costs, signs, shuffles, shuffle_norms
+    )
 
 
 def point_test(calibrated: Calibrated, point: int, name: str) -> dict[str, float]:

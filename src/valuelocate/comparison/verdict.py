@@ -10,7 +10,8 @@ located sets into ``neurons.safetensors``). Per dimension:
    negation, so a dimension is one hypothesis.
 2. **Calibration**: every point's +/- edit and its random same-count sets, each to the
    budget by its own gamma search (:func:`~valuelocate.comparison.nulls.calibrate`); label
-   shuffles at the point's norm, their measured cost sampled; the word-priming control's
+   shuffles at the median norm where a calibrated sample of them meets the budget, their
+   cost at that norm measured; the word-priming control's
    strength toward each pole exactly (:class:`~valuelocate.comparison.nulls.BiasCost`).
 3. **Reads** (:func:`~valuelocate.comparison.linear.read_linear`): on the dev split of the
    forced-choice items, the test split, and the test decision pairs: the unedited reading, its
