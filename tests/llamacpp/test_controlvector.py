@@ -242,3 +242,73 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(
     assert "Traceback" not in err
     assert _hashes(tmp_path) == before  # nothing written, nothing changed
     assert case == "existing output" or not out.exists()
+
+
+# ------------------------------------------------------------------ the verification's arithmetic
+
+
+class _TorchRuntime:
+    """ValueLocate's own model in llama.cpp's place (LlamaCpp's four methods): then the
+    unsteered gap is 0 and an exact file's change is ours to float tolerance."""
+
+    def __init__(self, lm: LoadedModel) -> None:
+        self.lm = lm
+        self.vectors: LayerVectors | None = None
+
+    def set_control_vector(self, directions, *, strength: float = 1.0) -> None:  # type: ignore[no-untyped-def]
+        self.vectors = (
+            None
+            if directions is None
+            else LayerVectors({n: torch.from_numpy(v) for n, v in directions.items()}, strength)
+        )
+
+    def next_token_logprobs(self, prompts):  # type: ignore[no-untyped-def]
+        from valuelocate.llamacpp.controlvector import next_token_logprobs
+
+        return next_token_logprobs(self.lm, prompts, self.vectors)
+
+    def answer_logprob(self, context, answer) -> float:  # type: ignore[no-untyped-def]
+        from valuelocate.steering.intervention import applied
+
+        ids = torch.tensor([[*context, *answer]])
+        with torch.no_grad(), applied(self.lm.model, self.vectors):
+            logp = torch.log_softmax(self.lm.model(input_ids=ids).logits[0].double(), -1)
+        picked = logp[len(context) - 1 : -1].gather(-1, torch.tensor(answer)[:, None])
+        return float(picked.mean())
+
+    def greedy(self, prompt, n=16, stop=()):  # type: ignore[no-untyped-def]
+        from valuelocate.steering.intervention import applied
+
+        ids = list(prompt)
+        out: list[int] = []
+        with torch.no_grad(), applied(self.lm.model, self.vectors):
+            for _ in range(n):
+                token = int(self.lm.model(input_ids=torch.tensor([ids])).logits[0, -1].argmax())
+                out.append(token)
+                if token in stop:
+                    break
+                ids.append(token)
+        return out
+
+
+def test_verification_of_an_exact_file_against_our_own_model(
+    stories_lm: LoadedModel, runs: dict[str, Path], tmp_path: Path
+) -> None:
+    from valuelocate.data.forced_choice import load_forced_choice
+    from valuelocate.llamacpp.verify import verify_export
+
+    run = runs["down_in"]
+    out = export_control_vectors(run, tmp_path / "cv", lm=stories_lm)
+    names = [f"{DIMENSION}.{p}" for p in ("affirm", "oppose")]
+    items = sorted(load_forced_choice(dimension=DIMENSION, split="dev"), key=lambda i: i.id)
+    result = verify_export(
+        stories_lm, "unused.gguf", {n: out / f"{n}.gguf" for n in names},
+        {n: run_edit(run, DIMENSION, n.split(".")[1]) for n in names}, items,
+        prompts=4, fc_items=6, runtime=_TorchRuntime(stories_lm),
+    )  # fmt: skip
+    assert result.tolerance < 1e-6 and result.greedy_same_unsteered == 1.0
+    assert [c.direction for c in result.directions] == names
+    for check in result.directions:
+        assert check.change_gap_max < 1e-4 and check.change_size > 1e-3
+        assert check.fc_shift_ours == pytest.approx(check.fc_shift_cpp, abs=1e-4)
+        assert check.fc_same_sign and check.greedy_same == 1.0
