@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from valuelocate.artifacts.export import export_run
+from valuelocate.cli.common import input_run, output_dir
 
 
 def export_command(
@@ -18,4 +19,6 @@ def export_command(
     Push it with `huggingface-cli upload OWNER/NAME OUT_DIR`; `--neurons OWNER/NAME` and
     `load_neuron_sets("OWNER/NAME")` read it back.
     """
+    run_dir = input_run(run_dir, "RUN_DIR")
+    out_dir = output_dir(out_dir, "OUT_DIR")
     typer.echo(str(export_run(run_dir, out_dir)))

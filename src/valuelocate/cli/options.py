@@ -120,7 +120,6 @@ def option_parameters(cls: type) -> list[inspect.Parameter]:
             help=meta.get("help", ""),
             min=meta.get("min"),
             max=meta.get("max"),
-            dir_okay=meta.get("path") != "file",
         )
         out.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=info,
                                      annotation=kind))  # fmt: skip

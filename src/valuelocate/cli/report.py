@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from valuelocate.cli.common import input_run
 from valuelocate.reporting import write_report
 
 
@@ -15,4 +16,4 @@ def report_command(
     ),
 ) -> None:
     """Write RUN_DIR/report.html: one self-contained page with every plot and table."""
-    typer.echo(str(write_report(run_dir)))
+    typer.echo(str(write_report(input_run(run_dir, "RUN_DIR", writes=True))))
