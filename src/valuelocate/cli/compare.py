@@ -90,7 +90,9 @@ compare_command = options_command(
         keyword(
             "out",
             Path,
-            typer.Option(..., "--out", "-o", help="Output folder (grid, verdict, summary)."),
+            typer.Option(
+                ..., "--out", "-o", help="Output folder (grid, verdict, summary).", readable=False
+            ),
         ),
         keyword("device", str | None, DEVICE_OPTION),
     ],

@@ -115,7 +115,9 @@ def lexicon_lines(rows: list[LexiconRow], *, decision_pairs: bool) -> list[str]:
 
 @data_app.command("validate")
 def validate_command(
-    path: Path = typer.Argument(..., help="A JSONL file of descriptions, prompts or items."),
+    path: Path = typer.Argument(
+        ..., help="A JSONL file of descriptions, prompts or items.", readable=False
+    ),
     kind: str | None = typer.Option(
         None,
         "--kind",
@@ -156,7 +158,9 @@ def validate_command(
 
 @data_app.command("export")
 def export_command(
-    out_dir: Path = typer.Argument(..., help="Folder to write the three JSONL files into."),
+    out_dir: Path = typer.Argument(
+        ..., help="New (or empty) folder to write the three JSONL files into.", readable=False
+    ),
 ) -> None:
     """Write descriptions.jsonl, prompts.jsonl and questionnaire.jsonl to a folder.
 

@@ -103,7 +103,9 @@ evaluate_command = options_command(
         keyword(
             "run_dir",
             Path,
-            typer.Argument(..., help="A finished `valuelocate locate` run directory."),
+            typer.Argument(
+                ..., help="A finished `valuelocate locate` run directory.", readable=False
+            ),
         ),
         keyword("judge", list[str], typer.Option(["embedding"], "--judge", help=JUDGE_HELP)),
     ],

@@ -11,8 +11,10 @@ from valuelocate.cli.common import input_run, output_dir
 
 
 def export_command(
-    run_dir: Path = typer.Argument(..., help="A finished run directory of `valuelocate locate`."),
-    out_dir: Path = typer.Argument(..., help="New (or empty) folder to write."),
+    run_dir: Path = typer.Argument(
+        ..., help="A finished run directory of `valuelocate locate`.", readable=False
+    ),
+    out_dir: Path = typer.Argument(..., help="New (or empty) folder to write.", readable=False),
 ) -> None:
     """Write OUT_DIR: neurons.safetensors, a README model card and config.json (Hub-ready).
 

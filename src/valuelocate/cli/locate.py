@@ -81,7 +81,11 @@ locate_command = options_command(
     _locate,
     leading=[
         keyword(
-            "out", Path, typer.Option(..., "--out", "-o", help="Run directory for all artifacts.")
+            "out",
+            Path,
+            typer.Option(
+                ..., "--out", "-o", help="Run directory for all artifacts.", readable=False
+            ),
         )
     ],
     trailing=[

@@ -12,7 +12,9 @@ from valuelocate.reporting import write_report
 
 def report_command(
     run_dir: Path = typer.Argument(
-        ..., help="Run directory written by `valuelocate locate` (and `evaluate`)."
+        ...,
+        help="Run directory written by `valuelocate locate` (and `evaluate`).",
+        readable=False,
     ),
 ) -> None:
     """Write RUN_DIR/report.html: one self-contained page with every plot and table."""

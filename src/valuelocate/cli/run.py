@@ -77,7 +77,11 @@ run_command = options_command(
             "out",
             Path | None,
             typer.Option(
-                None, "--out", "-o", help="Run directory (default: runs/run-<date>-<time>)."
+                None,
+                "--out",
+                "-o",
+                help="Run directory (default: runs/run-<date>-<time>).",
+                readable=False,
             ),
         ),
         keyword("judge", list[str], typer.Option(["embedding"], "--judge", help=JUDGE_HELP)),

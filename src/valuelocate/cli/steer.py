@@ -42,7 +42,15 @@ steer_command = options_command(
             ),
         ),
         keyword(
-            "neurons", Path, typer.Option(..., "--neurons", "-n", help="Run directory of `locate`.")
+            "neurons",
+            Path,
+            typer.Option(
+                ...,
+                "--neurons",
+                "-n",
+                help="Run directory of `locate` (or its neurons.safetensors).",
+                readable=False,
+            ),
         ),
     ],
     trailing=[
