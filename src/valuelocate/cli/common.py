@@ -1,6 +1,5 @@
-"""Pieces every command shares: the model and device flags, a rich progress bar that the
-library reports to through a plain callback, and the checks of the paths a command reads and
-writes."""
+"""Pieces every command shares: the model and device flags, a progress bar for the library's
+callback, and the checks of every path a command takes."""
 
 from __future__ import annotations
 
