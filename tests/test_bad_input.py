@@ -18,10 +18,10 @@ Slow (one Python start-up per case): ``pytest -m slow tests/test_bad_input.py``.
 Paths of the wrong kind (issue 21, item 5), in process and fast: every path every command
 takes (a run directory to read, a file to read, a directory or a file to write), given a file
 where a directory is expected and the reverse, a missing parent, a parent that is a file, a
-symbolic link loop, an existing output, a folder it may not read or write (as a user without
-root's override), each refused with exit 2 and one line that names the path and what was
-expected, no traceback, and the tree unchanged. A run's own file where its directory is
-expected means the run, and paths with spaces and non-ASCII characters work.
+symbolic link loop or one to nothing, an existing output, a folder it may not read or write
+(as a user without root's override), each refused with exit 2 and one line that names the
+path and what was expected, no traceback, and the tree unchanged. A run's own file where its
+directory is expected means the run, and paths with spaces and non-ASCII characters work.
 """
 
 from __future__ import annotations
@@ -489,6 +489,12 @@ def _loop(case: Path) -> Path:
     return path
 
 
+def _dangling(case: Path) -> Path:
+    path = case / "dangling"
+    path.symlink_to("gone")
+    return path
+
+
 def _closed(case: Path, mode: int, make: Callable[[Path], Path]) -> Path:
     """``make``'s path inside a folder of ``mode`` (0o555: read-only, 0o000: closed)."""
     folder = case / f"mode {mode:o}"
@@ -519,23 +525,27 @@ PATH_CASES: dict[tuple[str, str], tuple[Make, str, bool]] = {
     ("input run", "missing parent"): (_missing_parent, "does not exist (", False),
     ("input run", "parent is a file"): (_parent_is_a_file, "is a file, not a directory", False),
     ("input run", "symlink loop"): (_loop, "(a symbolic link loop); expected a run dir", False),
+    ("input run", "dangling link"): (_dangling, "is a symbolic link to nothing (gone)", False),
     ("input run", "unreadable"): (
         lambda c: _unreadable(c, _a_folder), "cannot be read (permission denied)", True),
     ("input file", "a folder"): (_a_folder, "is a directory; expected a JSONL file", False),
     ("input file", "missing parent"): (_missing_parent, "does not exist (", False),
     ("input file", "parent is a file"): (_parent_is_a_file, "is a file, not a directory", False),
     ("input file", "symlink loop"): (_loop, "(a symbolic link loop); expected a JSONL", False),
+    ("input file", "dangling link"): (_dangling, "is a symbolic link to nothing (gone)", False),
     ("input file", "unreadable"): (
         lambda c: _unreadable(c, _a_file), "cannot be read (permission denied)", True),
     ("output dir", "a file"): (_a_file, "is a file; expected a", False),
     ("output dir", "existing output"): (_a_folder, "already exists and is not empty", False),
     ("output dir", "parent is a file"): (_parent_is_a_file, "is a file, not a directory", False),
     ("output dir", "symlink loop"): (_loop, "(a symbolic link loop); expected a", False),
+    ("output dir", "dangling link"): (_dangling, "is a symbolic link to nothing (gone)", False),
     ("output dir", "read-only parent"): (
         lambda c: _closed(c, 0o555, lambda f: f / "new"), "(permission denied", True),
     ("output file", "a folder"): (_a_folder, "is a directory; expected a JSONL file", False),
     ("output file", "parent is a file"): (_parent_is_a_file, "is a file, not a directory", False),
     ("output file", "symlink loop"): (_loop, "(a symbolic link loop); expected a JSONL", False),
+    ("output file", "dangling link"): (_dangling, "is a symbolic link to nothing (gone)", False),
     ("output file", "read-only parent"): (
         lambda c: _closed(c, 0o555, lambda f: f / "items.jsonl"), "(permission denied", True),
     ("run written", "read-only run"): (_read_only_run, "(permission denied", True),
