@@ -95,7 +95,8 @@ def test_run_prints_the_verdict_and_only_a_pointer_to_the_evaluation(
     monkeypatch.setattr(cli_run, "run", lambda *args, **kwargs: result)
     monkeypatch.setattr(cli_run, "print_summary", lambda summary, console: None)
     monkeypatch.setenv("COLUMNS", "80")
-    cli_run._run(RunOptions(), out=run_dir, judge=["embedding"], resume=False)
+    # The run directory holds the verdict already: --resume (a new run would be refused).
+    cli_run._run(RunOptions(), out=run_dir, judge=["embedding"], resume=True)
     printed = capsys.readouterr().out
     assert f"Evaluation results: {results}" in printed
     assert "Evaluation (mean" not in printed  # the evaluate table is not printed

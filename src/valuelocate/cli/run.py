@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from valuelocate.artifacts.verdict import load_verdict
-from valuelocate.cli.common import progress_bar
+from valuelocate.cli.common import output_dir, progress_bar
 from valuelocate.cli.evaluate import JUDGE_HELP
 from valuelocate.cli.locate import print_summary
 from valuelocate.cli.options import keyword, options_command, resume_option
@@ -50,7 +50,7 @@ def _run(options: RunOptions, *, out: Path | None, judge: list[str], resume: boo
     options = dataclasses.replace(options, judge=tuple(judge))
     options.validate()  # every stage's options, before the model is even loaded
     console = Console()
-    run_dir = out or default_run_dir()
+    run_dir = output_dir(out or default_run_dir(), "--out", resumable=True, resume=resume)
     started = time.perf_counter()
     console.rule(f"[bold]ValueLocate run[/] -> {run_dir}")
     stage_began = [started]
@@ -91,7 +91,11 @@ run_command = options_command(
             "out",
             Path | None,
             typer.Option(
-                None, "--out", "-o", help="Run directory (default: runs/run-<date>-<time>)."
+                None,
+                "--out",
+                "-o",
+                help="Run directory (default: runs/run-<date>-<time>).",
+                readable=False,
             ),
         ),
         keyword("judge", list[str], typer.Option(["embedding"], "--judge", help=JUDGE_HELP)),

@@ -109,7 +109,8 @@ def load_run(run_dir: Path) -> RunData:
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise ArtifactError(f"{run_dir} is not a run directory (it does not exist)")
+        what = "a file" if run_dir.exists() else "nothing there"
+        raise ArtifactError(f"{run_dir} is not a run directory (it is {what})")
     summary_path = run_dir / "summary.json"
     if not summary_path.is_file():
         raise ArtifactError(
