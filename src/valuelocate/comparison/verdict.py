@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import functools
 import json
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -42,6 +43,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors.torch import load_file, save_file
 
 from valuelocate.artifacts import ladders as ladder_store
 from valuelocate.artifacts.files import ArtifactError, atomic_write
@@ -223,7 +225,18 @@ def run_verdict(
     records: list[dict[str, Any]] = []
     item_rows: list[dict[str, Any]] = []
     tensors: dict[str, Any] = {}
+    # Each finished dimension is kept in verdict/partial/ until the verdict is written, so an
+    # interrupted verdict (minutes per dimension) resumes where it stopped.
+    partial = _Partial(run_dir / VERDICT_DIR / "partial", _partial_key(lm, options, budget))
     for dimension in chosen:
+        kept = partial.load(dimension)
+        if kept is not None:
+            records.append(kept[0])
+            item_rows.extend(kept[1])
+            tensors.update(kept[2])
+            say(f"{dimension}: kept from an interrupted verdict ({partial.folder})")
+            continue
+        first_row = len(item_rows)
         ladder = ladders[dimension]
         diffs, _ids = ladder_store.load_item_differences(run_dir, dimension)
         search = load_forced_choice(dimension=dimension, split="search")
@@ -326,18 +339,27 @@ def run_verdict(
             "agreement": agreed,
             "curve": curve_rows(calibrated),
         })  # fmt: skip
+        own: dict[str, Any] = {}
         for pole, edit in (("affirm", plus), ("oppose", minus)):
-            tensors.update(edit_tensors(f"{dimension}.{pole}.edit", edit.with_gamma(1.0)))
+            own.update(edit_tensors(f"{dimension}.{pole}.edit", edit.with_gamma(1.0)))
             control = calibrated.control_edit(point, pole)
-            tensors.update(edit_tensors(f"{dimension}.{pole}.control", control))
+            own.update(edit_tensors(f"{dimension}.{pole}.control", control))
+        tensors.update(own)
+        partial.save(dimension, records[-1], item_rows[first_row:], own)
     for name in judged:
         judging.adjust([r["readings"][name] for r in records], alpha=alpha)
     summary = {
         name: judging.tally([r["readings"][name] for r in records], alpha=alpha) for name in judged
     }
-    study = (
-        _study_rows(run_dir, lm, chosen, options, chat_template, say) if options.study_rule else []
-    )
+    study: list[dict[str, Any]] = []
+    if options.study_rule:
+        kept_study = partial.load_study(chosen)
+        study = (
+            kept_study
+            if kept_study is not None
+            else _study_rows(run_dir, lm, chosen, options, chat_template, say)
+        )
+        partial.save_study(chosen, study)
     record = {
         "format": FORMAT, "version": VERSION, "model": lm.model_id,
         "budget": str(budget), "alpha": alpha,
@@ -357,7 +379,81 @@ def run_verdict(
     folder = run_dir / VERDICT_DIR
     lines = "".join(json.dumps(judging.clean(r)) + "\n" for r in item_rows)
     atomic_write(folder / "items.jsonl", lambda tmp: tmp.write_text(lines, encoding="utf-8"))
+    partial.remove()
     return Verdict(record, item_rows)
+
+
+def _partial_key(lm: LoadedModel, options: VerdictOptions, budget: Any) -> dict[str, Any]:
+    """What must match for a kept dimension to be reused: the model and every option."""
+    return {
+        "model": lm.model_id,
+        "config_hash": lm.config_hash,
+        "budget": str(budget),
+        "options": json.loads(json.dumps(asdict(options))),
+    }
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars and arrays as JSON takes them (NaN kept: the record is cleaned later)."""
+    return value.item() if isinstance(value, np.generic) else np.asarray(value).tolist()
+
+
+class _Partial:
+    """``RUN_DIR/verdict/partial/``: each finished dimension's record, per-item rows and edit
+    tensors (``{dimension}.json`` + ``.safetensors``), and the study's rows; read back only
+    when written under the same model and options; removed once the verdict is written."""
+
+    def __init__(self, folder: Path, key: dict[str, Any]) -> None:
+        self.folder = folder
+        self.key = key
+
+    def _read(self, name: str) -> dict[str, Any] | None:
+        path = self.folder / f"{name}.json"
+        if not path.is_file():
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) and data.get("key") == self.key else None
+
+    def _write(self, name: str, data: dict[str, Any]) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        text = json.dumps({"key": self.key, **data}, default=_plain)
+        atomic_write(self.folder / f"{name}.json", lambda tmp: tmp.write_text(text, "utf-8"))
+
+    def load(
+        self, dimension: str
+    ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]] | None:
+        data = self._read(dimension)
+        tensors = self.folder / f"{dimension}.safetensors"
+        if data is None or not tensors.is_file():
+            return None
+        return data["record"], data["items"], load_file(str(tensors))
+
+    def save(
+        self,
+        dimension: str,
+        record: dict[str, Any],
+        items: list[dict[str, Any]],
+        tensors: dict[str, Any],
+    ) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        atomic_write(
+            self.folder / f"{dimension}.safetensors", lambda tmp: save_file(tensors, str(tmp))
+        )
+        self._write(dimension, {"record": record, "items": items})  # last: it marks done
+
+    def load_study(self, dimensions: Sequence[str]) -> list[dict[str, Any]] | None:
+        data = self._read("study")
+        if data is None or data.get("dimensions") != list(dimensions):
+            return None
+        rows: list[dict[str, Any]] = data["rows"]
+        return rows
+
+    def save_study(self, dimensions: Sequence[str], rows: list[dict[str, Any]]) -> None:
+        self._write("study", {"dimensions": list(dimensions), "rows": rows})
+
+    def remove(self) -> None:
+        if self.folder.is_dir():
+            shutil.rmtree(self.folder)
 
 
 def load_forced_choice_dimensions() -> list[str]:
