@@ -43,6 +43,18 @@ class _LayerPlan:
     push_index: Tensor  # [k] int64: target-pole neurons of this layer
     push_weight: Tensor  # [k] float64: v_j * sigmoid(10 (d_j - 0.15))
     clamp_index: Tensor  # [m] int64: other-pole neurons clamped to min(a, 0)
+    _in_place: bool | None = field(default=None, repr=False, compare=False)
+
+    def in_place(self) -> bool:
+        """Whether the push and the clamp can be applied one after the other, in place, with
+        :meth:`DynamicEdit.edit`'s result: pushed neurons unique and none of them clamped
+        (:func:`steering_edit` builds such plans). Checked once per plan."""
+        if self._in_place is None:
+            push = self.push_index
+            self._in_place = int(torch.unique(push).numel()) == int(push.numel()) and not bool(
+                torch.isin(self.clamp_index, push).any()
+            )
+        return self._in_place
 
 
 @dataclass
