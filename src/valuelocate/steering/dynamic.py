@@ -96,9 +96,15 @@ class DynamicEdit:
         """
         keep = torch.zeros(k, dtype=torch.bool)
         if k:
-            chosen = torch.randperm(k, generator=self._generator)[: round(self.fraction * k)]
-            keep[chosen] = True
+            keep[self.draw_indices(k)] = True
         return keep
+
+    def draw_indices(self, k: int) -> Tensor:
+        """What :meth:`draw` marks, as ``[round(fraction * k)]`` indices (the same draw: a
+        batch sets the marks of many rows in one operation)."""
+        if not k:
+            return torch.empty(0, dtype=torch.long)
+        return torch.randperm(k, generator=self._generator)[: round(self.fraction * k)]
 
     def edit(self, layer: int, values: Tensor) -> tuple[Tensor, Tensor]:
         plan = self.plans[layer]

@@ -108,6 +108,7 @@ class _AddOp:
 class _DynamicOp:
     edits: list[DynamicEdit]  # active rows' edits, in row order
     sizes: list[int]  # pushed neurons per edit
+    offsets: Tensor  # [sum of the draws' sizes] each drawn index's edit's start in [sum k]
     gamma_weight: Tensor  # [sum k] float64: gamma * w, as DynamicEdit.edit computes it
     expand: Tensor | None  # [m] index into [sum k] per pushed entry (None: one position a row)
     push_rows: Tensor  # [m] flat positions
@@ -280,12 +281,13 @@ def _dynamic_op(
     seq: int,
     device: torch.device,
 ) -> _DynamicOp:
-    sizes, weights, expand = [], [], []
+    sizes, weights, expand, offsets = [], [], [], []
     push_rows, push_cols, clamp_rows, clamp_cols = [], [], [], []
     offset = 0
     for row, edit in rows:
         plan = edit.plans[layer]
         k = int(plan.push_index.numel())
+        offsets.append(torch.full((round(edit.fraction * k) if k else 0,), offset))
         pos = where(row)
         push = plan.push_index.to(device)
         clamp = plan.clamp_index.to(device)
@@ -300,6 +302,7 @@ def _dynamic_op(
     return _DynamicOp(
         [e for _, e in rows],
         sizes,
+        torch.cat(offsets),
         torch.cat(weights).to(device),
         None if seq == 1 else torch.cat(expand),
         torch.cat(push_rows),
@@ -310,8 +313,11 @@ def _dynamic_op(
 
 
 def _apply_dynamic(op: _DynamicOp, flat: Tensor) -> None:
-    # One draw per call for each active row, as DynamicEdit.edit draws.
-    keep = torch.cat([e.draw(k) for e, k in zip(op.edits, op.sizes, strict=True)])
+    # One draw per call for each active row, as DynamicEdit.edit draws; all rows' marks are
+    # then set in one operation (DynamicEdit.draw sets each row's own).
+    drawn = torch.cat([e.draw_indices(k) for e, k in zip(op.edits, op.sizes, strict=True)])
+    keep = torch.zeros(op.gamma_weight.numel(), dtype=torch.bool)
+    keep[drawn + op.offsets] = True
     delta = (op.gamma_weight * keep.to(op.gamma_weight.device)).to(flat.dtype)
     if op.expand is not None:
         delta = delta[op.expand]
@@ -333,6 +339,15 @@ def _apply_other(op: _OtherOp, layer: int, out: Tensor, call: _Call) -> None:
         old = row.index_select(-1, idx)
         new = torch.where(call.mask[op.row][None, :, None].to(out.device), new, old)
     out[op.row].index_copy_(-1, idx, new[0])
+
+
+def fold(edit: Edit | None, dtype: torch.dtype, device: torch.device) -> None:
+    """Precompute what the fast path reads of ``edit`` for a model of ``dtype`` on ``device``:
+    each constant part's vector, cast (kept by the part; a server does it at admission)."""
+    for part in edit_parts(edit):
+        if isinstance(part, Additive):
+            for layer in part.layers():  # type: ignore[attr-defined]
+                part.additive(int(layer), dtype, device)
 
 
 @contextmanager
