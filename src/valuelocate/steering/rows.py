@@ -14,8 +14,10 @@ parts (a composed request's dimensions, applied one after the other in stages), 
 is applied by the cheapest operation that gives its exact result:
 
 - a constant addition (``mean-diff``, its located sets and its controls, ``add``: a part with
-  ``additive(layer, dtype, device)``): one indexed add (``index_put_`` with ``accumulate``) on
-  the edited coordinates of the steered rows, every such row of a stage in one operation;
+  ``additive(layer, dtype, device)``): one accumulating indexed add (``index_put_``) on the
+  edited coordinates of all the sparse rows of a stage, and one ``index_add_`` of the delta
+  rows of all the rows whose edit covers the whole layer (a band), which is several times
+  faster than an indexed add of every coordinate;
 - the study's dynamic rule (:class:`~valuelocate.steering.dynamic.DynamicEdit`): each row draws
   from its own generator exactly as it would alone (one draw per call and layer it edits, none
   when it is out of scope), then one indexed add for all rows' pushes and one gather, clamp and
@@ -99,9 +101,12 @@ class _Stage:
 
 @dataclass
 class _AddOp:
-    rows: Tensor  # [m] flat positions (row * seq + position)
-    cols: Tensor  # [m] neurons
-    delta: Tensor  # [m] values' dtype
+    """``flat[rows, cols] += delta`` (one accumulating indexed add; the three broadcast
+    together), or with ``cols`` ``None`` whole rows of the layer: ``flat[rows] += delta``."""
+
+    rows: Tensor  # flat positions (row * seq + position)
+    cols: Tensor | None  # neurons
+    delta: Tensor  # values' dtype
 
 
 @dataclass
@@ -219,7 +224,9 @@ class RowSteering:
             out = values.clone(memory_format=torch.contiguous_format)
         flat = out.view(-1, out.shape[-1])  # [batch * seq, neurons]
         for op in ops:
-            if isinstance(op, _AddOp):
+            if isinstance(op, _AddOp) and op.cols is None:
+                flat.index_add_(0, op.rows, op.delta)
+            elif isinstance(op, _AddOp):
                 flat.index_put_((op.rows, op.cols), op.delta, accumulate=True)
             elif isinstance(op, _DynamicOp):
                 _apply_dynamic(op, flat)
@@ -242,7 +249,7 @@ class RowSteering:
 
     def _build(self, layer: int, call: _Call, values: Tensor) -> list[_Op]:
         """The operations of ``layer`` for the active rows, stage by stage."""
-        device, dtype = values.device, values.dtype
+        device = values.device
         active = set(call.active)
 
         def where(row: int) -> Tensor:  # the row's in-scope flat positions
@@ -252,26 +259,50 @@ class RowSteering:
 
         ops: list[_Op] = []
         for stage in self._stages.get(layer, []):
-            rows, cols, deltas = [], [], []
-            for row, part in stage.add.items():
-                if row not in active:
-                    continue
-                folded = part.additive(layer, dtype, device)  # type: ignore[attr-defined]
-                if folded is None:  # not additive here (repeated indices, half precision)
-                    ops.append(_OtherOp(row, part))
-                    continue
-                idx, delta = folded
-                pos = where(row)
-                rows.append(pos.repeat_interleave(idx.numel()))
-                cols.append(idx.repeat(pos.numel()))
-                deltas.append(delta.repeat(pos.numel()))
-            if rows:
-                ops.append(_AddOp(torch.cat(rows), torch.cat(cols), torch.cat(deltas)))
+            added = [(r, part) for r, part in stage.add.items() if r in active]
+            ops.extend(_add_ops(layer, added, call, values))
             dynamic = [(r, e) for r, e in stage.dynamic.items() if r in active]
             if dynamic:
                 ops.append(_dynamic_op(layer, dynamic, where, call.seq, device))
             ops.extend(_OtherOp(r, e) for r, e in stage.other.items() if r in active)
         return ops
+
+
+def _add_ops(layer: int, rows: list[tuple[int, Edit]], call: _Call, values: Tensor) -> list[_Op]:
+    """The constant additions of ``rows`` at one stage of ``layer``. In a decoding call (one
+    position a row): every sparse row in one accumulating indexed add, every row that edits
+    the whole layer (a band edit) in one ``index_add_`` of its delta rows. In a prefill, the
+    same per row, over its in-scope positions."""
+    device, dtype, width = values.device, values.dtype, values.shape[-1]
+    ops: list[_Op] = []
+    sparse: list[tuple[Tensor, Tensor, Tensor]] = []  # (flat position, neurons, delta)
+    whole: list[tuple[Tensor, Tensor]] = []  # (flat position, delta [width])
+    for row, part in rows:
+        folded = part.additive(layer, dtype, device)  # type: ignore[attr-defined]
+        if folded is None:  # not additive here (repeated indices, half precision)
+            ops.append(_OtherOp(row, part))
+            continue
+        idx, delta = folded
+        everything = idx.numel() == width and bool(
+            (idx == torch.arange(width, device=device)).all()
+        )
+        if call.seq > 1:  # this row's positions, in one operation
+            pos = call.positions[row].to(device)
+            if everything:
+                ops.append(_AddOp(pos, None, delta.expand(pos.numel(), width)))
+            else:
+                ops.append(_AddOp(pos[:, None], idx[None, :], delta[None, :]))
+        elif everything:
+            whole.append((torch.tensor([row], device=device), delta))
+        else:
+            sparse.append((torch.full((idx.numel(),), row, device=device), idx, delta))
+    if sparse:
+        ops.append(_AddOp(*(torch.cat(parts) for parts in zip(*sparse, strict=True))))
+    if whole:
+        ops.append(
+            _AddOp(torch.cat([p for p, _ in whole]), None, torch.stack([d for _, d in whole]))
+        )
+    return ops
 
 
 def _dynamic_op(
