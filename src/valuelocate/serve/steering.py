@@ -40,7 +40,7 @@ from valuelocate.selection import Selection
 from valuelocate.steering.compose import compose
 from valuelocate.steering.dynamic import DynamicEdit
 from valuelocate.steering.mean_diff import MeanDiffEdit
-from valuelocate.steering.rows import fold
+from valuelocate.steering.rows import Additive, edit_parts
 from valuelocate.steering.rules import (
     STUDY_RULE,
     Inputs,
@@ -107,6 +107,16 @@ _CACHEABLE = (MeanDiffEdit, NeuronEdit, DynamicEdit)
 
 def _fresh(edit: Any) -> Any:
     return dataclasses.replace(edit) if isinstance(edit, DynamicEdit) else edit
+
+
+def fold(edit: Edit | None, dtype: torch.dtype, device: torch.device) -> None:
+    """Precompute what the batch's fast path (:mod:`valuelocate.steering.rows`) reads of
+    ``edit`` for a model of ``dtype`` on ``device``: each constant part's vector, cast (the
+    part keeps it, so a cached part is folded once)."""
+    for part in edit_parts(edit):
+        if isinstance(part, Additive):
+            for layer in part.layers():  # type: ignore[attr-defined]
+                part.additive(int(layer), dtype, device)
 
 
 @dataclass

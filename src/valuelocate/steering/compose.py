@@ -37,7 +37,7 @@ from valuelocate.vocab import Site
 
 # Which phases of a generation each scope covers: the engine prefills the prompt in one call
 # and then decodes one generated token per call.
-_PHASES: dict[str, tuple[str, ...]] = {
+SCOPE_PHASES: dict[str, tuple[str, ...]] = {
     "prompt": ("prefill",),
     "generated": ("decode",),
     "all": ("prefill", "decode"),
@@ -192,7 +192,7 @@ class EditStack:
             if self.groups[r]
             and live[r]
             and layer in row_layers
-            and self.phase in _PHASES[self.scopes[r]]
+            and self.phase in SCOPE_PHASES[self.scopes[r]]
         ]
         if not active:
             return values.new_empty(0).long(), values[..., :0]

@@ -9,34 +9,31 @@ Usage:
    decoding calls; every hook is removed when the block ends. When no row is steered nothing
    is installed, and a layer that no row's edit names gets no hook.
 
-The batch is planned once, when ``RowSteering`` is built. Each row's edit is split into its
-parts (a composed request's dimensions, applied one after the other in stages), and each part
-is applied by the cheapest operation that gives its exact result:
+The batch is planned once. Each row's edit is split into its parts (a composed request's
+dimensions, applied one after the other in stages); each part is applied by the cheapest
+operation that gives its exact result:
 
-- a constant addition (``mean-diff``, its located sets and its controls, ``add``: a part with
-  ``additive(layer, dtype, device)``): one accumulating indexed add (``index_put_``) on the
-  edited coordinates of all the sparse rows of a stage, and one ``index_add_`` of the delta
-  rows of all the rows whose edit covers the whole layer (a band), which is several times
-  faster than an indexed add of every coordinate;
+- a constant addition (``mean-diff``, its located sets and controls, ``add``: a part with
+  ``additive(layer, dtype, device)``): one accumulating indexed add on the edited coordinates
+  of all the sparse rows of a stage, one ``index_add_`` of the delta rows of all the rows whose
+  edit covers the whole layer (a band: several times faster than adding every coordinate);
 - the study's dynamic rule (:class:`~valuelocate.steering.dynamic.DynamicEdit`): each row draws
-  from its own generator exactly as it would alone (one draw per call and layer it edits, none
-  when it is out of scope), then one indexed add for all rows' pushes and one gather, clamp and
-  scatter for all their clamps;
-- any other edit: called with its row's values alone, its new values written back on its own
+  from its own generator as it would alone (once per call and layer it edits, never out of
+  scope), then one indexed add for all rows' pushes, one gather, clamp and scatter for their
+  clamps;
+- any other edit: called with its row's values alone, its new values written back on its
   neurons at the row's in-scope positions.
 
-At each forward call a root pre-hook reads which rows are in scope (one small reduction per
-call, not per layer). A layer hook returns at once when no row is active there; otherwise it
-edits the site's tensor in place (a copy first only when autograd records it), never a copy of
-the whole layer, and the unsteered rows are not touched.
+A root pre-hook reads which rows each forward call edits (one small reduction per call). A
+layer hook returns at once when no row is active there; otherwise it edits the site's tensor
+in place (a copy first only when autograd records it), never a copy of the whole layer, and
+never the unsteered rows.
 
-Exactness: the edited values are computed by the same floating-point operations as
-:class:`~valuelocate.steering.compose.EditStack`'s row-by-row path (the reference, what
-``edit_neurons`` does for the row alone): ``a + delta`` is one IEEE addition of the same two
-values whether done by ``index_select + delta`` or by an accumulating indexed add; the dynamic
-delta is the same ``(gamma * w * keep).to(dtype)``, its clamp ``min(a, 0)``. So the results are
-equal bit for bit (tests/steering/test_rows.py). Parts whose indices repeat (an indexed add would
-add twice) take the general path.
+Exactness: the same floating-point operations as the reference, ``EditStack``'s row-by-row path
+(what ``edit_neurons`` does for the row alone): ``a + delta`` is one IEEE addition of the same
+two values whichever operation adds them; the dynamic delta is the same ``(gamma * w *
+keep).to(dtype)``, its clamp ``min(a, 0)``. So the results are equal bit for bit
+(tests/steering/test_rows.py). Parts whose indices repeat take the general path.
 """
 
 from __future__ import annotations
@@ -52,17 +49,9 @@ from torch import Tensor, nn
 from valuelocate.architectures import ArchSpec, arch_for, decoder_layers, site_module
 from valuelocate.hooks import Edit, HookSet, register_site_hook
 from valuelocate.scope import ScopeTracker
-from valuelocate.steering.compose import EditStack
+from valuelocate.steering.compose import SCOPE_PHASES, EditStack
 from valuelocate.steering.dynamic import DynamicEdit
 from valuelocate.vocab import Site
-
-# Which calls each scope covers: the prefill (the prompt, from an empty cache) and then one
-# decoding call per generated token.
-SCOPE_PHASES: dict[str, tuple[str, ...]] = {
-    "prompt": ("prefill",),
-    "generated": ("decode",),
-    "all": ("prefill", "decode"),
-}
 
 
 @runtime_checkable
@@ -80,12 +69,9 @@ def edit_parts(edit: Edit | None) -> list[Edit]:
     """``edit`` as the parts it applies one after the other (a composed edit, unwrapped)."""
     if edit is None:
         return []
-    if (
-        isinstance(edit, EditStack)
-        and edit.rows is None
-        and edit.scopes is None
-        and len(edit.groups) == 1
-    ):
+    if not isinstance(edit, EditStack):
+        return [edit]
+    if edit.rows is None and edit.scopes is None and len(edit.groups) == 1:
         return [part for inner in edit.groups[0] for part in edit_parts(inner)]
     return [edit]
 
@@ -123,7 +109,7 @@ class _DynamicOp:
 
 
 @dataclass
-class _OtherOp:
+class _OtherOp:  # any edit, on its row alone
     row: int
     edit: Edit
 
@@ -204,10 +190,7 @@ class RowSteering:
         live = mask.any(dim=-1).tolist()
         active = tuple(r for r in self.steered if live[r] and phase in SCOPE_PHASES[self.scopes[r]])
         seq = int(mask.shape[1])
-        positions = {}
-        if seq > 1:
-            for r in active:
-                positions[r] = r * seq + mask[r].nonzero().flatten()
+        positions = {r: r * seq + mask[r].nonzero().flatten() for r in active} if seq > 1 else {}
         self._call = _Call(active, seq, mask, positions)
 
     def on_layer(self, layer: int, values: Tensor) -> Tensor | None:
@@ -370,15 +353,6 @@ def _apply_other(op: _OtherOp, layer: int, out: Tensor, call: _Call) -> None:
         old = row.index_select(-1, idx)
         new = torch.where(call.mask[op.row][None, :, None].to(out.device), new, old)
     out[op.row].index_copy_(-1, idx, new[0])
-
-
-def fold(edit: Edit | None, dtype: torch.dtype, device: torch.device) -> None:
-    """Precompute what the fast path reads of ``edit`` for a model of ``dtype`` on ``device``:
-    each constant part's vector, cast (kept by the part; a server does it at admission)."""
-    for part in edit_parts(edit):
-        if isinstance(part, Additive):
-            for layer in part.layers():  # type: ignore[attr-defined]
-                part.additive(int(layer), dtype, device)
 
 
 @contextmanager
