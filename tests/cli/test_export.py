@@ -33,3 +33,17 @@ def test_a_folder_that_is_not_a_run_is_refused_and_nothing_is_written(tmp_path: 
     assert isinstance(result.exception, ArtifactError)
     assert "nope does not exist; expected a run directory" in str(result.exception)
     assert not out.exists()
+
+
+def test_gguf_options_need_gguf(tmp_path: Path) -> None:
+    out = tmp_path / "hub"
+    result = CliRunner().invoke(_app(), [str(tmp_path), str(out), "--approximate"])
+    assert isinstance(result.exception, ValueError)
+    assert "need --gguf" in str(result.exception)
+    assert not out.exists()
+
+
+def test_gguf_help_names_the_control_vectors() -> None:
+    shown = CliRunner().invoke(_app(), ["--help"], env={"COLUMNS": "200"})
+    assert "--gguf" in shown.output and "--approximate" in shown.output
+    assert "control" in shown.output

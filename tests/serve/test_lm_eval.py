@@ -1,6 +1,8 @@
 """lm-evaluation-harness scores a local multiple-choice task against `valuelocate serve` with
 its `local-completions` model (log-likelihoods through /v1/completions with echo and
-logprobs), once unsteered and once steered through a model alias."""
+logprobs), once unsteered and once steered through a model alias; then the task folder that
+`valuelocate lm-eval-task` writes (the forced-choice test items) against the embedded
+SmolLM2 steered toward each pole of one dimension by the verdict's kind of edit."""
 
 from __future__ import annotations
 
@@ -8,11 +10,15 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 import serve_fixtures as fx
+from quick_verdict import quick_run
+from valuelocate.data.lm_eval_task import task_name, write_lm_eval_task
+from valuelocate.models import default_model_dir, load_model
 from valuelocate.serve import build_server, running_server
 
 from tiny_models import STORIES
@@ -51,12 +57,14 @@ metric_list:
 """
 
 
-def _lm_eval(base_url: str, model: str, tasks: Path, out: Path) -> float:
+def _run_lm_eval(
+    base_url: str, model: str, tasks: Path, out: Path, task: str, tokenizer: Path
+) -> dict[str, float]:
     args = ",".join(
         [
             f"model={model}",
             f"base_url={base_url}/completions",
-            f"tokenizer={STORIES}",
+            f"tokenizer={tokenizer}",
             "tokenizer_backend=huggingface",
             "tokenized_requests=True",
             "num_concurrent=4",
@@ -78,7 +86,7 @@ def _lm_eval(base_url: str, model: str, tasks: Path, out: Path) -> float:
         "--model_args",
         args,
         "--tasks",
-        "vl_serve_choice",
+        task,
         "--include_path",
         str(tasks),
         "--output_path",
@@ -87,7 +95,12 @@ def _lm_eval(base_url: str, model: str, tasks: Path, out: Path) -> float:
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     (result,) = out.rglob("results_*.json")
-    return float(json.loads(result.read_text())["results"]["vl_serve_choice"]["acc,none"])
+    return dict(json.loads(result.read_text())["results"][task])
+
+
+def _lm_eval(base_url: str, model: str, tasks: Path, out: Path) -> float:
+    result = _run_lm_eval(base_url, model, tasks, out, "vl_serve_choice", STORIES)
+    return float(result["acc,none"])
 
 
 def test_lm_eval_runs_unsteered_and_steered(lm, run_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -107,3 +120,46 @@ def test_lm_eval_runs_unsteered_and_steered(lm, run_dir, tmp_path) -> None:  # t
         assert 0.0 <= acc <= 1.0
         assert acc * len(ITEMS) == pytest.approx(round(acc * len(ITEMS)))
     assert plain >= 0.5, "the unsteered model prefers the sensible endings"
+
+
+# ------------------------------------------------------------------ the forced-choice task
+
+DIMENSION = "conservation"  # fixed before any measurement (the serve tests' dimension)
+
+
+def test_forced_choice_task_moves_the_predicted_way_on_smollm2(tmp_path: Path) -> None:
+    """`valuelocate lm-eval-task`'s folder through `serve` on the embedded SmolLM2: the
+    conservation task (100 test items) unsteered, then steered toward each pole by the
+    verdict's kind of edit (the whole band's mean difference on the search items, each pole at
+    the gamma where neutral-text perplexity reaches 1.10: tests/quick_verdict.py). The
+    affirming edit must raise the mean per-token log-likelihood difference (dll) and the
+    opposing one lower it."""
+    began = time.monotonic()
+    lm = load_model("default")
+    run = tmp_path / "run"
+    record = quick_run(lm, run, DIMENSION)
+    setup = time.monotonic() - began
+    gammas = {r["pole"]: round(r["gamma"], 3) for r in record["rows"]}
+    tasks = write_lm_eval_task(
+        tmp_path / "tasks",
+        tokenizer=lm.tokenizer,
+        tokenizer_name="default",
+        dimensions=(DIMENSION,),
+    )
+    task = task_name(DIMENSION)
+    scores: dict[str, dict[str, float]] = {}
+    with running_server(build_server(lm, run, name="default")) as server:
+        for label, model in (
+            ("unsteered", "default"),
+            ("affirm", f"default+{DIMENSION}:affirm"),
+            ("oppose", f"default+{DIMENSION}:oppose"),
+        ):
+            result = _run_lm_eval(
+                server.base_url, model, tasks, tmp_path / label, task, default_model_dir()
+            )
+            scores[label] = {"acc": result["acc,none"], "dll": result["dll,none"]}
+        assert server.engine.held == 0
+    seconds = time.monotonic() - began
+    shown = ", ".join(f"{k} acc {v['acc']:.3f} dll {v['dll']:+.4f}" for k, v in scores.items())
+    print(f"{task} on SmolLM2 (gammas {gammas}, {seconds:.0f} s, setup {setup:.0f} s): {shown}")
+    assert scores["affirm"]["dll"] > scores["unsteered"]["dll"] > scores["oppose"]["dll"], shown

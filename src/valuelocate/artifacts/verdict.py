@@ -3,8 +3,9 @@
 back without a model (:func:`valuelocate.run_edit`, ``valuelocate serve``, ``valuelocate export``).
 
 ``edits.safetensors`` holds the default's edit and its control per direction at gamma 1:
-``{dimension}.{pole}.{edit|control}.{layer}.{index|delta}``, with ``format`` and ``kind``
-(the edit's kind: ``located`` for a ladder point) in its metadata; ``verdict.json`` holds the
+``{dimension}.{pole}.{edit|control}.{layer}.{index|delta}``, with ``format``, ``kind``
+(the edit's kind: ``located`` for a ladder point) and ``site`` (where it adds: ``act``, or
+``down_in``; files without it are ``act``) in its metadata; ``verdict.json`` holds the
 gamma each direction was calibrated to (its ``default`` rows).
 """
 
@@ -20,21 +21,27 @@ from torch import Tensor
 
 from valuelocate.artifacts.files import ArtifactError, atomic_write, read_json, write_json
 from valuelocate.steering.mean_diff import MeanDiffEdit
-from valuelocate.vocab import POLES
+from valuelocate.vocab import POLES, SITES, Site
 
 VERDICT_DIR = "verdict"
 
 
 def write_verdict(
-    run_dir: str | Path, record: dict[str, Any], tensors: dict[str, Any], kind: str
+    run_dir: str | Path,
+    record: dict[str, Any],
+    tensors: dict[str, Any],
+    kind: str,
+    site: Site = "act",
 ) -> None:
-    """Write ``edits.safetensors`` (``tensors``, see :func:`edit_tensors`; ``kind`` in its
-    metadata) and then ``verdict.json`` (``record``) in ``RUN_DIR/verdict/``."""
+    """Write ``edits.safetensors`` (``tensors``, see :func:`edit_tensors`; ``kind`` and the
+    edits' ``site`` in its metadata) and then ``verdict.json`` (``record``) in
+    ``RUN_DIR/verdict/``."""
     folder = Path(run_dir) / VERDICT_DIR
     folder.mkdir(parents=True, exist_ok=True)
+    metadata = {"format": "1", "kind": kind, "site": site}
     atomic_write(
         folder / "edits.safetensors",
-        lambda tmp: save_file(tensors, str(tmp), metadata={"format": "1", "kind": kind}),
+        lambda tmp: save_file(tensors, str(tmp), metadata=metadata),
     )
     write_json(folder / "verdict.json", record)
 
@@ -66,7 +73,11 @@ def load_default_edits(
     if not path.is_file():
         raise ArtifactError(f"{path} does not exist: the verdict stage did not finish")
     with safe_open(str(path), framework="pt") as handle:
-        kind = (handle.metadata() or {}).get("kind", "band")
+        metadata = handle.metadata() or {}
+    kind = metadata.get("kind", "band")
+    site = metadata.get("site", "act")
+    if site not in SITES:
+        raise ArtifactError(f"{path}: unknown site {site!r} in its metadata")
     tensors = load_file(str(path))
     out: dict[tuple[str, str, bool], tuple[MeanDiffEdit, float]] = {}
     for row in rows:
@@ -83,7 +94,7 @@ def load_default_edits(
                 dict(sorted(indices.items())),
                 dict(sorted(deltas.items())),
                 1.0,
-                "act",
+                site,  # type: ignore[arg-type]  # checked against SITES above
                 kind + "-control" if control else kind,
             )
             out[(row["dimension"], row["pole"], control)] = (

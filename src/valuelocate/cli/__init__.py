@@ -41,6 +41,7 @@ def _register_commands() -> None:
     from valuelocate.cli.evaluate import evaluate_command
     from valuelocate.cli.export import export_command
     from valuelocate.cli.generate import generate_command
+    from valuelocate.cli.lm_eval_task import lm_eval_task_command
     from valuelocate.cli.locate import locate_command
     from valuelocate.cli.report import report_command
     from valuelocate.cli.run import run_command
@@ -57,6 +58,7 @@ def _register_commands() -> None:
     app.command("report")(report_command)
     app.command("serve")(serve_command)
     app.command("export")(export_command)
+    app.command("lm-eval-task")(lm_eval_task_command)
     app.command("doctor")(doctor_command)
     data_app.command("generate")(generate_command)
     app.add_typer(data_app, name="data")

@@ -39,7 +39,7 @@ from valuelocate.steering.ladder import (
     ladder_points,
     paired_effect,
 )
-from valuelocate.vocab import POLES
+from valuelocate.vocab import POLES, Site
 
 __all__ = [
     "DEFAULT_FRACTIONS",
@@ -82,6 +82,7 @@ def item_differences(
     chat_template: bool = True,
     batch_size: int = 16,
     arch: ArchSpec | None = None,
+    site: Site = "act",
 ) -> Tensor:
     """Per item, the affirming answer's mean activation minus the opposing answer's.
 
@@ -97,9 +98,11 @@ def item_differences(
         chat_template: read through the chat template when the tokenizer has one.
         batch_size: answers per forward.
         arch: an architecture override for a family outside the table.
+        site: where the neurons are read (``act``, the ladder's; ``down_in``: the input of
+            the down projection, where an addition is a constant residual vector).
 
     Returns:
-        ``[len(items), len(layers), neurons_per_layer]`` float32 at the ``act`` site.
+        ``[len(items), len(layers), neurons_per_layer]`` float32 at ``site``.
 
     Raises:
         ValueError: an item of the ``dev`` or ``test`` split, or repeated layers.
@@ -152,7 +155,7 @@ def item_differences(
 
             with (
                 torch.no_grad(),
-                trace_neurons(lm.model, add_means, site="act", layers=layers, arch=arch),
+                trace_neurons(lm.model, add_means, site=site, layers=layers, arch=arch),
             ):
                 lm.model(
                     input_ids=ids.to(device),

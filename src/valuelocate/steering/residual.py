@@ -17,7 +17,7 @@ well as a steering vector at the same cost?" (METHOD.md section 7).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
@@ -137,3 +137,49 @@ def residual_mean_difference(
     target = residual_means(lm, target_texts, layer=layer, chat_template=chat_template)
     other = residual_means(lm, other_texts, layer=layer, chat_template=chat_template)
     return (target - other).float()
+
+
+@dataclass(frozen=True)
+class LayerVectors:
+    """``h_N <- h_N + gamma * vectors[N]`` on the output of each decoder layer ``N``, every
+    position: a llama.cpp control vector as our own model applies it (``direction.N`` is added
+    to the output of layer ``N``, counted from 0; :mod:`valuelocate.llamacpp`).
+
+    Attributes:
+        vectors: layer -> ``[hidden]`` vector (at gamma 1).
+        gamma: the strength (llama.cpp's ``--control-vector-scaled`` factor).
+    """
+
+    vectors: Mapping[int, Tensor]
+    gamma: float = 1.0
+
+    @contextmanager
+    def apply(self, model: nn.Module) -> Iterator[None]:
+        """Add the vectors while the block runs; every hook is removed on exit."""
+        layers = decoder_layers(model)
+        bad = [n for n in self.vectors if not 0 <= n < len(layers)]
+        if bad:
+            raise ValueError(f"Layer {bad[0]} out of range: the model has {len(layers)}")
+        handles = []
+
+        def hook_for(vector: Tensor) -> Any:
+            def hook(_module: nn.Module, _args: Any, output: Any) -> Any:
+                hidden = _output_tensor(output)
+                added = hidden + (self.gamma * vector).to(hidden.device, hidden.dtype)
+                return (added, *output[1:]) if isinstance(output, tuple) else added
+
+            return hook
+
+        try:
+            for layer, vector in sorted(self.vectors.items()):
+                handles.append(layers[layer].register_forward_hook(hook_for(vector)))
+            yield
+        finally:
+            for handle in handles:
+                handle.remove()
+
+    def reset(self) -> None:
+        """Nothing to restart: the edit is deterministic."""
+
+    def with_gamma(self, gamma: float) -> LayerVectors:
+        return replace(self, gamma=float(gamma))

@@ -1,0 +1,47 @@
+"""A real llama.cpp (llama-cpp-python, `make install-llamacpp`) steered by an exported control
+vector moves like ValueLocate's neuron edit, on the embedded SmolLM2's own GGUF file: the
+verdict's kind of edit at `down_in` (exact), conservation, both poles (tests/quick_verdict.py).
+
+Slow; skipped, saying so, when llama-cpp-python is not installed."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from quick_verdict import quick_verdict
+from valuelocate.artifacts.verdict import run_edit
+from valuelocate.data.forced_choice import load_forced_choice
+from valuelocate.llamacpp import export_control_vectors
+from valuelocate.llamacpp.verify import INSTALL, llama_cpp_available, verify_export
+from valuelocate.models import default_gguf_path, load_model
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not llama_cpp_available(),
+        reason=f"llama-cpp-python is not installed: run `{INSTALL}` (builds llama.cpp)",
+    ),
+]
+DIMENSION = "conservation"
+
+
+def test_llama_cpp_steers_like_valuelocate(tmp_path: Path) -> None:
+    began = time.monotonic()
+    lm = load_model("default")
+    run = tmp_path / "run"
+    run.mkdir()
+    quick_verdict(lm, run, DIMENSION, site="down_in")
+    out = export_control_vectors(run, tmp_path / "cv", lm=lm)
+    names = [f"{DIMENSION}.{pole}" for pole in ("affirm", "oppose")]
+    files = {name: out / f"{name}.gguf" for name in names}
+    edits = {name: run_edit(run, DIMENSION, name.split(".")[1]) for name in names}
+    items = sorted(load_forced_choice(dimension=DIMENSION, split="test"), key=lambda i: i.id)
+    result = verify_export(lm, default_gguf_path(), files, edits, items, prompts=16)
+    print(f"llama.cpp vs ValueLocate ({time.monotonic() - began:.0f} s): {result}")
+    assert result.tolerance < 1.0, "unsteered, llama.cpp and ValueLocate read the same model"
+    for check in result.directions:
+        assert check.within_tolerance == 1.0, check
+        assert check.fc_same_sign, check
