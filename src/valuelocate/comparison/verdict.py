@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import functools
 import json
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -43,7 +42,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 
 from valuelocate.artifacts import ladders as ladder_store
 from valuelocate.artifacts.files import ArtifactError, atomic_write
@@ -56,9 +54,10 @@ from valuelocate.comparison.curve import (
     curve_rows,
 )
 from valuelocate.comparison.forced_choice import choice_reading, likelihood_reading
-from valuelocate.comparison.grid import Config, Grid, prompt_prefix
+from valuelocate.comparison.grid import prompt_prefix, study_rows
 from valuelocate.comparison.linear import agreement, read_linear
 from valuelocate.comparison.nulls import BiasCost
+from valuelocate.comparison.partial import Partial, partial_key
 from valuelocate.data.decision_pairs import load_decision_pairs
 from valuelocate.data.forced_choice import load_forced_choice
 from valuelocate.data.neutral import load_neutral_texts
@@ -227,7 +226,7 @@ def run_verdict(
     tensors: dict[str, Any] = {}
     # Each finished dimension is kept in verdict/partial/ until the verdict is written, so an
     # interrupted verdict (minutes per dimension) resumes where it stopped.
-    partial = _Partial(run_dir / VERDICT_DIR / "partial", _partial_key(lm, options, budget))
+    partial = Partial(run_dir / VERDICT_DIR / "partial", partial_key(lm, options, budget))
     for dimension in chosen:
         kept = partial.load(dimension)
         if kept is not None:
@@ -357,7 +356,7 @@ def run_verdict(
         study = (
             kept_study
             if kept_study is not None
-            else _study_rows(run_dir, lm, chosen, options, chat_template, say)
+            else study_rows(run_dir, lm, chosen, options, chat_template, say)
         )
         partial.save_study(chosen, study)
     record = {
@@ -383,109 +382,9 @@ def run_verdict(
     return Verdict(record, item_rows)
 
 
-def _partial_key(lm: LoadedModel, options: VerdictOptions, budget: Any) -> dict[str, Any]:
-    """What must match for a kept dimension to be reused: the model and every option."""
-    return {
-        "model": lm.model_id,
-        "config_hash": lm.config_hash,
-        "budget": str(budget),
-        "options": json.loads(json.dumps(asdict(options))),
-    }
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalars and arrays as JSON takes them (NaN kept: the record is cleaned later)."""
-    return value.item() if isinstance(value, np.generic) else np.asarray(value).tolist()
-
-
-class _Partial:
-    """``RUN_DIR/verdict/partial/``: each finished dimension's record, per-item rows and edit
-    tensors (``{dimension}.json`` + ``.safetensors``), and the study's rows; read back only
-    when written under the same model and options; removed once the verdict is written."""
-
-    def __init__(self, folder: Path, key: dict[str, Any]) -> None:
-        self.folder = folder
-        self.key = key
-
-    def _read(self, name: str) -> dict[str, Any] | None:
-        path = self.folder / f"{name}.json"
-        if not path.is_file():
-            return None
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return data if isinstance(data, dict) and data.get("key") == self.key else None
-
-    def _write(self, name: str, data: dict[str, Any]) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        text = json.dumps({"key": self.key, **data}, default=_plain)
-        atomic_write(self.folder / f"{name}.json", lambda tmp: tmp.write_text(text, "utf-8"))
-
-    def load(
-        self, dimension: str
-    ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]] | None:
-        data = self._read(dimension)
-        tensors = self.folder / f"{dimension}.safetensors"
-        if data is None or not tensors.is_file():
-            return None
-        return data["record"], data["items"], load_file(str(tensors))
-
-    def save(
-        self,
-        dimension: str,
-        record: dict[str, Any],
-        items: list[dict[str, Any]],
-        tensors: dict[str, Any],
-    ) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        atomic_write(
-            self.folder / f"{dimension}.safetensors", lambda tmp: save_file(tensors, str(tmp))
-        )
-        self._write(dimension, {"record": record, "items": items})  # last: it marks done
-
-    def load_study(self, dimensions: Sequence[str]) -> list[dict[str, Any]] | None:
-        data = self._read("study")
-        if data is None or data.get("dimensions") != list(dimensions):
-            return None
-        rows: list[dict[str, Any]] = data["rows"]
-        return rows
-
-    def save_study(self, dimensions: Sequence[str], rows: list[dict[str, Any]]) -> None:
-        self._write("study", {"dimensions": list(dimensions), "rows": rows})
-
-    def remove(self) -> None:
-        if self.folder.is_dir():
-            shutil.rmtree(self.folder)
-
-
 def load_forced_choice_dimensions() -> list[str]:
     """Every dimension the forced-choice items cover."""
     return list(dict.fromkeys(i.dimension for i in load_forced_choice()))
-
-
-def _study_rows(
-    run_dir: Path,
-    lm: LoadedModel,
-    dimensions: Sequence[str],
-    options: VerdictOptions,
-    chat_template: bool,
-    say: Callable[[str], None],
-) -> list[dict[str, Any]]:
-    """The study's rule (generated contrast, delta-p, dynamic gamma) on the run's located sets,
-    read on the dev split against its random control: the replication row."""
-    items = {
-        d: sorted(load_forced_choice(dimension=d, split="dev"), key=lambda i: i.id)
-        for d in dimensions
-    }
-    budget = options.budget_spec()
-    grid = Grid(
-        lm, items, budget=budget.level, cost_kind=budget.kind,
-        neutral_texts=load_neutral_texts()[: options.neutral_texts],
-        start_gamma=options.start_gamma, steps=options.steps, chat_template=chat_template,
-        progress=say,
-    )  # fmt: skip
-    config = Config(
-        "study", "generated", "located", "dynamic", params={"v": "q95"}, run_dir=str(run_dir)
-    )
-    return [asdict(row) for d in dimensions for row in grid.run(config, d)]
 
 
 __all__ = ["FORMAT", "INSTRUMENTS", "RULE", "VERSION", "Verdict", "VerdictOptions", "run_verdict"]

@@ -35,7 +35,8 @@ from torch import Tensor
 
 from valuelocate.comparison.forced_choice import likelihood_reading
 from valuelocate.forward import input_device
-from valuelocate.llamacpp.controlvector import next_token_logprobs, read_control_vector
+from valuelocate.llamacpp.agreement import next_token_logprobs
+from valuelocate.llamacpp.controlvector import read_control_vector
 from valuelocate.models import LoadedModel
 from valuelocate.prompting import answer_ids, context_ids, left_pad, pad_token_id
 from valuelocate.steering.intervention import Intervention, applied
