@@ -10,8 +10,8 @@ own (a stochastic edit draws once per forward call either way). The three uses:
 - one edit per block of rows (several settings generated in one wide batch):
   ``EditStack([a, None, b], rows=block)``;
 - one edit per batch row with its own scope: ``EditStack(edits, rows=1, scopes=scopes,
-  site=site)``, the reference for the server's batches (which apply their rows' edits in
-  place with :mod:`valuelocate.steering.rows`, bit for bit the same, faster). The stack then
+  site=site)``, the reference for the server's batches (which apply their rows' edits in place
+  with :mod:`valuelocate.steering.rows`, bit for bit the same, faster). The stack then
   decides the scope itself: install it with
   ``edit_neurons(model, stack, scope="all")``, set ``tracker`` to the tracker that block yields
   and ``phase`` to ``prefill`` or ``decode`` before each forward. Row r's edit is called
