@@ -110,7 +110,7 @@ def test_run_prints_the_verdict_and_only_a_pointer_to_the_evaluation(
     # the default evaluation: the probe's line, and no pointer to results that do not exist
     result.evaluation = None
     result.probe = Probe((ProbeRow("conservation", -0.1, 0.6, 10),))
-    cli_run._run(RunOptions(), out=run_dir, judge=["embedding"], resume=False)
+    cli_run._run(RunOptions(), out=run_dir, judge=["embedding"], resume=True)
     printed = capsys.readouterr().out
     assert "Evaluation results" not in printed
     assert "registers a persona prompt on 0/1 dimensions" in " ".join(printed.split())
