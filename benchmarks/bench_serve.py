@@ -2,15 +2,28 @@
 
 Usage:
     PYTHONPATH=src python benchmarks/bench_serve.py [--model default] [--neurons RUN_DIR]
-        [--clients 1 4 16] [--requests 2] [--max-tokens 32] [--repeats 3] [--rule RULE]
+        [--clients 1 4 16] [--requests 2] [--max-tokens 32] [--repeats 3]
+        [--configs default located dynamic] [--threads N]
 
-One server runs in this process on a free loopback port. For each number of clients and each
-repeat, the unsteered and the steered rounds alternate (so both see the same machine load);
-each client sends ``--requests`` chat requests one after the other (greedy, ``--max-tokens``
-tokens, different prompts per client). Steered clients each ask for a different dimension and
-sign at gamma 1. Reported: median over repeats of throughput (generated tokens / wall second)
-and of the median request latency, and steered/unsteered ratios. Without ``--neurons`` a small
-neuron run is located first (a minute or two).
+One server runs in this process on a free loopback port. Each configuration of ``--configs``
+is a steering rule and the dimensions the steered clients ask for:
+
+- ``default``: the run's default rule (``mean-diff`` on a run with a verdict: its saved edits,
+  whatever their size), every dimension;
+- ``located``: ``mean-diff`` on the dimensions whose verdict edit is a sparse located set
+  (under 10% of its layers' neurons; skipped when there is none or no verdict);
+- ``dynamic``: the study's rule on the run's neuron sets;
+- ``RULE`` or ``RULE:dim1,dim2``: that rule, on those dimensions (default all).
+
+For each configuration, number of clients and repeat, the unsteered and the steered rounds
+alternate (so both see the same machine load); each client sends ``--requests`` chat requests
+one after the other (greedy, ``--max-tokens`` tokens, different prompts per client). Steered
+clients each ask for another dimension and sign at size 1. Reported per configuration and
+number of clients: the medians over repeats of throughput (generated tokens per wall second)
+and of the median request latency, the steered/unsteered throughput ratio, and the same ratio
+counted in the process's CPU seconds (tokens per CPU second), which other processes' load
+disturbs much less than wall time (the process holds the clients too; their share is the same
+in both rounds). Without ``--neurons`` a small neuron run is located first (a minute or two).
 """
 
 from __future__ import annotations
@@ -28,6 +41,7 @@ import torch
 from valuelocate.locating import LocateOptions, locate
 from valuelocate.models import load_model
 from valuelocate.serve import build_server, running_server
+from valuelocate.serve.steering import SteeringCatalog
 
 PROMPTS = [
     "Tell me a short story about a cat.",
@@ -50,8 +64,9 @@ def one_round(
     dims: list[str],
     steered: bool,
     rule: str | None = None,
-) -> tuple[float, float]:
-    """(tokens per second, median latency in seconds) of one round."""
+) -> tuple[float, float, float]:
+    """(tokens per wall second, median latency in seconds, tokens per process CPU second) of
+    one round."""
     latencies: list[float] = []
     tokens = [0]
     lock = threading.Lock()
@@ -79,10 +94,38 @@ def one_round(
     for t in threads:
         t.start()
     barrier.wait()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for t in threads:
         t.join()
-    return tokens[0] / (time.perf_counter() - start), statistics.median(latencies)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return tokens[0] / wall, statistics.median(latencies), tokens[0] / cpu
+
+
+def configurations(names: list[str], catalog: SteeringCatalog) -> list[tuple[str, str, list[str]]]:
+    """``(label, rule, dimensions)`` per name of ``--configs`` (see the module docstring)."""
+    dims = list(catalog.sets)
+    out = []
+    for name in names:
+        if name == "default":
+            out.append((f"default ({catalog.default_rule})", catalog.default_rule, dims))
+        elif name == "located":
+            sparse = []
+            for dim in dims:
+                found = catalog.verdict_edits.get((dim, "affirm", False))
+                if found is None:
+                    continue
+                edit, _ = found
+                total = len(edit.counts()) * catalog.sets[dim].affirm.shape[1]
+                if sum(edit.counts().values()) < 0.1 * total:
+                    sparse.append(dim)
+            if sparse:
+                out.append(("located sets (mean-diff)", "mean-diff", sparse))
+            else:
+                print("no sparse located set in this run's verdict: `located` skipped")
+        else:
+            rule, _, chosen = name.partition(":")
+            out.append((name, rule, chosen.split(",") if chosen else dims))
+    return out
 
 
 def main() -> None:
@@ -96,7 +139,10 @@ def main() -> None:
     parser.add_argument("--max-batch", type=int, default=16)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument(
-        "--rule", default=None, help="steering rule of the steered rounds (default: the run's)"
+        "--configs",
+        nargs="+",
+        default=["default", "located", "dynamic"],
+        help="steering configurations: default, located, dynamic, RULE[:dim1,dim2]",
     )
     args = parser.parse_args()
     if args.threads is not None:
@@ -122,35 +168,33 @@ def main() -> None:
         )
         print(f"located a small run in {time.perf_counter() - t0:.0f} s: {neurons}")
     parts = build_server(lm, neurons, name="bench", max_batch=args.max_batch, max_queue=256)
-    dims = list(parts.engine.catalog.sets)
+    configs = configurations(args.configs, parts.engine.catalog)
     rows = []
     with running_server(parts) as server:
-        one_round(server.base_url, "bench", 1, 1, 4, dims, False)  # warm-up
-        for clients in args.clients:
-            results: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
-            for _ in range(args.repeats):
-                for steered in (False, True):
-                    results[steered].append(
-                        one_round(
-                            server.base_url,
-                            "bench",
-                            clients,
-                            args.requests,
-                            args.max_tokens,
-                            dims,
-                            steered,
-                            args.rule,
+        one_round(server.base_url, "bench", 1, 1, 4, list(parts.engine.catalog.sets), False)
+        for label, rule, dims in configs:
+            for clients in args.clients:
+                results: dict[bool, list[tuple[float, float, float]]] = {False: [], True: []}
+                for _ in range(args.repeats):
+                    for steered in (False, True):
+                        results[steered].append(
+                            one_round(
+                                server.base_url,
+                                "bench",
+                                clients,
+                                args.requests,
+                                args.max_tokens,
+                                dims,
+                                steered,
+                                rule,
+                            )
                         )
-                    )
-            med = {
-                s: (
-                    statistics.median(r[0] for r in results[s]),
-                    statistics.median(r[1] for r in results[s]),
-                )
-                for s in results
-            }
-            rows.append((clients, med[False], med[True]))
-            print(f"clients {clients}: done", flush=True)
+                med = {
+                    s: tuple(statistics.median(r[i] for r in results[s]) for i in range(3))
+                    for s in results
+                }
+                rows.append((label, ",".join(dims), clients, med[False], med[True]))
+                print(f"{label}, clients {clients}: done", flush=True)
         stats = server.engine.stats
     print(
         f"\nmodel {args.model}, torch threads {torch.get_num_threads()}, "
@@ -159,14 +203,15 @@ def main() -> None:
         f"near-tie solo retries {stats.solo_retries}\n"
     )
     print(
-        "| clients | unsteered tok/s | steered tok/s | steered/unsteered | "
-        "unsteered latency s | steered latency s |"
+        "| steering | dimensions | clients | unsteered tok/s | steered tok/s | "
+        "steered/unsteered | same, in CPU time | unsteered latency s | steered latency s |"
     )
-    print("|---:|---:|---:|---:|---:|---:|")
-    for clients, (plain_tps, plain_lat), (steer_tps, steer_lat) in rows:
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for label, dims_text, clients, plain, steer in rows:
         print(
-            f"| {clients} | {plain_tps:.1f} | {steer_tps:.1f} | {steer_tps / plain_tps:.3f} | "
-            f"{plain_lat:.2f} | {steer_lat:.2f} |"
+            f"| {label} | {dims_text} | {clients} | {plain[0]:.1f} | {steer[0]:.1f} | "
+            f"{steer[0] / plain[0]:.3f} | {steer[2] / plain[2]:.3f} | {plain[1]:.2f} | "
+            f"{steer[1]:.2f} |"
         )
 
 

@@ -23,7 +23,8 @@ from valuelocate.artifacts.verdict import run_edit
 from valuelocate.data.forced_choice import load_forced_choice
 from valuelocate.llamacpp import read_control_vector
 from valuelocate.llamacpp.verify import verify_export
-from valuelocate.models import default_gguf_path, load_model
+from valuelocate.model_files import default_gguf_path
+from valuelocate.models import load_model
 from valuelocate.steering.residual import LayerVectors
 
 

@@ -120,3 +120,11 @@ def test_wrong_override_path_is_a_clear_error() -> None:
 def test_bad_dtype_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="dtype"):
         load_model("default", dtype="float8")
+
+
+def test_named_models_name_the_gguf_file_they_ship() -> None:
+    from valuelocate.model_files import gguf_file_name
+
+    assert str(gguf_file_name("default")).endswith(".gguf")
+    assert str(gguf_file_name("gemma-3-270m")).endswith(".gguf")
+    assert gguf_file_name("some/other-model") is None

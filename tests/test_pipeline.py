@@ -60,7 +60,7 @@ def test_run_completes_on_a_tiny_model_and_writes_the_report(tmp_path) -> None: 
     cmd = [
         sys.executable, "-m", "valuelocate", "run", "--model", str(STORIES), "--out", str(out),
         "--prompts-per-pole", "2", "--max-new-tokens", "3", "--gammas", "0,1",
-        "--judge-prompts", "1", "--answer-tokens", "4",
+        "--judge-prompts", "1", "--answer-tokens", "4", "--evaluate", "full",
     ]  # fmt: skip
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -77,6 +77,9 @@ def test_run_completes_on_a_tiny_model_and_writes_the_report(tmp_path) -> None: 
     assert "Full report: " in summary and "nan" not in summary.lower()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "complete"
+    assert manifest["machine"]["tokens_per_s"] > 0  # the machine index, measured first
+    assert f"{manifest['machine']['tokens_per_s']:.0f} tokens/s" in html
+    assert "machine index" in result.stdout
     assert len(manifest["options"]["dimensions"]) == 4
 
     # The locating figures: the summary counts are the neuron sets' sizes.

@@ -55,7 +55,7 @@ def _layer_indices(n_layers: int, layers: Iterable[int] | None) -> list[int]:
     return chosen
 
 
-def _register_site_hook(
+def register_site_hook(
     module: nn.Module, site: Site, fn: Callable[[Tensor], Tensor | None]
 ) -> RemovableHandle:
     """Attach ``fn(values) -> new values or None`` to ``site`` of one layer's module."""
@@ -103,7 +103,7 @@ def _hooked(
                 mask = tracker.mask_on(values.device).reshape(values.shape[:-1])
                 return per_layer(_index, values, mask)
 
-            hooks.handles.append(_register_site_hook(module, site, on_values))
+            hooks.handles.append(register_site_hook(module, site, on_values))
         yield tracker
     finally:
         hooks.remove()
@@ -301,6 +301,9 @@ class NeuronEdit:
     indices: Mapping[int, Sequence[int] | Tensor]
     fn: Callable[[Tensor], Tensor]
     site: Site = "act"
+    # Set when ``fn`` is ``a + constant`` (``add_edit``): a batch may then apply the edit as
+    # one indexed add (see additive()).
+    constant: float | None = None
 
     def layers(self) -> Iterable[int]:
         return self.indices.keys()
@@ -308,6 +311,21 @@ class NeuronEdit:
     def edit(self, layer: int, values: Tensor) -> tuple[Tensor, Tensor]:
         idx = torch.as_tensor(self.indices[layer], dtype=torch.long, device=values.device)
         return idx, self.fn(values.index_select(-1, idx))
+
+    def additive(
+        self, layer: int, dtype: torch.dtype, device: torch.device
+    ) -> tuple[Tensor, Tensor] | None:
+        """``(indices [k], delta [k])`` when :meth:`edit` is exactly ``values[..., indices] +
+        delta``: a ``constant`` edit on unique indices in float32 or float64, where adding the
+        constant cast to the dtype rounds as adding the Python float does (in half precision
+        torch adds a Python float in float32, so the two differ); otherwise ``None``."""
+        if self.constant is None or dtype not in (torch.float32, torch.float64):
+            return None
+        idx = torch.as_tensor(self.indices[layer], dtype=torch.long, device=device)
+        if int(torch.unique(idx).numel()) != int(idx.numel()):
+            return None
+        delta = torch.full((int(idx.numel()),), float(self.constant), dtype=torch.float64)
+        return idx, delta.to(device=device, dtype=dtype)
 
     def reset(self) -> None:
         """Nothing to restart: the edit is deterministic."""

@@ -8,16 +8,20 @@ not after the locating stage.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from valuelocate.artifacts import RunManifest
 from valuelocate.comparison.verdict import Verdict, VerdictOptions, run_verdict
 from valuelocate.evaluation import EvaluateOptions, EvaluationResult, evaluate
 from valuelocate.evaluation.judges import parse_judge_spec
 from valuelocate.evaluation.options import parse_gammas
+from valuelocate.evaluation.probe import Probe, prompt_probe, write_probe
 from valuelocate.locating import LocateOptions, LocateResult, locate
+from valuelocate.machine import MachineIndex, measure_machine
 from valuelocate.models import load_model
 from valuelocate.optionspec import derive, option
 from valuelocate.reporting import write_report
@@ -38,6 +42,13 @@ class RunOptions:
                         flag="--model")  # fmt: skip
     prompts_per_pole: int = option(16, "Search prompts per pole for locating.", min=1)
     max_new_tokens: int = option(16, "Answer length while locating.", min=1)
+    evaluate: str = option(
+        "probe",
+        "The evaluation stage: probe (seconds: the sweep only if the questionnaire registers "
+        "a persona prompt), full (the gamma sweep and judged answers: about 5 min on 2 "
+        "cores) or off.",
+        choices=("probe", "full", "off"),
+    )
     gammas: tuple[float, ...] = option(
         (0.0, 1.0, 2.0), "Comma-separated gamma sweep for evaluation.", parse=parse_gammas
     )
@@ -92,9 +103,11 @@ class RunResult:
 
     run_dir: Path
     located: LocateResult
-    evaluation: EvaluationResult
+    evaluation: EvaluationResult | None
     verdict: Verdict | None
     report: Path
+    machine: MachineIndex
+    probe: Probe | None = None
 
 
 def run(
@@ -118,6 +131,7 @@ def run(
     options.validate()
     stage = on_stage or (lambda _name: None)
     lm = load_model(options.model, device=options.device)
+    machine = measure_machine(lm)  # before any stage: the speed every wall time ran at
     stage("locate")
 
     def locate_progress(job, counters) -> None:  # type: ignore[no-untyped-def]
@@ -127,10 +141,25 @@ def run(
     located = locate(
         options.locate_options(), run_dir, resume=resume, lm=lm, progress=locate_progress
     )
-    stage("evaluate")
-    evaluation = evaluate(
-        run_dir, options=options.evaluate_options(), lm=lm, judges=options.judge, progress=progress
-    )
+    manifest = RunManifest.read(run_dir)
+    manifest.machine = machine.to_json()
+    manifest.write(run_dir / "manifest.json")
+    evaluation, probe = None, None
+    if options.evaluate != "off":
+        stage("evaluate")
+        if options.evaluate == "probe":  # the positive control first: seconds, not minutes
+            probe = prompt_probe(lm, list(located.selections), seed=options.seed)
+        if probe is None or probe.registers:
+            evaluation = evaluate(
+                run_dir,
+                options=options.evaluate_options(),
+                lm=lm,
+                judges=options.judge,
+                progress=progress,
+            )
+        if probe is not None:
+            probe = dataclasses.replace(probe, sweep=evaluation is not None)
+            write_probe(run_dir, probe)
     verdict = None
     if options.verdict:
         stage("verdict")
@@ -147,4 +176,5 @@ def run(
             run_dir, lm=lm, options=options.verdict_options(), progress=verdict_progress
         )
     stage("report")
-    return RunResult(run_dir, located, evaluation, verdict, write_report(run_dir))
+    report = write_report(run_dir)
+    return RunResult(run_dir, located, evaluation, verdict, report, machine, probe)

@@ -51,6 +51,7 @@ class ScopeTracker:
         self.stop_token_ids = sorted(set(stop_token_ids or ()))
         self.prompt_length: int | None = prompt_length
         self.mask: Tensor | None = None  # [batch, seq] bool, on the inputs' device
+        self.past = 0  # tokens already in the KV cache before the current call (0: a prefill)
         self._by_device: dict[torch.device, Tensor] = {}
         self._finished: Tensor | None = None  # [batch] bool: row has emitted a stop token
 
@@ -74,6 +75,7 @@ class ScopeTracker:
         device = ref.device
         attention = kwargs.get("attention_mask")
         past = _past_length(kwargs, attention, seq)
+        self.past = past
 
         if past == 0 and self.fixed_prompt_length is None:
             self.prompt_length = seq

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from valuelocate.cli.common import PathError
 from valuelocate.cli.data import data_app, lexicon_lines
 from valuelocate.data import KINDS, data_file, dataset_hash, load_file
 from valuelocate.data.forced_choice import (
@@ -75,9 +76,10 @@ def test_validate_reports_defects_with_exit_code_1(tmp_path: Path) -> None:
 
 
 def test_validate_missing_and_binary_files_without_traceback(tmp_path: Path) -> None:
+    # A path that is no file is not a defect of the file: a user error (exit 2 from `main`).
     missing = runner.invoke(data_app, ["validate", str(tmp_path / "none.jsonl")])
-    assert missing.exit_code == 1
-    assert "file not found" in missing.stdout
+    assert isinstance(missing.exception, PathError), missing.output
+    assert "none.jsonl does not exist; expected a JSONL file" in str(missing.exception)
     blob = tmp_path / "blob.bin"
     blob.write_bytes(bytes(range(256)) * 4)
     binary = runner.invoke(data_app, ["validate", str(blob)])

@@ -31,7 +31,7 @@ def test_a_folder_that_is_not_a_run_is_refused_and_nothing_is_written(tmp_path: 
     out = tmp_path / "hub"
     result = CliRunner().invoke(_app(), [str(tmp_path / "nope"), str(out)])
     assert isinstance(result.exception, ArtifactError)
-    assert "is not a run directory" in str(result.exception)
+    assert "nope does not exist; expected a run directory" in str(result.exception)
     assert not out.exists()
 
 

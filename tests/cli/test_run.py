@@ -16,6 +16,8 @@ from typer.testing import CliRunner
 
 import valuelocate.cli.run as cli_run
 from valuelocate.cli.run import print_verdict, run_command
+from valuelocate.evaluation.probe import Probe, ProbeRow
+from valuelocate.machine import MachineIndex
 from valuelocate.pipeline import RunOptions
 from verdict_fixture import make_verdict, write_verdict
 
@@ -53,8 +55,12 @@ def test_help_lists_the_commands_own_flags() -> None:
     app.command()(run_command)
     shown = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "200"})
     assert shown.exit_code == 0
-    for flag in ("--out", "--judge", "--resume", "--judge-prompts", "--gammas"):
+    for flag in ("--out", "--judge", "--resume", "--judge-prompts", "--gammas", "--evaluate"):
         assert flag in shown.output
+    # what each stage costs, and how to turn the optional ones on
+    for text in ("What each stage costs", "locate: about 5 min", "--evaluate probe",
+                 "--no-verdict", "--choice-reading"):  # fmt: skip
+        assert text in shown.output
 
 
 def test_the_verdict_summary_fits_80_columns_without_nan() -> None:
@@ -83,11 +89,14 @@ def test_run_prints_the_verdict_and_only_a_pointer_to_the_evaluation(
         evaluation=SimpleNamespace(path=results, scores=[], data={"measures": []}),
         verdict=object(),
         report=report,
+        machine=MachineIndex(700.0, 8, 64, (0.7, 0.73, 0.75), "cpu", 2),
+        probe=None,
     )
     monkeypatch.setattr(cli_run, "run", lambda *args, **kwargs: result)
     monkeypatch.setattr(cli_run, "print_summary", lambda summary, console: None)
     monkeypatch.setenv("COLUMNS", "80")
-    cli_run._run(RunOptions(), out=run_dir, judge=["embedding"], resume=False)
+    # The run directory holds the verdict already: --resume (a new run would be refused).
+    cli_run._run(RunOptions(), out=run_dir, judge=["embedding"], resume=True)
     printed = capsys.readouterr().out
     assert f"Evaluation results: {results}" in printed
     assert "Evaluation (mean" not in printed  # the evaluate table is not printed
@@ -97,3 +106,11 @@ def test_run_prints_the_verdict_and_only_a_pointer_to_the_evaluation(
     assert f"Full report: {report}" in printed
     assert printed.strip().splitlines()[-1] == str(report)  # the last line stays the path
     assert "nan" not in printed.lower()
+    assert "; machine index 700 tokens/s (bare forward 8 x 64 tokens" in printed
+    # the default evaluation: the probe's line, and no pointer to results that do not exist
+    result.evaluation = None
+    result.probe = Probe((ProbeRow("conservation", -0.1, 0.6, 10),))
+    cli_run._run(RunOptions(), out=run_dir, judge=["embedding"], resume=True)
+    printed = capsys.readouterr().out
+    assert "Evaluation results" not in printed
+    assert "registers a persona prompt on 0/1 dimensions" in " ".join(printed.split())

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from safetensors import safe_open
 
 import serve_fixtures as fx
 from valuelocate import run_edit
@@ -256,3 +258,56 @@ def test_export_carries_the_verdict_to_the_card_run_edit_and_serve(judged, lm, t
             assert all(here.deltas[k].equal(there.deltas[k]) for k in there.deltas)
     catalog = build_catalog(lm, folder, name="stories", max_gamma=4.0, alias_gamma=1.0)
     assert catalog.default_rule == "mean-diff"
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_an_interrupted_verdict_resumes_to_the_same_files(
+    judged, lm, located_run, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """Killed after its first dimension, a verdict keeps that dimension and, run again, ends
+    with the files an uninterrupted run wrote (the time it took aside)."""
+    run_dir, _ = judged
+    again = tmp_path / "run"
+    shutil.copytree(located_run, again)
+    first = load_verdict(run_dir)["dimensions"][0]["dimension"]
+
+    def stop_in_second(line: str) -> None:
+        if not line.startswith(first):
+            raise _Stop  # killed as the second dimension begins
+
+    with pytest.raises(_Stop):
+        run_verdict(again, lm=lm, options=OPTIONS, progress=stop_in_second)
+    partial = again / "verdict" / "partial"
+    assert sorted(p.name for p in partial.iterdir()) == [f"{first}.json", f"{first}.safetensors"]
+    assert not (again / "verdict" / "verdict.json").exists()
+    lines: list[str] = []
+    run_verdict(again, lm=lm, options=OPTIONS, progress=lines.append)
+    assert any(line.startswith(f"{first}: kept from an interrupted verdict") for line in lines)
+    assert not partial.exists()  # removed once the verdict is written
+    want, got = load_verdict(run_dir), load_verdict(again)
+    assert _differences(got, want) == []
+    assert (again / "verdict" / "items.jsonl").read_text() == (
+        run_dir / "verdict" / "items.jsonl"
+    ).read_text()
+    # the same tensors and metadata (the header's metadata order is not fixed across writes)
+    for_each = [safe_open(str(d / "verdict" / "edits.safetensors"), "pt") for d in (again, run_dir)]
+    assert for_each[0].metadata() == for_each[1].metadata()
+    assert sorted(for_each[0].keys()) == sorted(for_each[1].keys())
+    for key in for_each[0].keys():  # noqa: SIM118 (a safetensors handle, not a dict)
+        assert torch.equal(for_each[0].get_tensor(key), for_each[1].get_tensor(key)), key
+
+
+def _differences(a: object, b: object, path: str = "") -> list[str]:
+    """Where two JSON values differ (paths), wall times (``seconds``) aside."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = [f"{path}/{k}: only one side" for k in set(a) ^ set(b)]
+        for k in (set(a) & set(b)) - {"seconds"}:
+            out += _differences(a[k], b[k], f"{path}/{k}")
+        return out
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b, strict=True))
+                for d in _differences(x, y, f"{path}/{i}")]  # fmt: skip
+    return [] if a == b else [f"{path}: {a!r} != {b!r}"]

@@ -22,8 +22,9 @@ from valuelocate.artifacts.records import DatasetRecord, ModelRecord
 from valuelocate.artifacts.verdict import run_edit
 from valuelocate.cli import main
 from valuelocate.hooks import edit_neurons
-from valuelocate.llamacpp import export_control_vectors, read_control_vector, write_control_vector
-from valuelocate.llamacpp.controlvector import change_agreement
+from valuelocate.llamacpp.agreement import change_agreement
+from valuelocate.llamacpp.controlvector import read_control_vector, write_control_vector
+from valuelocate.llamacpp.export import export_control_vectors
 from valuelocate.llamacpp.fold import FoldRefused
 from valuelocate.models import LoadedModel
 from valuelocate.steering.residual import LayerVectors
@@ -269,7 +270,7 @@ class _TorchRuntime:
         )
 
     def next_token_logprobs(self, prompts):  # type: ignore[no-untyped-def]
-        from valuelocate.llamacpp.controlvector import next_token_logprobs
+        from valuelocate.llamacpp.agreement import next_token_logprobs
 
         return next_token_logprobs(self.lm, prompts, self.vectors)
 

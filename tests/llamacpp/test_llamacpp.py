@@ -16,7 +16,8 @@ from valuelocate.artifacts.verdict import run_edit
 from valuelocate.data.forced_choice import load_forced_choice
 from valuelocate.llamacpp import export_control_vectors
 from valuelocate.llamacpp.verify import INSTALL, llama_cpp_available, verify_export
-from valuelocate.models import default_gguf_path, load_model
+from valuelocate.model_files import default_gguf_path
+from valuelocate.models import load_model
 
 pytestmark = [
     pytest.mark.slow,

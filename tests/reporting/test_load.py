@@ -16,8 +16,11 @@ from valuelocate.reporting.load import load_run, parse_evaluation
 
 def test_missing_run_dir_or_summary_names_the_file(tmp_path: Path) -> None:
     missing = tmp_path / "nope"
-    with pytest.raises(ArtifactError, match="nope"):
+    with pytest.raises(ArtifactError, match="nope is not a run directory .it is nothing there"):
         write_report(missing)
+    (tmp_path / "a file").write_text("x")
+    with pytest.raises(ArtifactError, match="a file is not a run directory .it is a file"):
+        write_report(tmp_path / "a file")
     (tmp_path / "run").mkdir()
     with pytest.raises(ArtifactError, match=r"summary\.json"):
         write_report(tmp_path / "run")

@@ -208,3 +208,52 @@ def test_cli_with_damaged_neurons_exits_2_in_one_line_and_never_says_serving(tmp
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "neurons.safetensors" in errors[0]
     assert "Traceback" not in result.stderr and "Serving" not in result.stdout
+
+
+def test_a_second_identical_request_is_admitted_from_the_cache(lm, run_dir, caplog) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level(logging.INFO, logger="valuelocate.serve")
+    parts = build_server(lm, run_dir, name=NAME)
+    catalog = parts.engine.catalog
+    with running_server(parts) as server:
+        client = openai.OpenAI(base_url=server.base_url, api_key="x", max_retries=0)
+
+        def ask(values: dict | None, stream: bool = False) -> str:
+            reply = client.chat.completions.create(
+                model=NAME, messages=MESSAGES, max_tokens=6, temperature=0, stream=stream,
+                extra_body={"values": values} if values else None,
+            )  # fmt: skip
+            if stream:
+                return "".join(c.choices[0].delta.content or "" for c in reply)  # type: ignore[union-attr]
+            return reply.choices[0].message.content or ""  # type: ignore[union-attr]
+
+        first = ask({"conservation": 1.5, "self_enhancement": -2.0})
+        hits = catalog.cache_hits
+        second = ask({"conservation": 1.5, "self_enhancement": -2.0}, stream=True)
+        assert catalog.cache_hits == hits + 2  # both parts
+        assert second == first, "a cached edit draws from its seed again"
+        ask({"conservation": 1.25})
+        ask(None)
+    lines = [r.getMessage() for r in caplog.records if r.name == "valuelocate.serve"]
+    caches = [line.split("steering_cache=")[1].split()[0] for line in lines]
+    assert caches == ["miss", "hit", "miss", "none"]
+    times = [float(line.split("admission=")[1].split("ms")[0]) for line in lines]
+    assert all(t >= 0 for t in times)
+
+
+def test_the_cache_hands_out_fresh_dynamic_edits_and_stays_bounded(lm, run_dir) -> None:  # type: ignore[no-untyped-def]
+    from valuelocate.serve.steering import Steering
+    from valuelocate.steering.dynamic import DynamicEdit
+
+    catalog = build_server(lm, run_dir, name=NAME).engine.catalog
+    steering = Steering((("conservation", 2.0),), "dynamic", "generated", 3)
+    a, b = catalog.admit(steering), catalog.admit(steering)
+    assert (a.cache, b.cache) == ("miss", "hit")
+    assert isinstance(a.edit, DynamicEdit) and isinstance(b.edit, DynamicEdit)
+    assert a.edit is not b.edit and a.edit.plans is b.edit.plans
+    a.edit.draw(40)  # one request's draws do not move another's
+    assert torch.equal(b.edit.draw(40), catalog.admit(steering).edit.draw(40))  # type: ignore[union-attr]
+    other_seed = Steering((("conservation", 2.0),), "dynamic", "generated", 4)
+    assert catalog.admit(other_seed).cache == "miss"
+    catalog.cache_size = 1  # the least recently used part leaves when another comes in
+    catalog.admit(Steering((("conservation", 3.0),), "dynamic", "generated", 3))
+    assert len(catalog._cache) == 1

@@ -80,6 +80,7 @@ class RunManifest:
     command: str  # the command line that started the run
     world_size: int = 1  # processes under torchrun
     arch: dict[str, Any] | None = None  # an ArchSpec override's fields; omitted when None
+    machine: dict[str, Any] | None = None  # the machine index (valuelocate.machine); optional
 
     def to_json(self) -> dict[str, Any]:
         """The manifest as JSON-ready data, in the file's key order."""
@@ -103,6 +104,8 @@ class RunManifest:
         }
         if self.arch is not None:
             data["arch"] = self.arch
+        if self.machine is not None:
+            data["machine"] = self.machine
         return data
 
     @classmethod
@@ -115,7 +118,7 @@ class RunManifest:
                 f"{where} has version {data.get('version')!r}; this ValueLocate reads version "
                 f"{MANIFEST_VERSION}"
             )
-        revision, arch = model.get("revision"), data.get("arch")
+        revision, arch, machine = model.get("revision"), data.get("arch"), data.get("machine")
         in_model, in_dataset = f"{where}.model", f"{where}.dataset"
         return cls(
             version=_need(data, "version", int, where),
@@ -143,6 +146,7 @@ class RunManifest:
             command=_need(data, "command", str, where),
             world_size=_need(data, "world_size", int, where) if "world_size" in data else 1,
             arch=None if arch is None else dict(arch),
+            machine=None if machine is None else dict(machine),
         )
 
     @classmethod

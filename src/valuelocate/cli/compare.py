@@ -3,6 +3,7 @@ and the chosen cell's dev-split verdict."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from valuelocate.cli.common import DEVICE_OPTION, progress_bar
+from valuelocate.cli.common import DEVICE_OPTION, input_run, output_dir, progress_bar
 from valuelocate.cli.options import keyword, options_command
 from valuelocate.comparison.forced_choice import direction
 from valuelocate.comparison.options import CompareOptions
@@ -70,7 +71,11 @@ def print_compare(result: CompareResult, console: Console) -> None:
 
 def _compare(options: CompareOptions, *, out: Path, device: str | None) -> None:
     """Compare steering methods at matched cost: choose on the search split, verify on dev."""
+    if options.run_dir is not None:  # before validate(), which reads the run's files
+        run_dir = input_run(Path(options.run_dir), "--run-dir")
+        options = dataclasses.replace(options, run_dir=str(run_dir))
     options.validate()  # every option, before the model is loaded
+    out = output_dir(out, "--out")
     console = Console()
     with progress_bar("comparing") as progress:
         result = compare(options, out, progress=progress, device=device)
@@ -85,7 +90,9 @@ compare_command = options_command(
         keyword(
             "out",
             Path,
-            typer.Option(..., "--out", "-o", help="Output folder (grid, verdict, summary)."),
+            typer.Option(
+                ..., "--out", "-o", help="Output folder (grid, verdict, summary).", readable=False
+            ),
         ),
         keyword("device", str | None, DEVICE_OPTION),
     ],

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from valuelocate.cli.common import input_file, output_dir
 from valuelocate.data import KINDS, data_file, dataset_hash, summary, validate_file
 from valuelocate.data.decision_pairs import (
     LEXICON_BOUNDS,
@@ -114,7 +115,9 @@ def lexicon_lines(rows: list[LexiconRow], *, decision_pairs: bool) -> list[str]:
 
 @data_app.command("validate")
 def validate_command(
-    path: Path = typer.Argument(..., help="A JSONL file of descriptions, prompts or items."),
+    path: Path = typer.Argument(
+        ..., help="A JSONL file of descriptions, prompts or items.", readable=False
+    ),
     kind: str | None = typer.Option(
         None,
         "--kind",
@@ -130,6 +133,7 @@ def validate_command(
         choices = ", ".join((*KINDS, *ITEM_KINDS))
         typer.echo(f"unknown kind {kind!r}; choose one of: {choices}", err=True)
         raise typer.Exit(2)
+    path = input_file(path, "PATH")
     item_kind = kind if kind in ITEM_KINDS else (_item_kind(path) if kind is None else None)
     records: list[Any]
     if item_kind == "decision_pairs":
@@ -154,14 +158,16 @@ def validate_command(
 
 @data_app.command("export")
 def export_command(
-    out_dir: Path = typer.Argument(..., help="Folder to write the three JSONL files into."),
+    out_dir: Path = typer.Argument(
+        ..., help="New (or empty) folder to write the three JSONL files into.", readable=False
+    ),
 ) -> None:
     """Write descriptions.jsonl, prompts.jsonl and questionnaire.jsonl to a folder.
 
     The files are plain JSON Lines with the same fields on every line, so that
     ``datasets.load_dataset("json", data_files=...)`` or pandas can read them.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
+    output_dir(out_dir, "OUT_DIR").mkdir(parents=True, exist_ok=True)
     for kind in KINDS:
         target = out_dir / f"{kind}.jsonl"
         target.write_bytes(data_file(kind).read_bytes())

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from valuelocate.cli.common import progress_bar
+from valuelocate.cli.common import input_run, progress_bar
 from valuelocate.cli.options import keyword, options_command
 from valuelocate.evaluation import EvaluateOptions, EvaluationResult, ScoreRow, evaluate
 from valuelocate.evaluation.judges import JudgeConfig
@@ -62,6 +62,7 @@ def _evaluate(
 ) -> None:
     """Evaluate steering: questionnaire, judged answers, cost and leakage, with 95% CIs."""
     options.validate()
+    run_dir = input_run(run_dir, "RUN_DIR", writes=True)  # results go to RUN_DIR/evaluation
     config = JudgeConfig(
         base_url=judge_base_url,
         api_key_env=judge_api_key_env,
@@ -102,7 +103,9 @@ evaluate_command = options_command(
         keyword(
             "run_dir",
             Path,
-            typer.Argument(..., help="A finished `valuelocate locate` run directory."),
+            typer.Argument(
+                ..., help="A finished `valuelocate locate` run directory.", readable=False
+            ),
         ),
         keyword("judge", list[str], typer.Option(["embedding"], "--judge", help=JUDGE_HELP)),
     ],

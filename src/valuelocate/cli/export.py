@@ -8,11 +8,16 @@ from pathlib import Path
 import typer
 
 from valuelocate.artifacts.export import export_run
+from valuelocate.cli.common import input_run, output_dir
+
+GGUF_RULE = "mean-diff"  # the verdict's default edit (llamacpp.export.EXPORTABLE's first)
 
 
 def export_command(
-    run_dir: Path = typer.Argument(..., help="A finished run directory of `valuelocate locate`."),
-    out_dir: Path = typer.Argument(..., help="New (or empty) folder to write."),
+    run_dir: Path = typer.Argument(
+        ..., help="A finished run directory of `valuelocate locate`.", readable=False
+    ),
+    out_dir: Path = typer.Argument(..., help="New (or empty) folder to write.", readable=False),
     gguf: bool = typer.Option(
         False,
         "--gguf",
@@ -26,7 +31,7 @@ def export_command(
         "replaced by its mean over the run's texts; the agreement is measured and written).",
     ),
     rule: str = typer.Option(
-        "mean-diff",
+        GGUF_RULE,
         help="With --gguf: mean-diff (the verdict's default edit) or mean-diff-control (its "
         "control); rules that are not a constant addition are refused.",
     ),
@@ -46,12 +51,14 @@ def export_command(
     (`llama-cli -m MODEL.gguf --control-vector OUT_DIR/conservation.affirm.gguf`), a README
     card and export.json; see docs/llamacpp.md.
     """
+    run_dir = input_run(run_dir, "RUN_DIR")
+    out_dir = output_dir(out_dir, "OUT_DIR")
     if not gguf:
-        if approximate or rule != "mean-diff" or model is not None or dimension:
+        if approximate or rule != GGUF_RULE or model is not None or dimension:
             raise ValueError("--approximate, --rule, --model and --dimension need --gguf")
         typer.echo(str(export_run(run_dir, out_dir)))
         return
-    from valuelocate.llamacpp import export_control_vectors
+    from valuelocate.llamacpp.export import export_control_vectors
 
     written = export_control_vectors(
         run_dir,

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from valuelocate.cli.common import output_file
 from valuelocate.cli.options import choice_type, options_command
 from valuelocate.data.generate import (
     DataGenerationConfig,
@@ -48,6 +49,7 @@ def _generate(config: DataGenerationConfig, model: GeneratorBackendOptions) -> N
     chosen: Backend | None = None
     try:
         config.check()
+        output_file(config.out, "--out")  # appended to (resumed) when it exists
         chosen = model.load()
         report = _run_with_progress(config, chosen, console)
     except (GenerationError, LLMError, ModelLoadError, ValueError, OSError) as exc:

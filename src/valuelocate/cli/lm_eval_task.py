@@ -10,7 +10,7 @@ from valuelocate.cli.common import MODEL_OPTION
 from valuelocate.data.forced_choice import FORCED_CHOICE_SPLITS
 from valuelocate.data.lm_eval_task import GROUP, write_lm_eval_task
 from valuelocate.data.schema import DIMENSIONS
-from valuelocate.models import load_tokenizer
+from valuelocate.model_files import load_tokenizer
 
 
 def lm_eval_task_command(

@@ -19,9 +19,10 @@ from rich.progress import (
 from rich.table import Table
 
 from valuelocate.artifacts import RunSummary
+from valuelocate.cli.common import input_file, output_dir
 from valuelocate.cli.options import keyword, options_command, resume_option
 from valuelocate.locating import LocateOptions, PoleJob, PoleProgress, locate
-from valuelocate.locating.distributed import Shard, process_group
+from valuelocate.locating.distributed import Shard, launch_info, process_group
 
 
 def print_summary(summary: RunSummary, console: Console) -> None:
@@ -63,6 +64,12 @@ def print_summary(summary: RunSummary, console: Console) -> None:
 def _locate(options: LocateOptions, *, out: Path, dist_timeout: float, resume: bool) -> None:
     """Locate value neurons: stream per-neuron statistics for each pole, then select."""
     options.validate()
+    check_dataset_files(options)
+    # Under torchrun only rank 0 finds the folder as the user left it (it writes the lock and
+    # the artifacts); the other ranks check its kind alone.
+    info = launch_info()
+    alone_or_first = info is None or info.rank == 0
+    out = output_dir(out, "--out", resumable=True, resume=resume or not alone_or_first)
     if options.backend == "vllm":
         _require_vllm_or_exit()
     with process_group(device=options.device, timeout=timedelta(seconds=dist_timeout)) as shard:
@@ -74,7 +81,11 @@ locate_command = options_command(
     _locate,
     leading=[
         keyword(
-            "out", Path, typer.Option(..., "--out", "-o", help="Run directory for all artifacts.")
+            "out",
+            Path,
+            typer.Option(
+                ..., "--out", "-o", help="Run directory for all artifacts.", readable=False
+            ),
         )
     ],
     trailing=[
@@ -88,6 +99,15 @@ locate_command = options_command(
         keyword("resume", bool, resume_option()),
     ],
 )
+
+
+def check_dataset_files(options: LocateOptions) -> None:
+    """``--prompts-file`` and ``--descriptions-file`` are files (their records are checked
+    when read)."""
+    for flag, name in (("--prompts-file", options.prompts_file),
+                       ("--descriptions-file", options.descriptions_file)):  # fmt: skip
+        if name is not None:
+            input_file(Path(name), flag)
 
 
 def _require_vllm_or_exit() -> None:

@@ -120,7 +120,9 @@ def option_parameters(cls: type) -> list[inspect.Parameter]:
             help=meta.get("help", ""),
             min=meta.get("min"),
             max=meta.get("max"),
-            dir_okay=meta.get("path") != "file",
+            # A path's kind is the command's to check (cli/common.py: one line naming it),
+            # not click's (a usage box of several lines).
+            readable=False,
         )
         out.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=info,
                                      annotation=kind))  # fmt: skip

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from valuelocate.artifacts.verdict import load_verdict
-from valuelocate.cli.common import progress_bar
+from valuelocate.cli.common import output_dir, progress_bar
 from valuelocate.cli.evaluate import JUDGE_HELP
 from valuelocate.cli.locate import print_summary
 from valuelocate.cli.options import keyword, options_command, resume_option
@@ -36,11 +36,21 @@ def print_verdict(verdict: Mapping[str, Any], console: Console, *, report: Path 
 
 
 def _run(options: RunOptions, *, out: Path | None, judge: list[str], resume: bool) -> None:
-    """The main job: locate value neurons, evaluate steering, write the HTML report."""
+    """The main job: locate value neurons, evaluate steering, judge it, write the HTML report.
+
+    What each stage costs on 2 CPU cores with the embedded model (docs/run.md):
+    machine index: seconds (a bare forward timed first, kept in the manifest);
+    locate: about 5 min, the ladder of sparse sets included;
+    evaluate: --evaluate probe (default) costs seconds and runs the sweep only
+    where the questionnaire registers a persona prompt; full: about 5 min; off;
+    verdict: about 9 min per dimension (--no-verdict skips it; --choice-reading
+    adds the A/B reading, for models that read it);
+    report: seconds.
+    """
     options = dataclasses.replace(options, judge=tuple(judge))
     options.validate()  # every stage's options, before the model is even loaded
     console = Console()
-    run_dir = out or default_run_dir()
+    run_dir = output_dir(out or default_run_dir(), "--out", resumable=True, resume=resume)
     started = time.perf_counter()
     console.rule(f"[bold]ValueLocate run[/] -> {run_dir}")
     stage_began = [started]
@@ -57,15 +67,19 @@ def _run(options: RunOptions, *, out: Path | None, judge: list[str], resume: boo
         result = run(options, run_dir, resume=resume, on_stage=on_stage, progress=progress)
     console.print(f"  ({(time.perf_counter() - stage_began[0]) / 60:.1f} min)")
     print_summary(result.located.summary, console)
+    if result.probe is not None:
+        console.out(result.probe.line(), highlight=False)
     # The evaluation's table is long (one row per dimension, condition and gamma): the report
     # shows it, and `valuelocate evaluate` prints it; here only where it is.
-    console.out(f"Evaluation results: {result.evaluation.path}", highlight=False)
+    if result.evaluation is not None:
+        console.out(f"Evaluation results: {result.evaluation.path}", highlight=False)
     if result.verdict is not None:
         print_verdict(load_verdict(result.run_dir), console, report=result.report)
     else:
         console.out(f"Full report: {result.report}", highlight=False)
     minutes = (time.perf_counter() - started) / 60
-    console.print(f"Done in {minutes:.1f} min.")
+    # The machine's speed beside the wall time: a slow day shows as such.
+    console.out(f"Done in {minutes:.1f} min; {result.machine.line()}.", highlight=False)
     print(result.report)
 
 
@@ -77,7 +91,11 @@ run_command = options_command(
             "out",
             Path | None,
             typer.Option(
-                None, "--out", "-o", help="Run directory (default: runs/run-<date>-<time>)."
+                None,
+                "--out",
+                "-o",
+                help="Run directory (default: runs/run-<date>-<time>).",
+                readable=False,
             ),
         ),
         keyword("judge", list[str], typer.Option(["embedding"], "--judge", help=JUDGE_HELP)),

@@ -7,6 +7,7 @@ import logging
 import typer
 
 from valuelocate.artifacts import read_json
+from valuelocate.cli.common import NEURONS, input_run
 from valuelocate.cli.options import options_command
 from valuelocate.serve.options import ServeOptions
 
@@ -14,12 +15,15 @@ from valuelocate.serve.options import ServeOptions
 def _serve(options: ServeOptions) -> None:
     """Serve MODEL behind the OpenAI API, steered per request by the neurons of a run."""
     api_key = options.api_key()
+    # A Hub id, or with --model a bare neurons file, is read by the server itself.
+    given = options.model is not None
+    neurons = input_run(options.neurons, "--neurons", expected=NEURONS, hub=given, files=given)
     if options.threads is not None:
         import torch
 
         torch.set_num_threads(options.threads)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    neurons, host, port = options.neurons, options.host, options.port
+    host, port = options.host, options.port
     model_id = options.model or read_json(neurons / "manifest.json")["model"]["id"]
     from valuelocate.serve import serve_forever
     from valuelocate.serve.server import check_bind

@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from valuelocate.cli.common import NEURONS, input_run
 from valuelocate.cli.options import keyword, options_command
 from valuelocate.steer import SteerOptions, steer_prompt
 
@@ -17,6 +18,7 @@ def _steer(
 ) -> None:
     """Print the unedited and the edited answer to PROMPT side by side."""
     options.validate()
+    neurons = input_run(neurons, "--neurons", expected=NEURONS)
     console = Console()
     with console.status("Generating ..."):
         plain, edited = steer_prompt(neurons, prompt, options=options, model=model, device=device)
@@ -40,7 +42,15 @@ steer_command = options_command(
             ),
         ),
         keyword(
-            "neurons", Path, typer.Option(..., "--neurons", "-n", help="Run directory of `locate`.")
+            "neurons",
+            Path,
+            typer.Option(
+                ...,
+                "--neurons",
+                "-n",
+                help="Run directory of `locate` (or its neurons.safetensors).",
+                readable=False,
+            ),
         ),
     ],
     trailing=[

@@ -51,6 +51,89 @@ CHOICE_TEMPLATE = (
 # ------------------------------------------------------------------ likelihood
 
 
+@dataclass
+class AnswerLogits:
+    """One batch of contexts and their answers as :func:`answer_logits` ran it.
+
+    Attributes:
+        first: ``[b, vocab]`` logits at each context's last position (they predict every
+            answer's first token).
+        rest: ``[b * m, width, vocab]`` logits along each answer, right-padded (position
+            ``t`` predicts the answer's token ``t + 1``).
+        answers: the ``b * m`` answers' token ids, context-major.
+        m: answers per context.
+    """
+
+    first: Tensor
+    rest: Tensor
+    answers: list[list[int]]
+    m: int
+
+    def means(self, bias: Tensor | None = None) -> Tensor:
+        """``[b, m]`` float64: each answer's mean per-token log-probability, with ``bias``
+        added to every logit (an output-logit bias changes no hidden state, so it is read from
+        the same logits). Differentiable when the logits are."""
+        first, rest = self.first.float(), self.rest[:, :-1].float()
+        if bias is not None:
+            first = first + bias.to(first.device, first.dtype)
+            rest = rest + bias.to(rest.device, rest.dtype)
+        head = torch.log_softmax(first, dim=-1)  # [b, V]
+        tail = torch.log_softmax(rest, dim=-1)  # [b * m, width - 1, V]
+        out = []
+        for i, a in enumerate(self.answers):
+            picked = tail[i, torch.arange(len(a) - 1), torch.tensor(a[1:], dtype=torch.long)]
+            out.append((head[i // self.m, a[0]].double() + picked.double().sum()) / len(a))
+        return torch.stack(out).reshape(-1, self.m)
+
+
+def answer_logits(
+    lm: LoadedModel,
+    contexts: Sequence[list[int]],
+    answers: Sequence[Sequence[list[int]]],
+) -> AnswerLogits:
+    """One batch: the contexts (left-padded) run once with a KV cache; the cache is repeated
+    for each context's ``m`` answers, which run together (right-padded after the context).
+
+    The same computation as one forward per (context, answer) row, up to float rounding, at
+    about half the cost when the contexts are longer than the answers. Runs under whatever
+    grad mode and hooks the caller set (the gradient flows through the cache).
+    """
+    model = lm.model
+    device = input_device(model)
+    pad = pad_token_id(lm.tokenizer)
+    m = len(answers[0])
+    ids, mask = left_pad(contexts, pad)  # [b, Lc]
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    first = model(
+        input_ids=ids.to(device),
+        attention_mask=mask.to(device),
+        position_ids=positions.to(device),
+        use_cache=True,
+        logits_to_keep=1,
+    )
+    cache = output_cache(first)
+    cache.batch_repeat_interleave(m)
+    rows = [list(a) for group in answers for a in group]  # [b * m]
+    width = max(len(a) for a in rows)
+    a_ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    a_mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, a in enumerate(rows):
+        a_ids[i, : len(a)] = torch.tensor(a, dtype=torch.long)
+        a_mask[i, : len(a)] = 1
+    ctx_mask = mask.repeat_interleave(m, dim=0)  # [b * m, Lc]
+    full_mask = torch.cat([ctx_mask, a_mask], dim=1)
+    start = ctx_mask.sum(-1, keepdim=True)  # [b * m, 1]: first answer position
+    a_pos = start + torch.arange(width)[None, :]
+    rest = model(
+        input_ids=a_ids.to(device),
+        attention_mask=full_mask.to(device),
+        position_ids=a_pos.to(device),
+        use_cache=True,
+        **{cache_argument(model): cache},
+    ).logits  # [b * m, width, V]
+    return AnswerLogits(first.logits[:, -1], rest, rows, m)
+
+
 def answer_logprobs(
     lm: LoadedModel,
     contexts: Sequence[list[int]],
@@ -59,12 +142,8 @@ def answer_logprobs(
     edit: Intervention | None = None,
     batch_size: int = 8,
 ) -> Tensor:
-    """Mean per-token log-probability of each answer given its context, each context run once.
-
-    A batch of contexts (left-padded) runs once with a KV cache; the cache is repeated for
-    each context's answers, which run together (right-padded after the context). This is
-    the same computation as one forward per (context, answer) row, up to float rounding, at
-    about half the cost when the contexts are longer than the answers.
+    """Mean per-token log-probability of each answer given its context, each context run once
+    (:func:`answer_logits`, ``batch_size`` contexts per batch).
 
     Args:
         lm: the model.
@@ -76,53 +155,15 @@ def answer_logprobs(
     Returns:
         ``[rows, m]`` float64 mean log-probabilities (nats per token).
     """
-    model = lm.model
-    device = input_device(lm.model)
-    pad = pad_token_id(lm.tokenizer)
     out: list[Tensor] = []
-    with torch.no_grad(), applied(model, edit):
+    with torch.no_grad(), applied(lm.model, edit):
         for begin in range(0, len(contexts), batch_size):
-            ctx = contexts[begin : begin + batch_size]
-            ans = answers[begin : begin + batch_size]
-            m = len(ans[0])
-            ids, mask = left_pad(ctx, pad)  # [b, Lc]
-            positions = (mask.cumsum(-1) - 1).clamp(min=0)
-            first = model(
-                input_ids=ids.to(device),
-                attention_mask=mask.to(device),
-                position_ids=positions.to(device),
-                use_cache=True,
-                logits_to_keep=1,
+            batch = answer_logits(
+                lm, contexts[begin : begin + batch_size], answers[begin : begin + batch_size]
             )
-            first_logp = torch.log_softmax(first.logits[:, -1].float(), dim=-1).cpu()  # [b, V]
-            cache = output_cache(first)
-            cache.batch_repeat_interleave(m)
-            rows = [a for group in ans for a in group]  # [b * m]
-            width = max(len(a) for a in rows)
-            a_ids = torch.full((len(rows), width), pad, dtype=torch.long)
-            a_mask = torch.zeros((len(rows), width), dtype=torch.long)
-            for i, a in enumerate(rows):
-                a_ids[i, : len(a)] = torch.tensor(a, dtype=torch.long)
-                a_mask[i, : len(a)] = 1
-            ctx_mask = mask.repeat_interleave(m, dim=0)  # [b * m, Lc]
-            full_mask = torch.cat([ctx_mask, a_mask], dim=1)
-            start = ctx_mask.sum(-1, keepdim=True)  # [b * m, 1]: first answer position
-            a_pos = start + torch.arange(width)[None, :]
-            logits = model(
-                input_ids=a_ids.to(device),
-                attention_mask=full_mask.to(device),
-                position_ids=a_pos.to(device),
-                use_cache=True,
-                **{cache_argument(model): cache},
-            ).logits  # [b * m, width, V]: position t predicts answer token t + 1
-            logp = torch.log_softmax(logits[:, :-1].float(), dim=-1).cpu()
-            for i, a in enumerate(rows):
-                head = first_logp[i // m, a[0]].double()
-                rest = logp[i, torch.arange(len(a) - 1), torch.tensor(a[1:], dtype=torch.long)]
-                out.append((head + rest.double().sum()) / len(a))
-    total = len(out)
+            out.append(batch.means().cpu())
     m_all = len(answers[0]) if answers else 0
-    return torch.stack(out).reshape(total // max(m_all, 1), m_all) if out else torch.empty(0, 0)
+    return torch.cat(out) if out else torch.empty(0, m_all, dtype=torch.float64)
 
 
 def continuation_logprob(

@@ -45,6 +45,7 @@ from valuelocate.comparison.forced_choice import (
 )
 from valuelocate.comparison.rows import GridRow
 from valuelocate.data import DIMENSIONS, POLES, load_descriptions, load_neutral_texts
+from valuelocate.data.forced_choice import load_forced_choice
 from valuelocate.locating.contrast import description_stats, pair_stats, text_stats
 from valuelocate.models import LoadedModel
 from valuelocate.prompting import answer_text
@@ -345,4 +346,31 @@ class Grid:
         )
 
 
-__all__ = ["DIMENSIONS", "Config", "Grid", "GridRow", "prompt_prefix"]
+def study_rows(
+    run_dir: Path,
+    lm: LoadedModel,
+    dimensions: Sequence[str],
+    options: Any,
+    chat_template: bool,
+    say: Callable[[str], None],
+) -> list[dict[str, Any]]:
+    """The study's rule (generated contrast, delta-p, dynamic gamma) on the run's located sets,
+    read on the dev split against its random control: the replication row."""
+    items = {
+        d: sorted(load_forced_choice(dimension=d, split="dev"), key=lambda i: i.id)
+        for d in dimensions
+    }
+    budget = options.budget_spec()
+    grid = Grid(
+        lm, items, budget=budget.level, cost_kind=budget.kind,
+        neutral_texts=load_neutral_texts()[: options.neutral_texts],
+        start_gamma=options.start_gamma, steps=options.steps, chat_template=chat_template,
+        progress=say,
+    )  # fmt: skip
+    config = Config(
+        "study", "generated", "located", "dynamic", params={"v": "q95"}, run_dir=str(run_dir)
+    )
+    return [asdict(row) for d in dimensions for row in grid.run(config, d)]
+
+
+__all__ = ["DIMENSIONS", "Config", "Grid", "GridRow", "prompt_prefix", "study_rows"]

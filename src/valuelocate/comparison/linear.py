@@ -31,7 +31,7 @@ import torch
 from torch import Tensor
 
 from valuelocate.architectures import model_shape
-from valuelocate.comparison.forced_choice import choice_prompts
+from valuelocate.comparison.forced_choice import answer_logits, choice_prompts
 from valuelocate.data.forced_choice import ForcedChoiceLike
 from valuelocate.forward import input_device
 from valuelocate.hooks import edit_neurons
@@ -102,19 +102,6 @@ def _rows(
     return out
 
 
-def _mean_logprob(logits: Tensor, ids: Tensor, lengths: Sequence[int]) -> Tensor:
-    """Per row, the mean log-probability of its last ``lengths[r]`` tokens; ``logits`` are the
-    kept last ``K`` positions of a left-padded batch whose rows all end at the last column."""
-    keep = logits.shape[1]
-    logp = torch.log_softmax(logits.float(), dim=-1)
-    out = []
-    for row, n in enumerate(lengths):
-        predicted = logp[row, keep - n - 1 : keep - 1]  # positions predicting the answer
-        targets = ids[row, -n:].to(logits.device)
-        out.append(predicted.gather(-1, targets[:, None]).squeeze(-1).double().mean())
-    return torch.stack(out)
-
-
 def _forward(
     lm: LoadedModel, ids: Tensor, mask: Tensor, edit: _Offset, keep: int, device: torch.device
 ) -> Tensor:
@@ -138,27 +125,22 @@ def _run(
     readings: list[Tensor],
     biased: dict[str, list[Tensor]],
     batch_size: int,
-    pad: int,
-    device: torch.device,
 ) -> None:
-    """Forward and backward each batch; the offsets accumulate the summed gradient."""
+    """Forward and backward each batch (each situation once, its two answers through the
+    shared KV cache, as ``likelihood_reading`` reads); the offsets accumulate the summed
+    gradient."""
     for begin in range(0, len(rows), batch_size):
         chunk = rows[begin : begin + batch_size]
-        seqs = [c + a for c, a, _ in chunk] + [c + o for c, _, o in chunk]
-        lengths = [len(a) for _, a, _ in chunk] + [len(o) for _, _, o in chunk]
-        ids, mask = left_pad(seqs, pad)
-        keep = max(lengths) + 1
-        logits = _forward(lm, ids, mask, edit, keep, device)
-        means = _mean_logprob(logits, ids, lengths)
-        half = len(chunk)
-        reading = means[:half] - means[half:]
+        with edit_neurons(lm.model, edit, scope="all"):
+            batch = answer_logits(lm, [c for c, _, _ in chunk], [[a, o] for _, a, o in chunk])
+        means = batch.means()  # [b, 2]
+        reading = means[:, 0] - means[:, 1]
         reading.sum().backward()
         readings.append(reading.detach().cpu())
         with torch.no_grad():
             for name, bias in biases.items():
-                shifted = logits.detach() + bias.to(logits.device, logits.dtype)
-                m = _mean_logprob(shifted, ids, lengths)
-                biased[name].append((m[:half] - m[half:]).cpu())
+                m = batch.means(bias)
+                biased[name].append((m[:, 0] - m[:, 1]).cpu())
 
 
 def _run_choice(
@@ -210,10 +192,9 @@ def read_linear(
     :func:`~valuelocate.comparison.forced_choice.choice_reading`: P(affirming option) over
     both option orders), whose gradient and biased readings come the same way.
 
-    Each item runs as two left-padded rows (situation + affirming answer, situation + opposing
-    answer) in one forward and one backward; only the answers' tokens are scored, as in
-    :func:`~valuelocate.comparison.forced_choice.likelihood_reading` (which shares the
-    situation through a KV cache instead: the same numbers up to float rounding).
+    Each item's situation runs once and its two answers through the shared KV cache (the
+    computation of :func:`~valuelocate.comparison.forced_choice.likelihood_reading`), then
+    one backward; only the answers' tokens are scored.
 
     Args:
         lm: the model.
@@ -255,7 +236,7 @@ def read_linear(
                 device,
             )
         elif reading == "likelihood":
-            _run(lm, rows, edit, biases or {}, readings, biased, batch_size, pad, device)
+            _run(lm, rows, edit, biases or {}, readings, biased, batch_size)
         else:
             raise ValueError(f"Unknown reading {reading!r}; expected likelihood or choice")
     finally:

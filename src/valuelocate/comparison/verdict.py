@@ -54,9 +54,10 @@ from valuelocate.comparison.curve import (
     curve_rows,
 )
 from valuelocate.comparison.forced_choice import choice_reading, likelihood_reading
-from valuelocate.comparison.grid import Config, Grid, prompt_prefix
+from valuelocate.comparison.grid import prompt_prefix, study_rows
 from valuelocate.comparison.linear import agreement, read_linear
 from valuelocate.comparison.nulls import BiasCost
+from valuelocate.comparison.partial import Partial, partial_key
 from valuelocate.data.decision_pairs import load_decision_pairs
 from valuelocate.data.forced_choice import load_forced_choice
 from valuelocate.data.neutral import load_neutral_texts
@@ -223,7 +224,18 @@ def run_verdict(
     records: list[dict[str, Any]] = []
     item_rows: list[dict[str, Any]] = []
     tensors: dict[str, Any] = {}
+    # Each finished dimension is kept in verdict/partial/ until the verdict is written, so an
+    # interrupted verdict (minutes per dimension) resumes where it stopped.
+    partial = Partial(run_dir / VERDICT_DIR / "partial", partial_key(lm, options, budget))
     for dimension in chosen:
+        kept = partial.load(dimension)
+        if kept is not None:
+            records.append(kept[0])
+            item_rows.extend(kept[1])
+            tensors.update(kept[2])
+            say(f"{dimension}: kept from an interrupted verdict ({partial.folder})")
+            continue
+        first_row = len(item_rows)
         ladder = ladders[dimension]
         diffs, _ids = ladder_store.load_item_differences(run_dir, dimension)
         search = load_forced_choice(dimension=dimension, split="search")
@@ -326,18 +338,27 @@ def run_verdict(
             "agreement": agreed,
             "curve": curve_rows(calibrated),
         })  # fmt: skip
+        own: dict[str, Any] = {}
         for pole, edit in (("affirm", plus), ("oppose", minus)):
-            tensors.update(edit_tensors(f"{dimension}.{pole}.edit", edit.with_gamma(1.0)))
+            own.update(edit_tensors(f"{dimension}.{pole}.edit", edit.with_gamma(1.0)))
             control = calibrated.control_edit(point, pole)
-            tensors.update(edit_tensors(f"{dimension}.{pole}.control", control))
+            own.update(edit_tensors(f"{dimension}.{pole}.control", control))
+        tensors.update(own)
+        partial.save(dimension, records[-1], item_rows[first_row:], own)
     for name in judged:
         judging.adjust([r["readings"][name] for r in records], alpha=alpha)
     summary = {
         name: judging.tally([r["readings"][name] for r in records], alpha=alpha) for name in judged
     }
-    study = (
-        _study_rows(run_dir, lm, chosen, options, chat_template, say) if options.study_rule else []
-    )
+    study: list[dict[str, Any]] = []
+    if options.study_rule:
+        kept_study = partial.load_study(chosen)
+        study = (
+            kept_study
+            if kept_study is not None
+            else study_rows(run_dir, lm, chosen, options, chat_template, say)
+        )
+        partial.save_study(chosen, study)
     record = {
         "format": FORMAT, "version": VERSION, "model": lm.model_id,
         "budget": str(budget), "alpha": alpha,
@@ -357,39 +378,13 @@ def run_verdict(
     folder = run_dir / VERDICT_DIR
     lines = "".join(json.dumps(judging.clean(r)) + "\n" for r in item_rows)
     atomic_write(folder / "items.jsonl", lambda tmp: tmp.write_text(lines, encoding="utf-8"))
+    partial.remove()
     return Verdict(record, item_rows)
 
 
 def load_forced_choice_dimensions() -> list[str]:
     """Every dimension the forced-choice items cover."""
     return list(dict.fromkeys(i.dimension for i in load_forced_choice()))
-
-
-def _study_rows(
-    run_dir: Path,
-    lm: LoadedModel,
-    dimensions: Sequence[str],
-    options: VerdictOptions,
-    chat_template: bool,
-    say: Callable[[str], None],
-) -> list[dict[str, Any]]:
-    """The study's rule (generated contrast, delta-p, dynamic gamma) on the run's located sets,
-    read on the dev split against its random control: the replication row."""
-    items = {
-        d: sorted(load_forced_choice(dimension=d, split="dev"), key=lambda i: i.id)
-        for d in dimensions
-    }
-    budget = options.budget_spec()
-    grid = Grid(
-        lm, items, budget=budget.level, cost_kind=budget.kind,
-        neutral_texts=load_neutral_texts()[: options.neutral_texts],
-        start_gamma=options.start_gamma, steps=options.steps, chat_template=chat_template,
-        progress=say,
-    )  # fmt: skip
-    config = Config(
-        "study", "generated", "located", "dynamic", params={"v": "q95"}, run_dir=str(run_dir)
-    )
-    return [asdict(row) for d in dimensions for row in grid.run(config, d)]
 
 
 __all__ = ["FORMAT", "INSTRUMENTS", "RULE", "VERSION", "Verdict", "VerdictOptions", "run_verdict"]

@@ -4,8 +4,10 @@
   it adds after its layer (exact at ``down_in``; for ``act`` on a gated MLP, an approximation
   whose agreement is measured);
 - :mod:`~valuelocate.llamacpp.controlvector` writes and reads llama.cpp's control-vector GGUF
-  files (``direction.N`` tensors) and exports a run's verdict edits
-  (``valuelocate export RUN_DIR OUT --gguf``).
+  files (``direction.N`` tensors);
+- :mod:`~valuelocate.llamacpp.export` exports a run's verdict edits as such
+  (``valuelocate export RUN_DIR OUT --gguf``), with :mod:`~valuelocate.llamacpp.agreement`
+  measuring an approximate fold.
 
 docs/llamacpp.md has the commands for llama.cpp and Ollama.
 """
@@ -15,10 +17,10 @@ from __future__ import annotations
 from valuelocate.llamacpp.controlvector import (
     ControlVector,
     ExportRefused,
-    export_control_vectors,
     read_control_vector,
     write_control_vector,
 )
+from valuelocate.llamacpp.export import export_control_vectors
 from valuelocate.llamacpp.fold import (
     GGUF_ARCHITECTURES,
     FoldRefused,

@@ -35,7 +35,8 @@ from torch import Tensor
 
 from valuelocate.comparison.forced_choice import likelihood_reading
 from valuelocate.forward import input_device
-from valuelocate.llamacpp.controlvector import next_token_logprobs, read_control_vector
+from valuelocate.llamacpp.agreement import next_token_logprobs
+from valuelocate.llamacpp.controlvector import read_control_vector
 from valuelocate.models import LoadedModel
 from valuelocate.prompting import answer_ids, context_ids, left_pad, pad_token_id
 from valuelocate.steering.intervention import Intervention, applied
@@ -83,7 +84,8 @@ class LlamaCpp:
     ) -> None:
         """Steer with ``directions`` (layer N -> vector added to layer N's output), as
         ``--control-vector-scaled FILE strength`` does; ``None`` removes it."""
-        # The newer name, else the older one (both: NULL data clears the vector).
+        # The newer name, else the older one. Any: the binding's ctypes signature wants a
+        # pointer where None (NULL) clears the vector.
         set_cvec: Any = getattr(self._lib, "llama_set_adapter_cvec", None)
         set_cvec = set_cvec or self._lib.llama_apply_adapter_cvec
         if directions is None:

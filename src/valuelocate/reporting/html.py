@@ -91,8 +91,11 @@ _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
 
 def missing_evaluation_section(run: RunData) -> str:
-    """What to do when ``evaluation/results.json`` does not exist yet."""
-    body = (
+    """What to do when ``evaluation/results.json`` does not exist yet (and, after the main
+    job's probe, why it was not run)."""
+    probe = run.probe or {}
+    lead = f"<p>{esc(probe['line'])}</p>" if isinstance(probe.get("line"), str) else ""
+    body = lead + (
         "<p class=note>Evaluation has not been run: there is no "
         f"<code>{esc(run.run_dir / RESULTS_PATH)}</code>. Run "
         f"<code>valuelocate evaluate {esc(run.run_dir)}</code> to add dose-response curves, "
@@ -115,6 +118,7 @@ def details_section(run: RunData) -> str:
         ("dataset hash", (manifest.get("dataset") or {}).get("hash")),
         ("versions", _versions_line(manifest.get("versions"))),
         ("command", manifest.get("command")),
+        ("machine index", _machine_line(manifest.get("machine"))),
     ]
     items = "".join(
         f"<dt>{esc(k)}</dt><dd><code>{esc(v)}</code></dd>" for k, v in facts if v not in (None, "")
@@ -180,6 +184,18 @@ def render_report(run: RunData) -> str:
         f"<body><main><header><h1>ValueLocate report</h1>"
         f'<p class="sub">{esc(subtitle)}</p><nav>{links}</nav></header>'
         f"{''.join(sections)}{details_section(run)}</main></body></html>\n"
+    )
+
+
+def _machine_line(machine: Any) -> str | None:
+    """The manifest's machine index as one line (:mod:`valuelocate.machine`)."""
+    if not isinstance(machine, Mapping) or not isinstance(machine.get("tokens_per_s"), float):
+        return None
+    seconds = machine.get("seconds") or []
+    return (
+        f"{machine['tokens_per_s']:.0f} tokens/s (bare forward {machine.get('batch')} x "
+        f"{machine.get('length')} tokens, median of {len(seconds)}, {machine.get('device')}, "
+        f"{machine.get('threads')} threads)"
     )
 
 

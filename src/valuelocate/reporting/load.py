@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from valuelocate.artifacts import ArtifactError, read_json
+from valuelocate.evaluation.probe import read_probe
 from valuelocate.evaluation.results import RESULTS_FORMAT, Example, LeakageRow, ScoreRow
 
 REPORT_NAME = "report.html"
@@ -47,6 +48,7 @@ class RunData:
     evaluation: Evaluation | None = None
     notes: tuple[str, ...] = ()
     verdict: Mapping[str, Any] | None = None
+    probe: Mapping[str, Any] | None = None  # evaluation/probe.json (the main job's probe)
 
     @property
     def dimensions(self) -> list[str]:
@@ -107,7 +109,8 @@ def load_run(run_dir: Path) -> RunData:
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise ArtifactError(f"{run_dir} is not a run directory (it does not exist)")
+        what = "a file" if run_dir.exists() else "nothing there"
+        raise ArtifactError(f"{run_dir} is not a run directory (it is {what})")
     summary_path = run_dir / "summary.json"
     if not summary_path.is_file():
         raise ArtifactError(
@@ -137,7 +140,8 @@ def load_run(run_dir: Path) -> RunData:
     verdict = read_json(run_dir / VERDICT_PATH) if (run_dir / VERDICT_PATH).is_file() else None
     if verdict is not None and not isinstance(verdict, Mapping):
         raise ArtifactError(f"{run_dir / VERDICT_PATH} is not a JSON object")
-    return RunData(run_dir, summary, manifest, neurons, evaluation, tuple(notes), verdict)
+    probe = read_probe(run_dir)
+    return RunData(run_dir, summary, manifest, neurons, evaluation, tuple(notes), verdict, probe)
 
 
 def _read_optional(run_dir: Path, name: Path | str, notes: list[str]) -> Any:

@@ -3,8 +3,8 @@
 The decoding loop feeds the model exactly what ``model.generate`` feeds it (left-padded ids,
 an attention mask only when there is padding, position ids from the mask, a dynamic cache,
 ``logits_to_keep=1``), so a request served alone gets ``generate``'s greedy answer bit for bit,
-which is what ``valuelocate steer`` prints. Each row has its own edit (through
-:class:`~valuelocate.steering.compose.EditStack`), sampling settings, token budget and stops.
+which is what ``valuelocate steer`` prints. Each row has its own edit (applied in place on its
+neurons by :mod:`valuelocate.steering.rows`), sampling settings, token budget and stops.
 
 Batching changes the shapes of the matrix products (M = batch rows), and CPU BLAS kernels round
 differently for different M, so batched logits can differ from solo ones in the last bits
@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ from valuelocate.architectures import Site
 from valuelocate.hooks import Edit, edit_neurons
 from valuelocate.models import LoadedModel
 from valuelocate.steering.compose import EditStack
+from valuelocate.steering.rows import RowSteering, steer_rows
 
 
 @dataclass
@@ -130,11 +132,16 @@ def decode_batch(
     stop_ids: list[int],
     site: Site,
     tie_margin: float = 1e-3,
+    fast: bool = True,
 ) -> None:
     """Generate every row together; report tokens and endings through the rows' callbacks.
 
     Rows whose greedy choice falls within ``tie_margin`` in a batch of several are marked
-    ``retry_solo`` and left; the caller serves them again alone.
+    ``retry_solo`` and left; the caller serves them again alone. The rows' edits are applied
+    by :mod:`valuelocate.steering.rows` (in place, on the edited neurons only); ``fast=False``
+    applies them by the reference path instead (a per-row ``EditStack`` through
+    ``edit_neurons``), which gives the same results bit for bit, more slowly: for tests and
+    profiles.
     """
     model, tokenizer = lm.model, lm.tokenizer
     device = next(model.parameters()).device
@@ -154,15 +161,10 @@ def decode_batch(
     ]
     detoks = [_Detok(tokenizer, r.stop) for r in rows]
     stops = set(stop_ids)
-    row_edits = EditStack([r.edit for r in rows], rows=1, scopes=[r.scope for r in rows], site=site)
     config: Any = model.config
     cache = DynamicCache(config=config.get_text_config(decoder=True))
     batched = len(rows) > 1
-    with (
-        torch.no_grad(),
-        edit_neurons(model, row_edits, scope="all", site=site, stop_token_ids=stop_ids) as tracker,
-    ):
-        row_edits.tracker = tracker
+    with torch.no_grad(), _row_edits(model, rows, site, stop_ids, fast) as row_edits:
         step_ids = ids
         for _step in range(max(r.max_tokens for r in rows)):
             kwargs: dict[str, Any] = {"position_ids": positions, "cache": cache}
@@ -178,7 +180,8 @@ def decode_batch(
                 next_ids.append(token if token >= 0 else stop_ids[0])
             if all(r.done for r in rows):
                 break
-            row_edits.phase = "decode"
+            if row_edits is not None:
+                row_edits.phase = "decode"
             step_ids = torch.tensor(next_ids, device=device)[:, None]
             mask = torch.cat([mask, mask.new_ones(len(rows), 1)], dim=1)
             positions = positions[:, -1:] + 1
@@ -186,6 +189,23 @@ def decode_batch(
         if not row.done:
             row.done = True
             _finish(row, detok, "length")
+
+
+@contextmanager
+def _row_edits(
+    model: Any, rows: list[Row], site: Site, stop_ids: list[int], fast: bool
+) -> Iterator[EditStack | None]:
+    """The rows' edits on ``model``: the fast path (yields ``None``) or the reference
+    ``EditStack`` (yielded: the loop sets its ``phase``)."""
+    edits, scopes = [r.edit for r in rows], [r.scope for r in rows]
+    if fast:
+        with steer_rows(model, RowSteering(edits, scopes, site=site), stop_token_ids=stop_ids):
+            yield None
+        return
+    stack = EditStack(edits, rows=1, scopes=scopes, site=site)
+    with edit_neurons(model, stack, scope="all", site=site, stop_token_ids=stop_ids) as tracker:
+        stack.tracker = tracker
+        yield stack
 
 
 def _step_row(

@@ -16,10 +16,11 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from valuelocate.hooks import Edit
 from valuelocate.models import LoadedModel
 from valuelocate.prompting import stop_token_ids
 from valuelocate.serve.decode import Row, Scored, TokenEvent, decode_batch, score
-from valuelocate.serve.steering import Steering, SteeringCatalog
+from valuelocate.serve.steering import Admission, Steering, SteeringCatalog
 
 log = logging.getLogger("valuelocate.serve")
 
@@ -30,7 +31,11 @@ class QueueFull(RuntimeError):
 
 @dataclass
 class GenerateJob:
-    """A generation request. Callbacks run on the engine thread."""
+    """A generation request. Callbacks run on the engine thread.
+
+    ``edit`` is the request's edit when it was built at admission (``admitted``, see
+    :meth:`Engine.admit`); otherwise the engine builds it from ``steering``.
+    """
 
     ids: list[int]
     steering: Steering
@@ -45,17 +50,22 @@ class GenerateJob:
     cancelled: threading.Event = field(default_factory=threading.Event)
     skip: int = 0
     solo: bool = False
+    edit: Edit | None = None
+    admitted: bool = False
 
 
 @dataclass
 class ScoreJob:
-    """A scoring request: log-probabilities of every prompt token."""
+    """A scoring request: log-probabilities of every prompt token (``edit`` and ``admitted``
+    as for :class:`GenerateJob`)."""
 
     ids: list[int]
     steering: Steering
     top_k: int
     on_result: Callable[[Scored | None, Exception | None], None]
     cancelled: threading.Event = field(default_factory=threading.Event)
+    edit: Edit | None = None
+    admitted: bool = False
 
 
 Job = GenerateJob | ScoreJob
@@ -126,6 +136,23 @@ class Engine:
         with self._cond:
             return self._held
 
+    def admit(self, steering: Steering) -> Admission:
+        """Build a request's edit for this model (through the catalog's cache, its constant
+        vectors folded to the model's dtype); call it before :meth:`submit`, off the engine
+        thread, and pass the edit in the job with ``admitted=True``."""
+        param = next(self.lm.model.parameters())
+        return self.catalog.admit(steering, dtype=param.dtype, device=param.device)
+
+    def _edit(self, job: Job) -> Edit | None:
+        """The job's edit: the one built at admission (restarted: a row served again alone
+        draws from the seed again), else one built now."""
+        if not job.admitted:
+            return self.catalog.build(job.steering)
+        reset = getattr(job.edit, "reset", None)
+        if callable(reset):
+            reset()
+        return job.edit
+
     def submit(self, job: Job) -> None:
         """Queue ``job``; raise :class:`QueueFull` when ``max_queue`` requests are held."""
         with self._cond:
@@ -179,7 +206,7 @@ class Engine:
 
     def _score(self, job: ScoreJob) -> None:
         try:
-            edit = self.catalog.build(job.steering)
+            edit = self._edit(job)
             scope = job.steering.scope
             result = score(
                 self.lm, job.ids, edit=edit, scope=scope, site=self.catalog.site, top_k=job.top_k
@@ -230,7 +257,7 @@ class Engine:
 
         return Row(
             ids=job.ids,
-            edit=self.catalog.build(job.steering),
+            edit=self._edit(job),
             scope=job.steering.scope,
             max_tokens=job.max_tokens,
             temperature=job.temperature,

@@ -3,7 +3,10 @@
 It encodes prompts and chats, checks their length against the context, submits jobs to the
 :class:`~valuelocate.serve.engine.Engine` thread, gathers or streams what comes back through
 per-request queues, and writes the request log: one line per request with its id, model,
-steering, tokens, time (and the texts only with ``log_text``); the API key is never logged.
+steering, the time building its steering took (``admission``) and whether the steering cache
+answered, tokens, time (and the texts only with ``log_text``); the API key is never logged.
+A request's steering is built here, at admission (:meth:`Engine.admit`), not on the engine's
+thread.
 The bodies themselves are built by :mod:`valuelocate.serve.responses`.
 """
 
@@ -22,7 +25,7 @@ from valuelocate.serve.decode import Scored, TokenEvent
 from valuelocate.serve.engine import Engine, GenerateJob, QueueFull, ScoreJob
 from valuelocate.serve.responses import CompletionChoice, sse
 from valuelocate.serve.schema import ApiError, ChatRequest, CompletionRequest, Sampling, bad
-from valuelocate.serve.steering import Steering
+from valuelocate.serve.steering import Admission, Steering
 
 log = logging.getLogger("valuelocate.serve")
 
@@ -92,12 +95,14 @@ class Service:
         self.check_length(ids, req.sampling, "messages")
         rid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         channel = _Channel()
-        job = self._generate_job(ids, req.steering, req.sampling, channel)
+        admitted: list[Admission] = []
+        job = self._generate_job(ids, req.steering, req.sampling, channel, admitted)
         self.submit(job)
         if req.sampling.stream:
             return self._stream(
-                rid, "chat.completion.chunk", req.model, req.steering, ids, job, channel, True
-            )
+                rid, "chat.completion.chunk", req.model, req.steering, ids, job, channel, True,
+                admitted,
+            )  # fmt: skip
         try:
             outcome = await self._collect(channel)
         finally:
@@ -112,6 +117,7 @@ class Service:
             start,
             outcome.finish,
             (self.tokenizer.decode(ids), outcome.text),
+            admitted,
         )
         return responses.chat_completion(
             rid,
@@ -132,13 +138,16 @@ class Service:
             if len(all_ids) != 1:
                 raise bad("Streaming takes a single prompt", "prompt")
             channel = _Channel()
-            job = self._generate_job(all_ids[0], req.steering, req.sampling, channel)
+            admitted: list[Admission] = []
+            job = self._generate_job(all_ids[0], req.steering, req.sampling, channel, admitted)
             self.submit(job)
             return self._stream(
-                rid, "text_completion", req.model, req.steering, all_ids[0], job, channel, False
-            )
+                rid, "text_completion", req.model, req.steering, all_ids[0], job, channel, False,
+                admitted,
+            )  # fmt: skip
+        admitted = []  # the prompts' jobs
         done = await asyncio.gather(
-            *(self._one_completion(req, i, ids) for i, ids in enumerate(all_ids))
+            *(self._one_completion(req, i, ids, admitted) for i, ids in enumerate(all_ids))
         )
         choices = [choice for choice, _ in done]
         prompt_n = sum(len(ids) for ids in all_ids)
@@ -152,24 +161,29 @@ class Service:
             start,
             ",".join(c["finish_reason"] for c in choices),
             (repr(req.prompts), repr([c["text"] for c in choices])),
+            admitted,
         )
         return responses.completion(
             rid, req.model, choices, responses.usage(prompt_n, out_n), req.steering
         )
 
     async def _one_completion(
-        self, req: CompletionRequest, index: int, ids: list[int]
+        self, req: CompletionRequest, index: int, ids: list[int], admitted: list[Admission]
     ) -> tuple[CompletionChoice, int]:
         """One prompt's choice and the count of its generated tokens."""
         scored: Scored | None = None
         if req.echo and req.logprobs is not None:
             channel = _Channel()
+            admission = self.engine.admit(req.steering)
+            admitted.append(admission)
             self.submit(
                 ScoreJob(
                     ids,
                     _scoring(req.steering),
                     req.logprobs,
                     lambda s, exc: channel.put("scored", s, exc),
+                    edit=admission.edit,
+                    admitted=True,
                 )
             )
             _, scored, exc = await channel.queue.get()
@@ -179,7 +193,7 @@ class Service:
         if req.sampling.max_tokens > 0:
             channel = _Channel()
             job = self._generate_job(
-                ids, req.steering, req.sampling, channel, logprobs=req.logprobs
+                ids, req.steering, req.sampling, channel, admitted, logprobs=req.logprobs
             )
             self.submit(job)
             try:
@@ -243,9 +257,15 @@ class Service:
         steering: Steering,
         sampling: Sampling,
         channel: _Channel,
+        admitted: list[Admission],
         **extra: Any,
     ) -> GenerateJob:
+        """The job of one generation, its steering built now (appended to ``admitted``)."""
+        admission = self.engine.admit(steering)
+        admitted.append(admission)
         return GenerateJob(
+            edit=admission.edit,
+            admitted=True,
             ids=ids,
             steering=steering,
             max_tokens=sampling.max_tokens,
@@ -283,6 +303,7 @@ class Service:
         job: GenerateJob,
         channel: _Channel,
         chat: bool,
+        admitted: list[Admission],
     ) -> AsyncIterator[str]:
         """A generation's server-sent events: a chunk per token, then ``usage`` and
         ``[DONE]``; a client that goes away cancels the job."""
@@ -329,6 +350,7 @@ class Service:
                 start,
                 status,
                 (self.tokenizer.decode(ids), text),
+                admitted,
             )
 
     def log_request(
@@ -341,11 +363,19 @@ class Service:
         start: float,
         status: str,
         texts: tuple[str, str] | None = None,
+        admitted: list[Admission] | None = None,
     ) -> None:
-        """The request's log line (its texts only with ``log_text``)."""
+        """The request's log line (its texts only with ``log_text``): ``admission`` is the
+        time its steering took to build (all its jobs), ``steering_cache`` ``hit`` when every
+        part came from the cache, ``miss`` when some were built, ``none`` when unsteered."""
+        admitted = admitted or []
+        caches = {a.cache for a in admitted}
+        cache = "miss" if "miss" in caches else "hit" if "hit" in caches else "none"
         line = (
-            f"{rid} model={model} steering=[{steering.describe()}] prompt_tokens={prompt_n} "
-            f"completion_tokens={out_n} time={time.perf_counter() - start:.3f}s status={status}"
+            f"{rid} model={model} steering=[{steering.describe()}] "
+            f"admission={1e3 * sum(a.seconds for a in admitted):.3f}ms steering_cache={cache} "
+            f"prompt_tokens={prompt_n} completion_tokens={out_n} "
+            f"time={time.perf_counter() - start:.3f}s status={status}"
         )
         if self.config.log_text and texts is not None:
             line += f" prompt={texts[0]!r} answer={texts[1]!r}"

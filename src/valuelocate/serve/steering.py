@@ -13,19 +13,34 @@ run with a verdict (``valuelocate run``), also ``mean-diff`` (the verdict's defa
 the size is a multiple of the gamma the verdict calibrated to its damage budget (1.0 = that
 gamma), and the default scope is ``all``, as the verdict measured them.
 
-The per-row edit of a batch is :class:`valuelocate.steering.compose.EditStack`.
+Admission: building a request's edit (reading the catalog's sets or verdict edits, building
+the rule's edit, folding a constant vector into the model's dtype) is cached per (dimension,
+pole, rule, strength, seed); a request whose parts are all cached gets fresh copies of them
+(the dynamic rule's draws restart from the seed) in microseconds. :meth:`SteeringCatalog.admit`
+says how long it took and whether the cache answered; the server logs both per request.
+
+A batch applies one edit per row with :mod:`valuelocate.steering.rows`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+import torch
 
 from valuelocate.architectures import Site
-from valuelocate.hooks import Edit
+from valuelocate.hooks import Edit, NeuronEdit
 from valuelocate.selection import Selection
 from valuelocate.steering.compose import compose
+from valuelocate.steering.dynamic import DynamicEdit
 from valuelocate.steering.mean_diff import MeanDiffEdit
+from valuelocate.steering.rows import Additive, edit_parts
 from valuelocate.steering.rules import (
     STUDY_RULE,
     Inputs,
@@ -74,6 +89,36 @@ class Steering:
         return f"{parts} {self.rule}/{self.scope}"
 
 
+@dataclass(frozen=True)
+class Admission:
+    """A request's steering, built: its edit (``None``: unsteered), the seconds building took,
+    and ``cache``: ``hit`` (every part came from the cache), ``miss`` (some part was built) or
+    ``none`` (nothing to build)."""
+
+    edit: Edit | None
+    seconds: float
+    cache: str
+
+
+# Edits a cache may hand out again: immutable ones as they are, the dynamic rule's as a fresh
+# copy (its own generator, at the seed). Any other edit is built anew for every request.
+_CACHEABLE = (MeanDiffEdit, NeuronEdit, DynamicEdit)
+
+
+def _fresh(edit: Any) -> Any:
+    return dataclasses.replace(edit) if isinstance(edit, DynamicEdit) else edit
+
+
+def fold(edit: Edit | None, dtype: torch.dtype, device: torch.device) -> None:
+    """Precompute what the batch's fast path (:mod:`valuelocate.steering.rows`) reads of
+    ``edit`` for a model of ``dtype`` on ``device``: each constant part's vector, cast (the
+    part keeps it, so a cached part is folded once)."""
+    for part in edit_parts(edit):
+        if isinstance(part, Additive):
+            for layer in part.layers():  # type: ignore[attr-defined]
+                part.additive(int(layer), dtype, device)
+
+
 @dataclass
 class SteeringCatalog:
     """The neuron sets a server steers with, and how to turn a request into an edit.
@@ -88,6 +133,9 @@ class SteeringCatalog:
         alias_gamma: gamma of an alias without ``@g``.
         verdict_edits: the run's verdict edits (empty when it has no verdict), which the
             ``mean-diff`` rules serve.
+        cache_size: most request parts (dimension, pole, rule, strength, seed) whose edits
+            are kept built; the least recently used leaves first.
+        cache_hits, cache_misses: parts answered from the cache, and built.
     """
 
     base_name: str
@@ -97,10 +145,17 @@ class SteeringCatalog:
     max_gamma: float = 4.0
     alias_gamma: float = 1.0
     verdict_edits: VerdictEdits = field(default_factory=dict)
+    cache_size: int = 256
+    cache_hits: int = field(init=False, default=0)
+    cache_misses: int = field(init=False, default=0)
     _all: list[Selection] = field(init=False)
+    _cache: OrderedDict[tuple[Any, ...], Edit] = field(init=False, repr=False)
+    _lock: threading.Lock = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._all = list(self.sets.values())
+        self._cache = OrderedDict()
+        self._lock = threading.Lock()
 
     def inputs(self, dim: str | None, seed: int = 0) -> Inputs:
         """What the rules build ``dim``'s edits from (``None``: what the run has at all)."""
@@ -214,13 +269,48 @@ class SteeringCatalog:
 
     def build(self, steering: Steering) -> Edit | None:
         """A fresh edit for one request (fresh random draws), or ``None`` when unsteered."""
+        return self.admit(steering).edit
+
+    def admit(
+        self,
+        steering: Steering,
+        *,
+        dtype: torch.dtype | None = None,
+        device: torch.device | None = None,
+    ) -> Admission:
+        """Build ``steering``'s edit through the cache; with ``dtype`` (and ``device``), also
+        fold its constant vectors for a model of that dtype (once per cached part)."""
+        start = time.perf_counter()
         if not steering.active:
-            return None
-        edits = [
-            RULES[steering.rule](
-                self.inputs(dim, steering.seed), "affirm" if gamma > 0 else "oppose", abs(gamma)
-            )
-            for dim, gamma in steering.values
-        ]
-        site = edits[0].site if edits else self.site  # type: ignore[union-attr]
-        return compose(edits, site)  # type: ignore[arg-type]
+            return Admission(None, time.perf_counter() - start, "none")
+        parts, hit = [], True
+        for dim, gamma in steering.values:
+            part, cached = self._part(dim, gamma, steering)
+            parts.append(part)
+            hit = hit and cached
+        edit: Edit = compose(parts, parts[0].site)
+        if dtype is not None:
+            fold(edit, dtype, device if device is not None else torch.device("cpu"))
+        return Admission(edit, time.perf_counter() - start, "hit" if hit else "miss")
+
+    def _part(self, dim: str, gamma: float, steering: Steering) -> tuple[Edit, bool]:
+        """One dimension's edit (fresh where it has state), and whether the cache had it."""
+        pole = "affirm" if gamma > 0 else "oppose"
+        builder = RULES[steering.rule]
+        # The builder itself is in the key: a test (or a plugin) may register another one.
+        key = (dim, pole, steering.rule, abs(gamma), steering.seed, builder)
+        with self._lock:
+            found = self._cache.get(key)
+            if found is not None:
+                self._cache.move_to_end(key)
+                self.cache_hits += 1
+                return _fresh(found), True
+            self.cache_misses += 1
+        made: Edit = builder(self.inputs(dim, steering.seed), pole, abs(gamma))  # type: ignore[assignment]
+        if not isinstance(made, _CACHEABLE):
+            return made, False
+        with self._lock:
+            self._cache[key] = made
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return _fresh(made), False

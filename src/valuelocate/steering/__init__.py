@@ -14,6 +14,8 @@
 - :mod:`~valuelocate.steering.simple`: scale, add, ablate or set neurons, with their controls.
 - :mod:`~valuelocate.steering.compose`: :class:`EditStack`, the one way to combine edits (in
   order on the same rows, or one per block of rows).
+- :mod:`~valuelocate.steering.rows`: one edit per batch row applied in place on its neurons
+  only (the server's fast path; bit for bit ``EditStack``'s per-row path).
 - :mod:`~valuelocate.steering.budget`: the gamma at which an edit reaches a cost budget
   (neutral-text perplexity ratio or KL), by bisection.
 - :mod:`~valuelocate.steering.intervention`: apply a neuron edit or a residual vector alike.

@@ -9,8 +9,10 @@ own (a stochastic edit draws once per forward call either way). The three uses:
 - several dimensions' edits stacked on the same rows: ``compose([a, b])``;
 - one edit per block of rows (several settings generated in one wide batch):
   ``EditStack([a, None, b], rows=block)``;
-- one edit per batch row with its own scope (the server): ``EditStack(edits, rows=1,
-  scopes=scopes, site=site)``. The stack then decides the scope itself: install it with
+- one edit per batch row with its own scope: ``EditStack(edits, rows=1, scopes=scopes,
+  site=site)``, the reference for the server's batches (which apply their rows' edits in place
+  with :mod:`valuelocate.steering.rows`, bit for bit the same, faster). The stack then
+  decides the scope itself: install it with
   ``edit_neurons(model, stack, scope="all")``, set ``tracker`` to the tracker that block yields
   and ``phase`` to ``prefill`` or ``decode`` before each forward. Row r's edit is called
   exactly when the row has an in-scope position, as ``edit_neurons`` would call it for the row
@@ -37,7 +39,7 @@ from valuelocate.vocab import Site
 
 # Which phases of a generation each scope covers: the engine prefills the prompt in one call
 # and then decodes one generated token per call.
-_PHASES: dict[str, tuple[str, ...]] = {
+SCOPE_PHASES: dict[str, tuple[str, ...]] = {
     "prompt": ("prefill",),
     "generated": ("decode",),
     "all": ("prefill", "decode"),
@@ -192,7 +194,7 @@ class EditStack:
             if self.groups[r]
             and live[r]
             and layer in row_layers
-            and self.phase in _PHASES[self.scopes[r]]
+            and self.phase in SCOPE_PHASES[self.scopes[r]]
         ]
         if not active:
             return values.new_empty(0).long(), values[..., :0]

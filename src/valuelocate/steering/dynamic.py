@@ -43,6 +43,18 @@ class _LayerPlan:
     push_index: Tensor  # [k] int64: target-pole neurons of this layer
     push_weight: Tensor  # [k] float64: v_j * sigmoid(10 (d_j - 0.15))
     clamp_index: Tensor  # [m] int64: other-pole neurons clamped to min(a, 0)
+    _in_place: bool | None = field(default=None, repr=False, compare=False)
+
+    def in_place(self) -> bool:
+        """Whether the push and the clamp can be applied one after the other, in place, with
+        :meth:`DynamicEdit.edit`'s result: pushed neurons unique and none of them clamped
+        (:func:`steering_edit` builds such plans). Checked once per plan."""
+        if self._in_place is None:
+            push = self.push_index
+            self._in_place = int(torch.unique(push).numel()) == int(push.numel()) and not bool(
+                torch.isin(self.clamp_index, push).any()
+            )
+        return self._in_place
 
 
 @dataclass
@@ -84,9 +96,15 @@ class DynamicEdit:
         """
         keep = torch.zeros(k, dtype=torch.bool)
         if k:
-            chosen = torch.randperm(k, generator=self._generator)[: round(self.fraction * k)]
-            keep[chosen] = True
+            keep[self.draw_indices(k)] = True
         return keep
+
+    def draw_indices(self, k: int) -> Tensor:
+        """What :meth:`draw` marks, as ``[round(fraction * k)]`` indices (the same draw: a
+        batch sets the marks of many rows in one operation)."""
+        if not k:
+            return torch.empty(0, dtype=torch.long)
+        return torch.randperm(k, generator=self._generator)[: round(self.fraction * k)]
 
     def edit(self, layer: int, values: Tensor) -> tuple[Tensor, Tensor]:
         plan = self.plans[layer]

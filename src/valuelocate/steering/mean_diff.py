@@ -25,7 +25,7 @@ differ on average, which is what a steering edit should add.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import torch
@@ -77,6 +77,11 @@ class MeanDiffEdit:
     gamma: float
     site: Site = "act"
     kind: str = "selected"
+    # (layer, dtype, device) -> what additive() returns, folded once (a served edit is cached
+    # per request shape, so a server folds each vector once)
+    _folded: dict[tuple[int, torch.dtype, torch.device], tuple[Tensor, Tensor] | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def layers(self) -> Iterable[int]:
         return self.indices.keys()
@@ -85,6 +90,24 @@ class MeanDiffEdit:
         idx = self.indices[layer].to(values.device)
         delta = (self.gamma * self.deltas[layer]).to(device=values.device, dtype=values.dtype)
         return idx, values.index_select(-1, idx) + delta
+
+    def additive(
+        self, layer: int, dtype: torch.dtype, device: torch.device
+    ) -> tuple[Tensor, Tensor] | None:
+        """``(indices [k], delta [k])`` on ``device``: :meth:`edit` is ``values[..., indices] +
+        delta`` with this very ``delta`` (``gamma * deltas`` cast to ``dtype``), so a batch can
+        apply it as one indexed add (:mod:`valuelocate.steering.rows`). Folded once per layer,
+        dtype and device. ``None`` when the layer's indices repeat: an indexed add would add
+        twice where :meth:`edit` writes once."""
+        key = (layer, dtype, torch.device(device))
+        if key not in self._folded:
+            idx = self.indices[layer]
+            folded = None
+            if int(torch.unique(idx).numel()) == int(idx.numel()):
+                delta = (self.gamma * self.deltas[layer]).to(device=device, dtype=dtype)
+                folded = (idx.to(device), delta)
+            self._folded[key] = folded
+        return self._folded[key]
 
     def reset(self) -> None:
         """Nothing to restart: the edit is deterministic."""

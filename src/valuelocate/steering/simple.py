@@ -30,7 +30,7 @@ def scale_edit(neuron_set: NeuronSet, gamma: float, *, site: Site = "act") -> Ne
 
 def add_edit(neuron_set: NeuronSet, value: float, *, site: Site = "act") -> NeuronEdit:
     """``a <- a + value`` on the set's neurons."""
-    return NeuronEdit(_indices(neuron_set), lambda a: a + value, site=site)
+    return NeuronEdit(_indices(neuron_set), lambda a: a + value, site=site, constant=value)
 
 
 def ablate_edit(neuron_set: NeuronSet, *, site: Site = "act") -> NeuronEdit:

@@ -1,0 +1,398 @@
+"""One edit per batch row, applied in place on the edited neurons only: the server's fast path.
+
+Usage:
+
+1. ``steering = RowSteering(edits, scopes, site=site)``: row ``r`` of the batch gets
+   ``edits[r]`` (``None``: unsteered) at the positions of ``scopes[r]`` (``prompt``: the prefill
+   call, ``generated``: the decoding calls, ``all``: both), as the server's batches do.
+2. ``with steer_rows(model, steering, stop_token_ids=stops):`` run the prefill and the
+   decoding calls; every hook is removed when the block ends. When no row is steered nothing
+   is installed, and a layer that no row's edit names gets no hook.
+
+The batch is planned once. Each row's edit is split into its parts (a composed request's
+dimensions, applied one after the other in stages); each part is applied by the cheapest
+operation that gives its exact result:
+
+- a constant addition (``mean-diff``, its located sets and controls, ``add``: a part with
+  ``additive(layer, dtype, device)``): one accumulating indexed add on the edited coordinates
+  of all the sparse rows of a stage, one ``index_add_`` of the delta rows of all the rows whose
+  edit covers the whole layer (a band: several times faster than adding every coordinate);
+- the study's dynamic rule (:class:`~valuelocate.steering.dynamic.DynamicEdit`): each row draws
+  from its own generator as it would alone (once per call and layer it edits, never out of
+  scope), then one indexed add for all rows' pushes, one gather, clamp and scatter for their
+  clamps;
+- any other edit: called with its row's values alone, its new values written back on its
+  neurons at the row's in-scope positions.
+
+A root pre-hook reads which rows each forward call edits (one small reduction per call). A
+layer hook returns at once when no row is active there; otherwise it edits the site's tensor
+in place (a copy first only when autograd records it), never a copy of the whole layer, and
+never the unsteered rows.
+
+Exactness: the same floating-point operations as the reference, ``EditStack``'s row-by-row path
+(what ``edit_neurons`` does for the row alone): ``a + delta`` is one IEEE addition of the same
+two values whichever operation adds them; the dynamic delta is the same ``(gamma * w *
+keep).to(dtype)``, its clamp ``min(a, 0)``. So the results are equal bit for bit
+(tests/steering/test_rows.py). Parts whose indices repeat take the general path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import torch
+from torch import Tensor, nn
+
+from valuelocate.architectures import ArchSpec, arch_for, decoder_layers, site_module
+from valuelocate.hooks import Edit, HookSet, register_site_hook
+from valuelocate.scope import ScopeTracker
+from valuelocate.steering.compose import SCOPE_PHASES, EditStack
+from valuelocate.steering.dynamic import DynamicEdit
+from valuelocate.vocab import Site
+
+
+@runtime_checkable
+class Additive(Protocol):
+    """An edit that can say it is a constant addition at a layer: ``additive`` returns
+    ``(indices [k], delta [k])`` when its edit there is exactly ``values[..., indices] + delta``
+    (``delta`` already in ``dtype``), else ``None``."""
+
+    def additive(
+        self, layer: int, dtype: torch.dtype, device: torch.device
+    ) -> tuple[Tensor, Tensor] | None: ...
+
+
+def edit_parts(edit: Edit | None) -> list[Edit]:
+    """``edit`` as the parts it applies one after the other (a composed edit, unwrapped)."""
+    if edit is None:
+        return []
+    if not isinstance(edit, EditStack):
+        return [edit]
+    if edit.rows is None and edit.scopes is None and len(edit.groups) == 1:
+        return [part for inner in edit.groups[0] for part in edit_parts(inner)]
+    return [edit]
+
+
+@dataclass
+class _Stage:
+    """The parts of one stage of one layer: row -> its part there, by how it is applied."""
+
+    add: dict[int, Edit] = field(default_factory=dict)
+    dynamic: dict[int, DynamicEdit] = field(default_factory=dict)
+    other: dict[int, Edit] = field(default_factory=dict)
+
+
+@dataclass
+class _AddOp:
+    """``flat[rows, cols] += delta`` (one accumulating indexed add; the three broadcast
+    together), or with ``cols`` ``None`` whole rows of the layer: ``flat[rows] += delta``."""
+
+    rows: Tensor  # flat positions (row * seq + position)
+    cols: Tensor | None  # neurons
+    delta: Tensor  # values' dtype
+
+
+@dataclass
+class _DynamicOp:
+    edits: list[DynamicEdit]  # active rows' edits, in row order
+    sizes: list[int]  # pushed neurons per edit
+    offsets: Tensor  # [sum of the draws' sizes] each drawn index's edit's start in [sum k]
+    gamma_weight: Tensor  # [sum k] float64: gamma * w, as DynamicEdit.edit computes it
+    expand: Tensor | None  # [m] index into [sum k] per pushed entry (None: one position a row)
+    push_rows: Tensor  # [m] flat positions
+    push_cols: Tensor  # [m]
+    clamp_rows: Tensor  # [c]
+    clamp_cols: Tensor  # [c]
+
+
+@dataclass
+class _OtherOp:  # any edit, on its row alone
+    row: int
+    edit: Edit
+
+
+_Op = _AddOp | _DynamicOp | _OtherOp
+
+
+@dataclass
+class _Call:
+    """What the current forward call edits: the active rows and their in-scope positions."""
+
+    active: tuple[int, ...]
+    seq: int
+    mask: Tensor  # [batch, seq] bool
+    positions: dict[int, Tensor]  # row -> flat in-scope positions (only when seq > 1)
+    ops: dict[int, list[_Op]] = field(default_factory=dict)  # layer -> ops (seq > 1 only)
+
+
+class RowSteering:
+    """One edit per batch row with its own scope, planned once per batch (module docstring).
+
+    Args:
+        edits: per row, its edit or ``None``.
+        scopes: per row, ``prompt``, ``generated`` or ``all``.
+        site: the edits' site (default: their common one, ``act`` when there is none).
+
+    Raises:
+        ValueError: the edits are at different sites, or the lengths differ.
+    """
+
+    def __init__(
+        self, edits: Sequence[Edit | None], scopes: Sequence[str], *, site: Site | None = None
+    ) -> None:
+        if len(edits) != len(scopes):
+            raise ValueError(f"{len(edits)} edits for {len(scopes)} scopes")
+        bad = sorted({s for s in scopes if s not in SCOPE_PHASES})
+        if bad:
+            raise ValueError(f"Unknown scope {bad[0]!r}; expected one of: prompt, generated, all")
+        self.parts = [edit_parts(e) for e in edits]
+        self.scopes = list(scopes)
+        sites = {p.site for parts in self.parts for p in parts}
+        if site is None and len(sites) > 1:
+            raise ValueError(f"Row edits must share one site, got {sorted(sites)}")
+        self.site: Site = site if site is not None else next(iter(sites), "act")
+        self.tracker: ScopeTracker | None = None
+        self.steered = [r for r, parts in enumerate(self.parts) if parts]
+        self._stages: dict[int, list[_Stage]] = {}
+        for row in self.steered:
+            for depth, part in enumerate(self.parts[row]):
+                for layer in part.layers():
+                    stages = self._stages.setdefault(int(layer), [])
+                    while len(stages) <= depth:
+                        stages.append(_Stage())
+                    self._sort(stages[depth], row, part, int(layer))
+        self.layers = sorted(self._stages)
+        self._call: _Call | None = None
+        self._decode_ops: dict[tuple[int, tuple[int, ...], torch.dtype], list[_Op]] = {}
+
+    @staticmethod
+    def _sort(stage: _Stage, row: int, part: Edit, layer: int) -> None:
+        if isinstance(part, DynamicEdit) and part.plans[layer].in_place():
+            stage.dynamic[row] = part
+        elif isinstance(part, Additive):
+            stage.add[row] = part  # additive() may still say no for a dtype: checked then
+        else:
+            stage.other[row] = part
+
+    # ------------------------------------------------------------------ per forward call
+
+    def on_call(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """The root pre-hook: work out the scope, then which rows this call edits."""
+        tracker = self.tracker
+        assert tracker is not None
+        tracker.pre_hook(module, args, kwargs)
+        mask = tracker.mask
+        assert mask is not None
+        phase = "prefill" if tracker.past == 0 else "decode"
+        live = mask.any(dim=-1).tolist()
+        active = tuple(r for r in self.steered if live[r] and phase in SCOPE_PHASES[self.scopes[r]])
+        seq = int(mask.shape[1])
+        positions = {r: r * seq + mask[r].nonzero().flatten() for r in active} if seq > 1 else {}
+        self._call = _Call(active, seq, mask, positions)
+
+    def on_layer(self, layer: int, values: Tensor) -> Tensor | None:
+        """A site hook: edit ``values`` ``[batch, seq, neurons]`` in place (or a copy of it
+        when autograd records it); ``None`` when nothing changes."""
+        call = self._call
+        if call is None or not call.active:
+            return None
+        ops = self._ops(call, layer, values)
+        if not ops:
+            return None
+        out = values
+        if (torch.is_grad_enabled() and values.requires_grad) or not values.is_contiguous():
+            out = values.clone(memory_format=torch.contiguous_format)
+        flat = out.view(-1, out.shape[-1])  # [batch * seq, neurons]
+        for op in ops:
+            if isinstance(op, _AddOp) and op.cols is None:
+                flat.index_add_(0, op.rows, op.delta)
+            elif isinstance(op, _AddOp):
+                flat.index_put_((op.rows, op.cols), op.delta, accumulate=True)
+            elif isinstance(op, _DynamicOp):
+                _apply_dynamic(op, flat)
+            else:
+                _apply_other(op, layer, out, call)
+        return None if out is values else out
+
+    # ------------------------------------------------------------------ planning
+
+    def _ops(self, call: _Call, layer: int, values: Tensor) -> list[_Op]:
+        if call.seq > 1:  # a prefill: planned for this call only
+            if layer not in call.ops:
+                call.ops[layer] = self._build(layer, call, values)
+            return call.ops[layer]
+        key = (layer, call.active, values.dtype)
+        ops = self._decode_ops.get(key)
+        if ops is None:
+            ops = self._decode_ops[key] = self._build(layer, call, values)
+        return ops
+
+    def _build(self, layer: int, call: _Call, values: Tensor) -> list[_Op]:
+        """The operations of ``layer`` for the active rows, stage by stage."""
+        device = values.device
+        active = set(call.active)
+
+        def where(row: int) -> Tensor:  # the row's in-scope flat positions
+            if call.seq == 1:
+                return torch.tensor([row], device=device)
+            return call.positions[row].to(device)
+
+        ops: list[_Op] = []
+        for stage in self._stages.get(layer, []):
+            added = [(r, part) for r, part in stage.add.items() if r in active]
+            ops.extend(_add_ops(layer, added, call, values))
+            dynamic = [(r, e) for r, e in stage.dynamic.items() if r in active]
+            if dynamic:
+                ops.append(_dynamic_op(layer, dynamic, where, call.seq, device))
+            ops.extend(_OtherOp(r, e) for r, e in stage.other.items() if r in active)
+        return ops
+
+
+def _add_ops(layer: int, rows: list[tuple[int, Edit]], call: _Call, values: Tensor) -> list[_Op]:
+    """The constant additions of ``rows`` at one stage of ``layer``. In a decoding call (one
+    position a row): every sparse row in one accumulating indexed add, every row that edits
+    the whole layer (a band edit) in one ``index_add_`` of its delta rows. In a prefill, the
+    same per row, over its in-scope positions."""
+    device, dtype, width = values.device, values.dtype, values.shape[-1]
+    ops: list[_Op] = []
+    sparse: list[tuple[Tensor, Tensor, Tensor]] = []  # (flat position, neurons, delta)
+    whole: list[tuple[Tensor, Tensor]] = []  # (flat position, delta [width])
+    for row, part in rows:
+        folded = part.additive(layer, dtype, device)  # type: ignore[attr-defined]
+        if folded is None:  # not additive here (repeated indices, half precision)
+            ops.append(_OtherOp(row, part))
+            continue
+        idx, delta = folded
+        everything = idx.numel() == width and bool(
+            (idx == torch.arange(width, device=device)).all()
+        )
+        if call.seq > 1:  # this row's positions, in one operation
+            pos = call.positions[row].to(device)
+            if everything:
+                ops.append(_AddOp(pos, None, delta.expand(pos.numel(), width)))
+            else:
+                ops.append(_AddOp(pos[:, None], idx[None, :], delta[None, :]))
+        elif everything:
+            whole.append((torch.tensor([row], device=device), delta))
+        else:
+            sparse.append((torch.full((idx.numel(),), row, device=device), idx, delta))
+    if sparse:
+        ops.append(_AddOp(*(torch.cat(parts) for parts in zip(*sparse, strict=True))))
+    if whole:
+        ops.append(
+            _AddOp(torch.cat([p for p, _ in whole]), None, torch.stack([d for _, d in whole]))
+        )
+    return ops
+
+
+def _dynamic_op(
+    layer: int,
+    rows: list[tuple[int, DynamicEdit]],
+    where: Callable[[int], Tensor],
+    seq: int,
+    device: torch.device,
+) -> _DynamicOp:
+    sizes, weights, expand, offsets = [], [], [], []
+    push_rows, push_cols, clamp_rows, clamp_cols = [], [], [], []
+    offset = 0
+    for row, edit in rows:
+        plan = edit.plans[layer]
+        k = int(plan.push_index.numel())
+        offsets.append(torch.full((round(edit.fraction * k) if k else 0,), offset))
+        pos = where(row)
+        push = plan.push_index.to(device)
+        clamp = plan.clamp_index.to(device)
+        sizes.append(k)
+        weights.append(edit.gamma * plan.push_weight)
+        push_rows.append(pos.repeat_interleave(k))
+        push_cols.append(push.repeat(pos.numel()))
+        expand.append((torch.arange(k, device=device) + offset).repeat(pos.numel()))
+        clamp_rows.append(pos.repeat_interleave(clamp.numel()))
+        clamp_cols.append(clamp.repeat(pos.numel()))
+        offset += k
+    return _DynamicOp(
+        [e for _, e in rows],
+        sizes,
+        torch.cat(offsets),
+        torch.cat(weights).to(device),
+        None if seq == 1 else torch.cat(expand),
+        torch.cat(push_rows),
+        torch.cat(push_cols),
+        torch.cat(clamp_rows),
+        torch.cat(clamp_cols),
+    )
+
+
+def _apply_dynamic(op: _DynamicOp, flat: Tensor) -> None:
+    # One draw per call for each active row, as DynamicEdit.edit draws; all rows' marks are
+    # then set in one operation (DynamicEdit.draw sets each row's own).
+    drawn = torch.cat([e.draw_indices(k) for e, k in zip(op.edits, op.sizes, strict=True)])
+    keep = torch.zeros(op.gamma_weight.numel(), dtype=torch.bool)
+    keep[drawn + op.offsets] = True
+    delta = (op.gamma_weight * keep.to(op.gamma_weight.device)).to(flat.dtype)
+    if op.expand is not None:
+        delta = delta[op.expand]
+    flat.index_put_((op.push_rows, op.push_cols), delta, accumulate=True)
+    if op.clamp_rows.numel():
+        clamped = flat[op.clamp_rows, op.clamp_cols].clamp_(max=0)
+        flat.index_put_((op.clamp_rows, op.clamp_cols), clamped)
+
+
+def _apply_other(op: _OtherOp, layer: int, out: Tensor, call: _Call) -> None:
+    """Any edit, on its row alone, written back at the row's in-scope positions."""
+    row = out[op.row : op.row + 1]  # [1, seq, neurons], a view
+    idx, new = op.edit.edit(layer, row)
+    if idx.numel() == 0:
+        return
+    idx = idx.to(out.device)
+    new = new.to(out.dtype)
+    if call.seq > 1:
+        old = row.index_select(-1, idx)
+        new = torch.where(call.mask[op.row][None, :, None].to(out.device), new, old)
+    out[op.row].index_copy_(-1, idx, new[0])
+
+
+@contextmanager
+def steer_rows(
+    model: nn.Module,
+    steering: RowSteering,
+    *,
+    stop_token_ids: Sequence[int] | None = None,
+    arch: ArchSpec | None = None,
+) -> Iterator[RowSteering]:
+    """Apply ``steering`` to ``model`` while the block runs; every hook is removed after.
+
+    Installs nothing when no row is steered; otherwise a root pre-hook (the scope, and which
+    rows each call edits) and one site hook per layer that some row's edit names.
+
+    Example:
+        >>> steering = RowSteering([edit, None], ["all", "all"], site="act")
+        >>> with torch.no_grad(), steer_rows(model, steering, stop_token_ids=stops):
+        ...     logits = model(**batch).logits
+    """
+    if not steering.layers:
+        yield steering
+        return
+    spec = arch_for(model, arch)
+    all_layers = decoder_layers(model, spec)
+    bad = [i for i in steering.layers if not 0 <= i < len(all_layers)]
+    if bad:
+        raise ValueError(f"Layer index {bad[0]} out of range: the model has {len(all_layers)}")
+    steering.tracker = ScopeTracker("all", stop_token_ids=stop_token_ids)
+    hooks = HookSet()
+    try:
+        hooks.handles.append(model.register_forward_pre_hook(steering.on_call, with_kwargs=True))
+        for index in steering.layers:
+            module = site_module(all_layers[index], steering.site, spec)
+
+            def on_values(values: Tensor, _index: int = index) -> Tensor | None:
+                return steering.on_layer(_index, values)
+
+            hooks.handles.append(register_site_hook(module, steering.site, on_values))
+        yield steering
+    finally:
+        hooks.remove()
+        steering._call = None
