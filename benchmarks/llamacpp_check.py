@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -67,6 +68,7 @@ def main() -> None:
             lm, default_gguf_path(), files, edits, items, prompts=args.prompts,
             fc_items=args.fc_items, folded=folded or None,
             exact={n: bool(r["exact"]) for n, r in names.items()}, threads=args.threads,
+            progress=lambda line: print(line, file=sys.stderr, flush=True),
         )  # fmt: skip
         for c in result.directions:
             print(

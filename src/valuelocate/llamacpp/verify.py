@@ -68,10 +68,13 @@ class LlamaCpp:
         import llama_cpp
 
         self._lib = llama_cpp
-        kwargs: dict[str, Any] = {"n_threads": threads} if threads else {}
+        # Both thread counts: llama-cpp-python's prompt threads default to every core, and on
+        # a busy machine OpenMP's waiting makes that ~6x slower than one thread (measured).
+        threads = threads or 1
         self.llm = llama_cpp.Llama(
-            model_path=str(path), n_ctx=n_ctx, logits_all=True, verbose=False, **kwargs
-        )
+            model_path=str(path), n_ctx=n_ctx, logits_all=True, verbose=False,
+            n_threads=threads, n_threads_batch=threads,
+        )  # fmt: skip
         self.n_embd = int(self.llm.n_embd())
         n_layer = getattr(llama_cpp, "llama_model_n_layer", None) or llama_cpp.llama_n_layer
         self.n_layer = int(n_layer(self.llm.model))
@@ -81,10 +84,10 @@ class LlamaCpp:
     ) -> None:
         """Steer with ``directions`` (layer N -> vector added to layer N's output), as
         ``--control-vector-scaled FILE strength`` does; ``None`` removes it."""
-        # Any: the binding's ctypes signature wants a pointer where None clears the vector
-        set_cvec: Any = (
-            getattr(self._lib, "llama_set_adapter_cvec", None) or self._lib.llama_apply_adapter_cvec
-        )
+        # The newer name, else the older one. Any: the binding's ctypes signature wants a
+        # pointer where None (NULL) clears the vector.
+        set_cvec: Any = getattr(self._lib, "llama_set_adapter_cvec", None)
+        set_cvec = set_cvec or self._lib.llama_apply_adapter_cvec
         if directions is None:
             set_cvec(self.llm.ctx, None, 0, self.n_embd, 0, 0)
             return
@@ -99,6 +102,11 @@ class LlamaCpp:
         if failed:
             raise RuntimeError("llama.cpp refused the control vector")
         self._data = data  # keep the buffer alive while llama.cpp may read it
+
+    def close(self) -> None:
+        """Free llama.cpp's model and context now (not at interpreter exit, where
+        llama-cpp-python's finaliser may fail noisily)."""
+        self.llm.close()
 
     def _scores(self, ids: Sequence[int]) -> np.ndarray:
         """``[len(ids), vocab]`` logits after each position (a fresh context per call)."""
@@ -239,7 +247,30 @@ def verify_export(
             anything with its four methods (the tests pass ValueLocate's own model).
     """
     say = progress or (lambda _line: None)
-    cpp = runtime if runtime is not None else LlamaCpp(gguf_path, threads=threads)
+    if runtime is not None:
+        return _verify(runtime, lm, files, edits, items, prompts, fc_items, chat_template,
+                       folded, exact, say)  # fmt: skip
+    cpp = LlamaCpp(gguf_path, threads=threads)
+    try:
+        return _verify(cpp, lm, files, edits, items, prompts, fc_items, chat_template,
+                       folded, exact, say)  # fmt: skip
+    finally:
+        cpp.close()
+
+
+def _verify(
+    cpp: Any,
+    lm: LoadedModel,
+    files: Mapping[str, Path],
+    edits: Mapping[str, Intervention],
+    items: Sequence[Any],
+    prompts: int,
+    fc_items: int | None,
+    chat_template: bool,
+    folded: Mapping[str, Intervention] | None,
+    exact: Mapping[str, bool] | None,
+    say: Callable[[str], None],
+) -> Verification:
     stop = [int(t) for t in {lm.tokenizer.eos_token_id} if t is not None]
     fixed = [
         context_ids(lm, i.situation.strip(), chat_template=chat_template) for i in items[:prompts]
