@@ -7,9 +7,6 @@ SmolLM2 steered toward each pole of one dimension by the verdict's kind of edit.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,7 +14,7 @@ import pytest
 
 import serve_fixtures as fx
 from quick_verdict import quick_run
-from valuelocate.data.lm_eval_task import task_name, write_lm_eval_task
+from valuelocate.data.lm_eval_task import run_lm_eval, task_name, write_lm_eval_task
 from valuelocate.models import default_model_dir, load_model
 from valuelocate.serve import build_server, running_server
 
@@ -57,49 +54,8 @@ metric_list:
 """
 
 
-def _run_lm_eval(
-    base_url: str, model: str, tasks: Path, out: Path, task: str, tokenizer: Path
-) -> dict[str, float]:
-    args = ",".join(
-        [
-            f"model={model}",
-            f"base_url={base_url}/completions",
-            f"tokenizer={tokenizer}",
-            "tokenizer_backend=huggingface",
-            "tokenized_requests=True",
-            "num_concurrent=4",
-            "max_retries=1",
-        ]
-    )
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "HF_DATASETS_OFFLINE": "1",
-        "OPENAI_API_KEY": "unused",
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "lm_eval",
-        "--model",
-        "local-completions",
-        "--model_args",
-        args,
-        "--tasks",
-        task,
-        "--include_path",
-        str(tasks),
-        "--output_path",
-        str(out),
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    (result,) = out.rglob("results_*.json")
-    return dict(json.loads(result.read_text())["results"][task])
-
-
 def _lm_eval(base_url: str, model: str, tasks: Path, out: Path) -> float:
-    result = _run_lm_eval(base_url, model, tasks, out, "vl_serve_choice", STORIES)
+    result = run_lm_eval(base_url, model, tasks, "vl_serve_choice", out, STORIES)
     return float(result["acc,none"])
 
 
@@ -154,8 +110,8 @@ def test_forced_choice_task_moves_the_predicted_way_on_smollm2(tmp_path: Path) -
             ("affirm", f"default+{DIMENSION}:affirm"),
             ("oppose", f"default+{DIMENSION}:oppose"),
         ):
-            result = _run_lm_eval(
-                server.base_url, model, tasks, tmp_path / label, task, default_model_dir()
+            result = run_lm_eval(
+                server.base_url, model, tasks, task, tmp_path / label, default_model_dir()
             )
             scores[label] = {"acc": result["acc,none"], "dll": result["dll,none"]}
         assert server.engine.held == 0

@@ -35,7 +35,10 @@ write a folder per tokenizer (``--model``).
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -261,3 +264,51 @@ __all__ = [
     "task_name",
     "write_lm_eval_task",
 ]
+
+
+def run_lm_eval(
+    base_url: str,
+    model: str,
+    tasks: Path,
+    task: str,
+    out: Path,
+    tokenizer: Path,
+    *,
+    concurrent: int = 4,
+    timeout: float = 1800,
+) -> dict[str, Any]:
+    """Run ``lm_eval`` (``local-completions``) on ``task`` of the folder ``tasks`` against an
+    OpenAI-style server at ``base_url`` (``.../v1``) asking for ``model``; return the task's
+    results (``{"acc,none": ..., "dll,none": ...}``).
+
+    lm-evaluation-harness runs in its own process (``python -m lm_eval``, the command a user
+    types; the ``lm_eval`` extra installs it), offline, writing under ``out``. ``tokenizer`` is
+    a local tokenizer folder: the harness tokenizes the requests itself.
+
+    Raises:
+        RuntimeError: lm_eval failed (the end of its error output in the message).
+    """
+    args = ",".join(
+        [
+            f"model={model}",
+            f"base_url={base_url}/completions",
+            f"tokenizer={tokenizer}",
+            "tokenizer_backend=huggingface",
+            "tokenized_requests=True",
+            f"num_concurrent={concurrent}",
+            "max_retries=1",
+        ]
+    )
+    # The server needs no key; the client insists on one being set.
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    env.setdefault("OPENAI_API_KEY", "unused")
+    command = [
+        *(sys.executable, "-m", "lm_eval", "--model", "local-completions"),
+        *("--model_args", args, "--tasks", task, "--include_path", str(tasks)),
+        *("--output_path", str(out)),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
+    if done.returncode != 0:
+        raise RuntimeError(f"lm_eval failed (exit {done.returncode}): {done.stderr[-3000:]}")
+    (result,) = Path(out).rglob("results_*.json")
+    return dict(json.loads(result.read_text())["results"][task])
