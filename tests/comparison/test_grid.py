@@ -127,3 +127,27 @@ def test_the_word_priming_bias_is_never_built_from_dev_or_test_items(stories_lm,
     cell = Config("pairs+word-priming", "pairs", "none", "word-priming")
     with pytest.raises(ValueError, match="never build an edit"):
         grid.factories(cell, "conservation", "affirm")
+
+
+def test_a_down_in_cell_reads_and_edits_the_down_projection_s_input(stories_lm):
+    from valuelocate.locating.contrast import pair_stats
+    from valuelocate.steering.mean_diff import mean_difference
+
+    grid = Grid(stories_lm, ITEMS, budget=1.10, pairs_items=ITEMS,
+                neutral_texts=["The cat sat on the mat."], steps=2)  # fmt: skip
+    act = Config("band", "pairs", "band", "mean-diff", band=(1, 2))
+    down = replace(act, name="band@down_in", site="down_in")
+    built = {cell.site: grid.factories(cell, "conservation", "affirm") for cell in (act, down)}
+    edits = {site: b.edit(1.0) for site, b in built.items()}
+    assert edits["down_in"].site == "down_in" and edits["act"].site == "act"
+    assert built["down_in"].control(1.0).site == "down_in"
+    # The deltas are the mean differences read at down_in (for this gated MLP, act * up:
+    # not the act site's), recomputed here from scratch.
+    stats = pair_stats(stories_lm, ITEMS["conservation"], site="down_in")
+    diff = mean_difference(stats["affirm"], stats["oppose"])
+    for layer in (1, 2):
+        assert torch.allclose(edits["down_in"].deltas[layer], diff[layer])
+        assert not torch.allclose(edits["down_in"].deltas[layer], edits["act"].deltas[layer])
+    rows = grid.run(down, "conservation")
+    assert [r.pole for r in rows] == ["affirm", "oppose"]
+    assert all(math.isfinite(r.shift) and r.cost <= 1.10 for r in rows)

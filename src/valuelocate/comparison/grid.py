@@ -55,6 +55,7 @@ from valuelocate.steering.budget import CostKind, NeutralCost, find_gamma
 from valuelocate.steering.residual import residual_mean_difference
 from valuelocate.steering.rules import Built, Inputs, get_rule
 from valuelocate.steering.word_priming import output_module, unigram_log_odds
+from valuelocate.vocab import Site
 
 PROMPT_TEMPLATE = (
     'Imagine you are someone who would say: "{description}" Answer as this person would.\n\n'
@@ -76,6 +77,9 @@ class Config:
         layer: the residual stream's layer (``residual``).
         params: the selection method's parameters.
         run_dir: a locate run holding ``stats/`` (``generated``).
+        site: where the contrast reads the neurons and the edit writes them: ``act`` or
+            ``down_in`` (the down projection's input, where a constant addition is exactly a
+            residual-stream vector: what a llama.cpp control vector can hold).
     """
 
     name: str
@@ -86,6 +90,7 @@ class Config:
     layer: int | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
     run_dir: str | None = None
+    site: Site = "act"
 
 
 def prompt_prefix(dimension: str, pole: str) -> str:
@@ -144,7 +149,7 @@ class Grid:
         self.seed = seed
         self.progress = progress or (lambda _line: None)
         self.base = {d: self.read(its).numpy() for d, its in self.items.items()}
-        self._stats: dict[tuple[str, str], dict[str, NeuronStats]] = {}
+        self._stats: dict[tuple[str, str, str], dict[str, NeuronStats]] = {}
         self._residual: dict[tuple[str, int], torch.Tensor] = {}
         self._log_odds: dict[str, torch.Tensor] = {}
 
@@ -159,6 +164,7 @@ class Grid:
         key = (
             config.contrast if config.contrast != "generated" else str(config.run_dir),
             dimension,
+            config.site,
         )
         if key not in self._stats:
             self._stats[key] = self._compute_stats(config, dimension)
@@ -174,19 +180,26 @@ class Grid:
                     shape.num_layers, shape.neurons_per_layer, hist_bins=self.hist_bins
                 )
                 out[pole] = text_stats(
-                    self.lm, texts, stats=stats, chat_template=self.chat_template
+                    self.lm, texts, stats=stats, site=config.site, chat_template=self.chat_template
                 )
             return out
         if config.contrast == "pairs":
             return pair_stats(
-                self.lm, self.pairs_items[dimension], chat_template=self.chat_template
+                self.lm,
+                self.pairs_items[dimension],
+                site=config.site,
+                chat_template=self.chat_template,
             )
         if config.contrast == "generated":
+            if config.site != "act":
+                raise ValueError("The generated source is read where its run located (act)")
             if config.run_dir is None:
                 raise ValueError("The generated source needs a locate run's directory")
             folder = Path(config.run_dir) / "stats"
             return {p: NeuronStats.load(folder / f"{dimension}.{p}.safetensors") for p in POLES}
         if config.contrast == "descriptions-full":  # full histogram (for q95)
+            if config.site != "act":
+                raise ValueError("The descriptions-full source reads the act site only")
             return description_stats(self.lm, dimension, chat_template=self.chat_template)
         raise ValueError(f"Unknown contrast source {config.contrast!r}")
 
@@ -196,7 +209,9 @@ class Grid:
         """``(edit(gamma), control(gamma), neurons edited)`` of one cell and direction."""
         rule = get_rule(config.rule)
         band = config.band if config.selection == "band" else None
-        inputs = Inputs(band=band, seed=self.seed, v=str(config.params.get("v", "p")))
+        inputs = Inputs(
+            band=band, seed=self.seed, v=str(config.params.get("v", "p")), site=config.site
+        )
         if "residual" in rule.needs:
             inputs = replace(inputs, residual=self._residual_vector(config, dimension))
         if "stats" in rule.needs:

@@ -85,6 +85,16 @@ def standard_cells(
             "desc+cohens-d+mean-diff", "descriptions", "cohens-d", "mean-diff", params={"q": 0.01}
         ),  # fmt: skip
         Config("desc+delta-p+mean-diff", "descriptions", "delta-p", "mean-diff"),
+        # The lead at the down projection's input: a constant addition there is exactly a
+        # residual-stream vector (an exact llama.cpp control vector; docs/llamacpp.md).
+        Config(
+            "desc+band+mean-diff@down_in",
+            "descriptions",
+            "band",
+            "mean-diff",
+            band=layers,
+            site="down_in",
+        ),
     ]
     if run_dir is not None:
         where = str(run_dir)

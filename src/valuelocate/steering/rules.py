@@ -127,7 +127,7 @@ def _mean_diff(inputs: Inputs, pole: str) -> Built:
         raise ValueError("The mean-diff rule needs contrast statistics or the verdict's edits")
     diff = mean_difference(inputs.stats[pole], inputs.stats[_other(pole)])
     if inputs.band is not None:
-        made = band_edit(diff, inputs.band, gamma=1.0)
+        made = band_edit(diff, inputs.band, gamma=1.0, site=inputs.site)
         matched = permuted_control(made, neurons_per_layer=diff.shape[1], seed=inputs.seed)
     else:
         selection = _selection(inputs)
@@ -135,7 +135,7 @@ def _mean_diff(inputs: Inputs, pole: str) -> Built:
             layer: torch.cat([s.index[s.layer == layer] for s in selection])
             for layer in torch.cat([s.layer for s in selection]).unique().tolist()
         }
-        made = selected_edit(diff, located, gamma=1.0)
+        made = selected_edit(diff, located, gamma=1.0, site=inputs.site)
         exclude = torch.cat([s.flat_index for s in selection])
         matched = permuted_control(
             made, neurons_per_layer=diff.shape[1], exclude=exclude, seed=inputs.seed
