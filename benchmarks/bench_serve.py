@@ -23,7 +23,9 @@ number of clients: the medians over repeats of throughput (generated tokens per 
 and of the median request latency, the steered/unsteered throughput ratio, and the same ratio
 counted in the process's CPU seconds (tokens per CPU second), which other processes' load
 disturbs much less than wall time (the process holds the clients too; their share is the same
-in both rounds). Without ``--neurons`` a small neuron run is located first (a minute or two).
+in both rounds), the median tokens generated per round and the near-tie re-runs (solo
+generations) summed over each side's rounds. Without ``--neurons`` a small neuron run is
+located first (a minute or two).
 """
 
 from __future__ import annotations
@@ -64,9 +66,9 @@ def one_round(
     dims: list[str],
     steered: bool,
     rule: str | None = None,
-) -> tuple[float, float, float]:
-    """(tokens per wall second, median latency in seconds, tokens per process CPU second) of
-    one round."""
+) -> tuple[float, float, float, float]:
+    """(tokens per wall second, median latency in seconds, tokens per process CPU second,
+    tokens generated) of one round."""
     latencies: list[float] = []
     tokens = [0]
     lock = threading.Lock()
@@ -98,7 +100,7 @@ def one_round(
     for t in threads:
         t.join()
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-    return tokens[0] / wall, statistics.median(latencies), tokens[0] / cpu
+    return tokens[0] / wall, statistics.median(latencies), tokens[0] / cpu, tokens[0]
 
 
 def configurations(names: list[str], catalog: SteeringCatalog) -> list[tuple[str, str, list[str]]]:
@@ -174,9 +176,12 @@ def main() -> None:
         one_round(server.base_url, "bench", 1, 1, 4, list(parts.engine.catalog.sets), False)
         for label, rule, dims in configs:
             for clients in args.clients:
-                results: dict[bool, list[tuple[float, float, float]]] = {False: [], True: []}
+                results: dict[bool, list[tuple[float, ...]]] = {False: [], True: []}
                 for _ in range(args.repeats):
                     for steered in (False, True):
+                        # Near-tie re-runs are solo generations: count them per round, so that
+                        # a ratio can be told apart from the re-runs that fell in its rounds.
+                        before = server.engine.stats.solo_retries
                         results[steered].append(
                             one_round(
                                 server.base_url,
@@ -188,9 +193,11 @@ def main() -> None:
                                 steered,
                                 rule,
                             )
+                            + (server.engine.stats.solo_retries - before,)
                         )
                 med = {
-                    s: tuple(statistics.median(r[i] for r in results[s]) for i in range(3))
+                    s: tuple(statistics.median(r[i] for r in results[s]) for i in range(4))
+                    + (sum(r[4] for r in results[s]),)
                     for s in results
                 }
                 rows.append((label, ",".join(dims), clients, med[False], med[True]))
@@ -204,14 +211,15 @@ def main() -> None:
     )
     print(
         "| steering | dimensions | clients | unsteered tok/s | steered tok/s | "
-        "steered/unsteered | same, in CPU time | unsteered latency s | steered latency s |"
+        "steered/unsteered | same, in CPU time | unsteered latency s | steered latency s | "
+        "tokens per round, unsteered / steered | near-tie re-runs, unsteered / steered |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label, dims_text, clients, plain, steer in rows:
         print(
             f"| {label} | {dims_text} | {clients} | {plain[0]:.1f} | {steer[0]:.1f} | "
             f"{steer[0] / plain[0]:.3f} | {steer[2] / plain[2]:.3f} | {plain[1]:.2f} | "
-            f"{steer[1]:.2f} |"
+            f"{steer[1]:.2f} | {plain[3]:.0f} / {steer[3]:.0f} | {plain[4]:.0f} / {steer[4]:.0f} |"
         )
 
 
