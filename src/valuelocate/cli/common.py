@@ -33,6 +33,19 @@ MODEL_OPTION = typer.Option(DEFAULT_MODEL, "--model", "-m", help=MODEL_HELP)
 DEVICE_OPTION = typer.Option(None, help="Device for the model (cpu, cuda, cuda:1); auto if unset.")
 
 
+TABLE_WIDTH = 200  # columns of a table written to a file or a pipe
+
+
+def table_console() -> Console:
+    """A console for tables. Written to a file or a pipe, rich assumes 80 columns and cuts every
+    cell of a wide table to a few characters; there it uses :data:`TABLE_WIDTH` unless the
+    user set ``COLUMNS``. A terminal keeps its own width."""
+    console = Console()
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        return Console(width=TABLE_WIDTH)
+    return console
+
+
 @contextmanager
 def progress_bar(description: str, *, show: bool = True) -> Iterator[ProgressFn]:
     """A progress bar on stderr, handed to the library as ``progress(text, done, total)``."""

@@ -12,7 +12,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from valuelocate.cli.common import DEVICE_OPTION, input_run, output_dir, progress_bar
+from valuelocate.cli.common import (
+    DEVICE_OPTION,
+    input_run,
+    output_dir,
+    progress_bar,
+    table_console,
+)
 from valuelocate.cli.options import keyword, options_command
 from valuelocate.comparison.forced_choice import direction
 from valuelocate.comparison.options import CompareOptions
@@ -76,7 +82,7 @@ def _compare(options: CompareOptions, *, out: Path, device: str | None) -> None:
         options = dataclasses.replace(options, run_dir=str(run_dir))
     options.validate()  # every option, before the model is loaded
     out = output_dir(out, "--out")
-    console = Console()
+    console = table_console()
     with progress_bar("comparing") as progress:
         result = compare(options, out, progress=progress, device=device)
     print_compare(result, console)

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from valuelocate.cli.common import input_run, progress_bar
+from valuelocate.cli.common import input_run, progress_bar, table_console
 from valuelocate.cli.options import keyword, options_command
 from valuelocate.evaluation import EvaluateOptions, EvaluationResult, ScoreRow, evaluate
 from valuelocate.evaluation.judges import JudgeConfig
@@ -71,7 +71,7 @@ def _evaluate(
         device=device,
         seed=options.seed,
     )
-    console = Console()
+    console = table_console()
     try:
         with progress_bar("evaluating") as progress:
             result = evaluate(
