@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,7 @@ from valuelocate.artifacts import (
     read_json,
     write_json,
 )
+from valuelocate.artifacts.files import staged_dir
 from valuelocate.artifacts.verdict import VERDICT_DIR, load_verdict
 
 EXPORT_FORMAT = "valuelocate.NeuronSetsExport"
@@ -76,9 +76,7 @@ def export_run(run_dir: str | Path, out_dir: str | Path) -> Path:
         dim: {"method": s.affirm.method, "params": dict(s.affirm.params)} for dim, s in sets.items()
     }
     config = _config(manifest, list(sets), methods)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with staged_dir(out_dir) as staging:
         shutil.copyfile(run_dir / "neurons.safetensors", staging / "neurons.safetensors")
         shutil.copyfile(run_dir / "manifest.json", staging / "manifest.json")
         shutil.copyfile(run_dir / "summary.json", staging / "summary.json")
@@ -88,12 +86,6 @@ def export_run(run_dir: str | Path, out_dir: str | Path) -> Path:
             for name in ("verdict.json", "edits.safetensors"):
                 shutil.copyfile(run_dir / VERDICT_DIR / name, staging / VERDICT_DIR / name)
         model_card(config, summary, verdict, forced).save(staging / "README.md")
-        if out_dir.exists():
-            out_dir.rmdir()  # empty, checked above
-        staging.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return out_dir
 
 

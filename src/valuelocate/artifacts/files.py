@@ -9,10 +9,11 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
+import shutil
 import sys
 import tempfile
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,23 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     finally:
         with suppress(FileNotFoundError):
             tmp.unlink()
+
+
+@contextmanager
+def staged_dir(out_dir: Path) -> Iterator[Path]:
+    """A new folder beside ``out_dir`` to write into; renamed to ``out_dir`` when the block
+    ends, removed if it raises, so a failed or killed write leaves nothing at ``out_dir``.
+    ``out_dir`` must be absent or an empty folder (the caller checks, with its own message)."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        yield staging
+        if out_dir.exists():
+            out_dir.rmdir()  # empty, checked by the caller
+        staging.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -18,8 +18,6 @@ existing non-empty ``OUT``.
 from __future__ import annotations
 
 import math
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,6 +28,7 @@ import torch
 from torch import Tensor
 
 from valuelocate.artifacts import RunManifest, write_json
+from valuelocate.artifacts.files import staged_dir
 from valuelocate.artifacts.verdict import VERDICT_DIR, load_default_edits, load_verdict
 from valuelocate.data.forced_choice import load_forced_choice
 from valuelocate.data.neutral import load_neutral_texts
@@ -320,9 +319,7 @@ def export_control_vectors(
         "budget": verdict.get("budget"),
         "date": time.strftime("%Y-%m-%d"),
     }
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with staged_dir(out_dir) as staging:
         for row in rows:
             meta: dict[str, str | bool | int | float] = {
                 "valuelocate.format": EXPORT_FORMAT,
@@ -350,12 +347,6 @@ def export_control_vectors(
             "directions": [row.__dict__ for row in rows],
         })  # fmt: skip
         (staging / "README.md").write_text(_card(record, rows, info), encoding="utf-8")
-        if out_dir.exists():
-            out_dir.rmdir()  # empty, checked above
-        staging.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     say(f"wrote {len(rows)} control vectors in {seconds:.1f} s")
     return out_dir
 
