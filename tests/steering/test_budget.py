@@ -63,3 +63,20 @@ def test_budget_specs_parse_and_bad_ones_name_the_flag():
     for bad in ("ppl=0.9", "kl=0", "nll=2", "ppl=x", "", "ppl=nan"):
         with pytest.raises(ValueError, match="--budget"):
             Budget.parse(bad)
+
+
+@needs_stories
+@pytest.mark.parametrize("kind", ["ppl", "kl"])
+def test_neutral_cost_in_padded_batches_equals_one_text_per_forward(kind):
+    lm = load_model(str(STORIES))
+    texts = load_neutral_texts()[:6]
+    lengths = {len(lm.tokenizer(t)["input_ids"]) for t in texts}
+    assert len(lengths) > 1  # the batch is padded
+    edit = set_value_edit({1: list(range(40)), 3: list(range(10))}, 1.5)
+    batched = NeutralCost(lm, kind=kind, texts=texts, batch_size=4)
+    single = NeutralCost(lm, kind=kind, texts=texts, batch_size=1)
+    for a, b in zip(batched._base, single._base, strict=True):
+        assert a.shape == b.shape
+        assert torch.allclose(a, b, atol=1e-4)
+    assert batched(edit) == pytest.approx(single(edit), rel=1e-5, abs=1e-7)
+    assert batched(None) == pytest.approx(batched.neutral_level, abs=1e-9)

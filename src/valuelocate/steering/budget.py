@@ -29,23 +29,44 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from valuelocate.forward import forward_logits, input_device
 from valuelocate.models import LoadedModel
 from valuelocate.optionspec import option
+from valuelocate.prompting import left_pad, pad_token_id
 from valuelocate.steering.intervention import Intervention, applied
 
 CostKind = Literal["ppl", "kl"]
 
 
-def _log_probs(lm: LoadedModel, texts: Sequence[str], edit: Intervention | None) -> list[Tensor]:
-    """Per text, ``[tokens-1, vocab]`` next-token log-probabilities (raw text, one text per
-    forward: no padding, so the unedited reference is exact)."""
-    device = next(lm.model.parameters()).device
-    out = []
+def _padded(lm: LoadedModel, texts: Sequence[str]) -> tuple[Tensor, Tensor]:
+    """The texts' token ids, left-padded into one batch: ``(ids, mask)`` ``[texts, seq]``."""
+    return left_pad([lm.tokenizer(t)["input_ids"] for t in texts], pad_token_id(lm.tokenizer))
+
+
+def _log_probs(
+    lm: LoadedModel, ids: Tensor, mask: Tensor, edit: Intervention | None, *, batch_size: int
+) -> list[Tensor]:
+    """Per text, ``[tokens-1, vocab]`` next-token log-probabilities of its real tokens.
+
+    The texts run ``batch_size`` at a time, left-padded, positions skipping the padding
+    (:func:`~valuelocate.forward.forward_logits`); padding is never read, so the result equals
+    one text per forward to float tolerance (tested) for any edit that acts position by
+    position. A stochastic edit (the study's dynamic rule) draws once per forward call, so it
+    draws once per batch here rather than once per text.
+    """
+    device = input_device(lm.model)
+    out: list[Tensor] = []
     with torch.no_grad(), applied(lm.model, edit):
-        for text in texts:
-            ids = lm.tokenizer(text, return_tensors="pt")["input_ids"].to(device)
-            logits = lm.model(input_ids=ids).logits[0, :-1].float()
-            out.append(torch.log_softmax(logits, dim=-1).cpu())
+        for begin in range(0, ids.shape[0], batch_size):
+            batch = {
+                "input_ids": ids[begin : begin + batch_size].to(device),
+                "attention_mask": mask[begin : begin + batch_size].to(device),
+            }
+            logits = forward_logits(lm.model, batch, last_only=False)
+            for row, row_mask in zip(logits, mask[begin : begin + batch_size], strict=True):
+                real = int(row_mask.sum())
+                kept = row[row.shape[0] - real : -1].float()
+                out.append(torch.log_softmax(kept, dim=-1).cpu())
     return out
 
 
@@ -69,13 +90,16 @@ class NeutralCost:
         texts: the neutral texts, e.g. the shipped ones
             (:func:`valuelocate.data.load_neutral_texts`; steering sits below the data layer, so
             the caller reads them).
+        batch_size: texts per forward (left-padded; ``1`` is one text per forward, no padding).
     """
 
     lm: LoadedModel
     kind: CostKind = "ppl"
     texts: Sequence[str] = ()
+    batch_size: int = 8
     _base: list[Tensor] = field(init=False, repr=False)
     _ids: list[Tensor] = field(init=False, repr=False)
+    _padded: tuple[Tensor, Tensor] = field(init=False, repr=False)
     calls: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
@@ -83,12 +107,17 @@ class NeutralCost:
             raise ValueError(f"Unknown cost {self.kind!r}; expected ppl or kl")
         if not self.texts:
             raise ValueError("NeutralCost needs texts, e.g. valuelocate.data.load_neutral_texts()")
-        self._ids = [self.lm.tokenizer(t, return_tensors="pt")["input_ids"][0] for t in self.texts]
-        self._base = _log_probs(self.lm, self.texts, None)
+        self._padded = _padded(self.lm, self.texts)
+        ids, mask = self._padded
+        self._ids = [row[row.shape[0] - int(m.sum()) :] for row, m in zip(ids, mask, strict=True)]
+        self._base = self._read(None)
+
+    def _read(self, edit: Intervention | None) -> list[Tensor]:
+        return _log_probs(self.lm, *self._padded, edit, batch_size=self.batch_size)
 
     def __call__(self, edit: Intervention | None) -> float:
         self.calls += 1
-        edited = _log_probs(self.lm, self.texts, edit)
+        edited = self._read(edit)
         if self.kind == "ppl":
             gap = _nll(edited, self._ids).mean() - _nll(self._base, self._ids).mean()
             return float(math.exp(float(gap)))
