@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 
+import pytest
 import torch
 
 from valuelocate.forward import (
@@ -12,11 +13,14 @@ from valuelocate.forward import (
     forward_logits,
     input_device,
     last_logits,
+    layer_output,
+    layers_from,
     output_cache,
     position_ids,
 )
+from valuelocate.hooks import NeuronEdit, edit_neurons
 
-from tiny_models import build, left_padded_batch
+from tiny_models import FAMILIES, build, left_padded_batch
 
 
 def test_position_ids_skip_left_padding() -> None:
@@ -48,3 +52,28 @@ def test_last_logits_cache_and_device() -> None:
     assert output_cache(object()) is None
     assert cache_argument(model) in inspect.signature(model.forward).parameters
     assert input_device(model) == torch.device("cpu")
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_running_from_a_layer_equals_the_full_forward_under_an_edit_above_it(family) -> None:
+    """Layers below ``first`` replaced by their recorded output: logits of a batch that
+    repeats the recorded texts, under an edit of layer ``first``, equal the full forward."""
+    model = build(family)
+    texts = left_padded_batch([[5, 17, 33, 41, 8, 9], [12, 60, 7], [3, 4, 5, 6]])
+    first = 1
+    hidden = layer_output(model, first - 1, texts)
+    assert hidden is not None  # every family in the table returns one tensor per layer
+    batch = {k: v.repeat(2, 1) for k, v in texts.items()}
+    edit = NeuronEdit({first: [0, 3, 7], 2: [1]}, lambda a: a + 0.7)
+    with torch.no_grad(), edit_neurons(model, edit, scope="all"):
+        full = forward_logits(model, batch, last_only=False)
+        with layers_from(model, first, hidden):
+            skipped = forward_logits(model, batch, last_only=False)
+    keep = batch["attention_mask"].bool()
+    assert torch.allclose(full[keep], skipped[keep], atol=1e-5)
+    assert not torch.equal(hidden, torch.zeros_like(hidden))
+    # the real layers are back afterwards
+    with torch.no_grad():
+        again = forward_logits(model, texts, last_only=False)
+        unedited = model(**texts, position_ids=position_ids(texts["attention_mask"])).logits
+    assert torch.equal(again, unedited)

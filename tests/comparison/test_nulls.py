@@ -98,6 +98,24 @@ def test_vector_cost_matches_neutral_cost(stories_lm) -> None:  # type: ignore[n
         assert float(batched[k]) == pytest.approx(reference(edit), rel=1e-4)
 
 
+def test_vector_cost_skipping_the_layers_below_the_edit_equals_the_full_forward(
+    stories_lm,
+) -> None:  # type: ignore[no-untyped-def]
+    texts = ["Once upon a time there was a cat.", "The sun was hot.", "A dog ran home."]
+    layers = [1, 2, 3]
+    neurons = stories_lm.model.config.intermediate_size
+    g = torch.Generator().manual_seed(1)
+    vectors = torch.randn(5, len(layers) * neurons, generator=g, dtype=torch.float64) * 0.3
+    vectors[:, :neurons] = 0.0  # nothing in layer 1: the first edited layer is 2
+    skipping = VectorCost(stories_lm, texts, layers, rows_per_forward=6)
+    full = VectorCost(stories_lm, texts, layers, rows_per_forward=6, skip_layers=False)
+    assert skipping._first_layer(vectors) == 2 and full._first_layer(vectors) == 0
+    fast, slow = skipping(vectors), full(vectors)
+    assert torch.allclose(fast, slow, rtol=1e-5)
+    assert float((slow - 1).abs().min()) > 1e-4  # the vectors do cost something
+    assert 2 in skipping._below and skipping._below[2] is not None
+
+
 def test_calibrate_reaches_the_budget() -> None:
     scales = torch.tensor([0.5, 2.0, 7.0], dtype=torch.float64)
 

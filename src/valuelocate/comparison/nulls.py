@@ -21,14 +21,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from scipy import stats
 from torch import Tensor
 
-from valuelocate.forward import input_device
+from valuelocate.forward import input_device, layer_output, layers_from
 from valuelocate.hooks import edit_neurons
 from valuelocate.models import LoadedModel
 from valuelocate.prompting import left_pad, pad_token_id
@@ -171,6 +173,10 @@ class VectorCost:
         texts: the neutral texts (raw, as the budget reads them).
         layers: the band's layers (the vectors' layout, layer-major).
         rows_per_forward: rows (texts x vectors) per forward.
+        skip_layers: run only the layers from the first one a batch of vectors edits, the
+            layers below replaced by their unedited output recorded once
+            (:func:`~valuelocate.forward.layers_from`; equal to the full forward to float
+            tolerance, tested).
     """
 
     def __init__(
@@ -180,6 +186,7 @@ class VectorCost:
         layers: Sequence[int],
         *,
         rows_per_forward: int = 64,
+        skip_layers: bool = True,
     ) -> None:
         self.lm = lm
         self.layers = tuple(int(x) for x in layers)
@@ -187,7 +194,30 @@ class VectorCost:
         ids = [lm.tokenizer(t)["input_ids"] for t in texts]
         self.ids, self.mask = left_pad(ids, pad_token_id(lm.tokenizer))
         self.calls = 0
+        self.skip_layers = skip_layers
+        self._below: dict[int, Tensor | None] = {}  # first edited layer -> the output below it
         self.base = self._nll(None)  # [texts]
+
+    def _first_layer(self, vectors: Tensor) -> int:
+        """The first layer any of ``vectors`` edits (0 when skipping is off or none does)."""
+        if not self.skip_layers:
+            return 0
+        edited = vectors.reshape(vectors.shape[0], len(self.layers), -1).abs().sum((0, 2)) > 0
+        if not bool(edited.any()):
+            return 0
+        return self.layers[int(torch.nonzero(edited)[0])]
+
+    def _skipping(self, first: int) -> AbstractContextManager[Any]:
+        """Layers below ``first`` replaced by their unedited output, recorded here once (so call
+        it before any edit is hooked), where the family allows."""
+        if first == 0:
+            return nullcontext()
+        if first not in self._below:
+            device = input_device(self.lm.model)
+            batch = {"input_ids": self.ids.to(device), "attention_mask": self.mask.to(device)}
+            self._below[first] = layer_output(self.lm.model, first - 1, batch)
+        hidden = self._below[first]
+        return nullcontext() if hidden is None else layers_from(self.lm.model, first, hidden)
 
     def _nll(self, vectors: Tensor | None) -> Tensor:
         """Mean NLL per text (``[texts]``) or per vector and text (``[vectors, texts]``)."""
@@ -198,6 +228,7 @@ class VectorCost:
         device = input_device(self.lm.model)
         out = []
         step = max(texts, self.rows_per_forward // texts * texts)
+        first = 0 if vectors is None else self._first_layer(vectors)
         for begin in range(0, ids.shape[0], step):
             chunk_ids, chunk_mask = ids[begin : begin + step], mask[begin : begin + step]
             positions = (chunk_mask.cumsum(-1) - 1).clamp(min=0)
@@ -205,6 +236,7 @@ class VectorCost:
                 input_ids=chunk_ids.to(device),
                 attention_mask=chunk_mask.to(device),
                 position_ids=positions.to(device),
+                use_cache=False,
             )
             with torch.no_grad():
                 if vectors is None:
@@ -214,7 +246,11 @@ class VectorCost:
                     rows = rows.repeat_interleave(texts, dim=0).reshape(
                         chunk_ids.shape[0], len(self.layers), -1
                     )
-                    with edit_neurons(self.lm.model, _RowOffsets(self.layers, rows), scope="all"):
+                    # record below ``first`` unedited, hook the edit on the real layers, then
+                    # swap the layers below ``first`` out
+                    skipping = self._skipping(first)
+                    offsets = _RowOffsets(self.layers, rows)
+                    with edit_neurons(self.lm.model, offsets, scope="all"), skipping:
                         logits = self.lm.model(**kwargs).logits
             # NLL = logsumexp - target logit: no [rows, tokens, vocab] log-softmax copy (large
             # vocabularies, e.g. Gemma's 262k, would need gigabytes for one).
