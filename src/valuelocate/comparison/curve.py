@@ -210,9 +210,7 @@ def calibrate_ladder(
     band = len(ladder.sizes) - 1
     v = ladder.vector(band)
     start = torch.full((2,), float(options.start_gamma), dtype=torch.float64)
-    g, _ = calibrate(
-        cost, torch.stack([v, -v]), start, budget=budget, steps=passes + 1
-    )
+    g, _ = calibrate(cost, torch.stack([v, -v]), start, budget=budget, steps=passes + 1)
     # the norm at which the band reaches the budget: where the other points' searches start
     reference = float(g[g > 0].mean() if bool((g > 0).any()) else options.start_gamma) * float(
         v.norm()
@@ -232,9 +230,7 @@ def calibrate_ladder(
         ]
         vectors = torch.stack([v, -v] + [_dense(f, x, width) for f, x in drawn] + shuffled)
         start = reference / vectors.norm(dim=1).clamp(min=1e-30)
-        found, measured = calibrate(
-            cost, vectors, start, budget=budget, steps=passes
-        )
+        found, measured = calibrate(cost, vectors, start, budget=budget, steps=passes)
         end = 2 + len(drawn)
         gammas.append({"affirm": float(found[0]), "oppose": float(found[1])})
         costs.append({"affirm": float(measured[0]), "oppose": float(measured[1])})

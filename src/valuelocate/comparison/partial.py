@@ -21,6 +21,8 @@ from safetensors.torch import load_file, save_file
 from valuelocate.artifacts.files import atomic_write
 from valuelocate.models import LoadedModel
 
+CALIBRATION = "every vector until within 5% of the budget's log, at most steps + 9 passes"
+
 
 def partial_key(lm: LoadedModel, options: Any, budget: Any) -> dict[str, Any]:
     """What must match for a kept dimension to be reused: the model and every option."""
@@ -29,6 +31,8 @@ def partial_key(lm: LoadedModel, options: Any, budget: Any) -> dict[str, Any]:
         "config_hash": lm.config_hash,
         "budget": str(budget),
         "options": json.loads(json.dumps(asdict(options))),
+        # a kept dimension searched by an older calibration is not mixed with newer ones
+        "calibration": CALIBRATION,
     }
 
 
