@@ -100,3 +100,23 @@ def test_the_choice_reading_and_its_gradient(stories_lm) -> None:  # type: ignor
     assert read.shift(vector) == pytest.approx((up - down) / (2 * eps), rel=2e-2, abs=1e-6)
     with pytest.raises(ValueError, match="reading"):
         read_linear(stories_lm, ITEMS, layers=layers, reading="letters")
+
+
+@pytest.mark.parametrize("reading", ["likelihood", "choice"])
+def test_the_head_read_equals_reading_the_first_items_alone(stories_lm, reading) -> None:  # type: ignore[no-untyped-def]
+    items = [*ITEMS, *ITEMS[::-1], ITEMS[0]]  # 7 items
+    layers = [1, 2]
+    kw = {"reading": reading, "batch_size": 2, "chat_template": False}
+    whole = read_linear(stories_lm, items, layers, head=3, **kw)
+    alone = read_linear(stories_lm, items[:3], layers, **kw)
+    rest = read_linear(stories_lm, items, layers, **kw)
+    head = whole.head(3)
+    assert np.allclose(head.reading, alone.reading, atol=1e-6)
+    assert head.gradient is not None
+    # equal to float32 rounding (the batches are laid out differently around the head)
+    scale = 1e-4 * float(rest.gradient.abs().max())
+    assert torch.allclose(head.gradient, alone.gradient, rtol=1e-3, atol=scale)
+    assert torch.allclose(whole.gradient, rest.gradient, rtol=1e-3, atol=scale)
+    assert not torch.allclose(head.gradient, whole.gradient, rtol=1e-2)
+    with pytest.raises(ValueError, match="head"):
+        rest.head(3)

@@ -58,6 +58,15 @@ class LinearRead:
     gradient: Tensor
     biased: dict[str, np.ndarray] = field(default_factory=dict)
     layers: tuple[int, ...] = ()
+    head_gradient: Tensor | None = None
+
+    def head(self, count: int) -> LinearRead:
+        """The read of the first ``count`` items (``read_linear(..., head=count)``): their
+        readings and mean gradient, from the same forward and backward passes."""
+        if self.head_gradient is None or count > len(self.reading):
+            raise ValueError("read_linear(..., head=count) keeps the first items' gradient")
+        biased = {k: v[:count] for k, v in self.biased.items()}
+        return LinearRead(self.reading[:count], self.head_gradient, biased, self.layers)
 
     def shift(self, vector: Tensor) -> float:
         """The linear mean shift of adding ``vector`` (same layout as ``gradient``)."""
@@ -185,6 +194,7 @@ def read_linear(
     chat_template: bool = True,
     batch_size: int = 8,
     reading: str = "likelihood",
+    head: int = 0,
 ) -> LinearRead:
     """The unedited reading of ``items``, its mean gradient and its readings under biases.
 
@@ -203,6 +213,8 @@ def read_linear(
         biases: name -> ``[vocab]`` output-logit bias (strength included) to read under too.
         prefix, chat_template: as in ``likelihood_reading``.
         batch_size: items per forward.
+        head: also keep the mean gradient of the first ``head`` items
+            (:meth:`LinearRead.head`; the verdict's agreement sample), read in the same passes.
     """
     chosen = tuple(sorted(int(layer) for layer in layers))
     neurons = model_shape(lm.model).neurons_per_layer
@@ -220,40 +232,46 @@ def read_linear(
     trainable = [p for p in lm.model.parameters() if p.requires_grad]
     for param in trainable:
         param.requires_grad_(False)
-    try:
-        if reading == "choice":
-            prompts, letters = choice_prompts(lm, items, prefix=prefix, chat_template=chat_template)
-            _run_choice(
-                lm,
-                prompts,
-                letters,
-                edit,
-                biases or {},
-                readings,
-                biased,
-                2 * batch_size,
-                pad,
-                device,
-            )
-        elif reading == "likelihood":
-            _run(lm, rows, edit, biases or {}, readings, biased, batch_size)
+    if reading == "choice":
+        prompts, letters = choice_prompts(lm, items, prefix=prefix, chat_template=chat_template)
+    elif reading != "likelihood":
+        raise ValueError(f"Unknown reading {reading!r}; expected likelihood or choice")
+    head = min(max(head, 0), len(items))
+    head_gradient = None
+
+    def run(begin: int, end: int) -> None:
+        if reading == "choice":  # two prompts per item (both option orders)
+            _run_choice(lm, prompts[2 * begin : 2 * end], letters, edit, biases or {},
+                        readings, biased, 2 * batch_size, pad, device)  # fmt: skip
         else:
-            raise ValueError(f"Unknown reading {reading!r}; expected likelihood or choice")
+            _run(lm, rows[begin:end], edit, biases or {}, readings, biased, batch_size)
+
+    try:
+        if head:
+            run(0, head)
+            head_gradient = _mean_gradient(offsets, chosen, neurons, head)
+        run(head, len(items))
     finally:
         for param in trainable:
             param.requires_grad_(True)
-    n = max(len(items), 1)
-    parts = []
-    for layer in chosen:
-        grad = offsets[layer].grad
-        parts.append(torch.zeros(neurons) if grad is None else grad.detach().double().cpu() / n)
-    gradient = torch.cat(parts).double()
     return LinearRead(
         reading=torch.cat(readings).numpy() if readings else np.zeros(0),
-        gradient=gradient,
+        gradient=_mean_gradient(offsets, chosen, neurons, len(items)),
         biased={k: torch.cat(v).numpy() for k, v in biased.items() if v},
         layers=chosen,
+        head_gradient=head_gradient,
     )
+
+
+def _mean_gradient(
+    offsets: Mapping[int, Tensor], layers: Sequence[int], neurons: int, items: int
+) -> Tensor:
+    """The offsets' accumulated gradient so far, over ``items``, layer-major, float64."""
+    parts = []
+    for layer in layers:
+        grad = offsets[layer].grad
+        parts.append(torch.zeros(neurons) if grad is None else grad.detach().double().cpu())
+    return torch.cat(parts).double() / max(items, 1)
 
 
 def vector_edit(

@@ -256,17 +256,16 @@ def run_verdict(
         }
         if options.choice_reading:  # the A/B reading of the same test items
             instruments["choice"] = instruments["forced_choice"]
+        head = instruments["forced_choice"][: options.agreement_items]
         reads = {}
         for name, items in instruments.items():
             reads[name] = read_linear(
                 lm, items, ladder.layers, biases=biases, chat_template=chat_template,
-                reading=_reading(name),
+                reading=_reading(name), head=len(head) if name == "forced_choice" else 0,
             )  # fmt: skip
             say(f"{dimension}: read {name} ({len(items)} items) with its gradient")
-        head = instruments["forced_choice"][: options.agreement_items]
-        head_read = (
-            read_linear(lm, head, ladder.layers, chat_template=chat_template) if head else None
-        )
+        # the agreement sample's gradient comes from the same passes as the test items'
+        head_read = reads["forced_choice"].head(len(head)) if head else None
         dim_reads = DimensionReads(ladder, diffs, reads, head_read)
         calibrated = calibrate_ladder(
             lm,
