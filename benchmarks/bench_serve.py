@@ -32,29 +32,17 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 import openai
 import torch
+from serve_setup import PROMPTS, small_run
 
-from valuelocate.locating import LocateOptions, locate
 from valuelocate.models import load_model
 from valuelocate.serve import build_server, running_server
 from valuelocate.serve.steering import SteeringCatalog
-
-PROMPTS = [
-    "Tell me a short story about a cat.",
-    "What should I do on a rainy day?",
-    "Describe your favourite meal.",
-    "How do I make friends in a new town?",
-    "Why do people like music?",
-    "What is a good way to learn to cook?",
-    "Write two sentences about the sea.",
-    "Should I help my neighbour move house?",
-]
 
 
 def one_round(
@@ -153,21 +141,8 @@ def main() -> None:
     lm = load_model(args.model)
     neurons = args.neurons
     if neurons is None:
-        neurons = Path(tempfile.mkdtemp(prefix="bench-serve-")) / "run"
         t0 = time.perf_counter()
-        locate(
-            LocateOptions(
-                model=args.model,
-                dimensions=("conservation", "self_enhancement"),
-                prompts_per_pole=4,
-                max_new_tokens=6,
-                batch_size=4,
-                checkpoint_seconds=0.0,
-                method_params={"min_required": 10, "threshold": 0.6},
-            ),
-            neurons,
-            lm=lm,
-        )
+        neurons = small_run(lm, args.model, "bench-serve-")
         print(f"located a small run in {time.perf_counter() - t0:.0f} s: {neurons}")
     parts = build_server(lm, neurons, name="bench", max_batch=args.max_batch, max_queue=256)
     configs = configurations(args.configs, parts.engine.catalog)

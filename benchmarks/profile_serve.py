@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from serve_setup import PROMPTS
 from torch import nn
 from torch.profiler import ProfilerActivity, profile
 
@@ -38,18 +39,6 @@ from valuelocate.models import load_model
 from valuelocate.prompting import stop_token_ids
 from valuelocate.serve.decode import Row, decode_batch
 from valuelocate.serve.server import build_catalog
-
-PROMPTS = [
-    "Tell me a short story about a cat.",
-    "What should I do on a rainy day?",
-    "Describe your favourite meal.",
-    "How do I make friends in a new town?",
-    "Why do people like music?",
-    "What is a good way to learn to cook?",
-    "Write two sentences about the sea.",
-    "Should I help my neighbour move house?",
-]
-
 
 HOOK_SECONDS = [0.0]
 

@@ -36,7 +36,6 @@ import json
 import logging
 import random
 import statistics
-import tempfile
 import threading
 import time
 import urllib.parse
@@ -479,8 +478,8 @@ def main() -> int:
     args = parser.parse_args()
 
     import torch
+    from serve_setup import small_run
 
-    from valuelocate.locating import LocateOptions, locate
     from valuelocate.models import load_model
     from valuelocate.serve import build_server
 
@@ -489,20 +488,7 @@ def main() -> int:
     lm = load_model(args.model)
     neurons = args.neurons
     if neurons is None:
-        neurons = Path(tempfile.mkdtemp(prefix="soak-serve-")) / "run"
-        locate(
-            LocateOptions(
-                model=args.model,
-                dimensions=("conservation", "self_enhancement"),
-                prompts_per_pole=4,
-                max_new_tokens=6,
-                batch_size=4,
-                checkpoint_seconds=0.0,
-                method_params={"min_required": 10, "threshold": 0.6},
-            ),
-            neurons,
-            lm=lm,
-        )
+        neurons = small_run(lm, args.model, "soak-serve-")
     parts = build_server(
         lm, neurons, name="soak", max_batch=args.max_batch, max_queue=4 * args.clients + 16
     )
