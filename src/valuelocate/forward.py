@@ -24,6 +24,19 @@ def position_ids(attention_mask: Tensor) -> Tensor:
     return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
 
 
+def run_padded(model: nn.Module, ids: Tensor, mask: Tensor, **kwargs: Any) -> Any:
+    """One left-padded batch ``(ids, mask)`` through ``model``, on its input device, with
+    positions that skip the padding; ``kwargs`` pass through (``use_cache``,
+    ``logits_to_keep``, a KV cache). Returns the model's output."""
+    device = input_device(model)
+    return model(
+        input_ids=ids.to(device),
+        attention_mask=mask.to(device),
+        position_ids=position_ids(mask).to(device),
+        **kwargs,
+    )
+
+
 def forward_logits(model: nn.Module, batch: dict[str, Tensor], *, last_only: bool) -> Tensor:
     """Logits of one left-padded batch: ``[batch, vocab]`` (last position) or
     ``[batch, seq, vocab]``."""

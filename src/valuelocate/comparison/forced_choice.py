@@ -37,7 +37,7 @@ from torch import Tensor
 
 from valuelocate.data.forced_choice import ForcedChoiceLike
 from valuelocate.evaluation.statistics import bootstrap_ci, paired_permutation_pvalue
-from valuelocate.forward import cache_argument, input_device, output_cache
+from valuelocate.forward import cache_argument, input_device, output_cache, run_padded
 from valuelocate.models import LoadedModel
 from valuelocate.prompting import answer_ids, context_ids, left_pad, pad_token_id, uses_chat
 from valuelocate.steering.intervention import Intervention, applied
@@ -103,14 +103,7 @@ def answer_logits(
     pad = pad_token_id(lm.tokenizer)
     m = len(answers[0])
     ids, mask = left_pad(contexts, pad)  # [b, Lc]
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    first = model(
-        input_ids=ids.to(device),
-        attention_mask=mask.to(device),
-        position_ids=positions.to(device),
-        use_cache=True,
-        logits_to_keep=1,
-    )
+    first = run_padded(model, ids, mask, use_cache=True, logits_to_keep=1)
     cache = output_cache(first)
     cache.batch_repeat_interleave(m)
     rows = [list(a) for group in answers for a in group]  # [b * m]
@@ -187,13 +180,8 @@ def continuation_logprob(
             chunk = pairs[begin : begin + batch_size]
             ids, mask = left_pad([c + a for c, a in chunk], pad_token_id(lm.tokenizer))
             keep = max(len(a) for _, a in chunk) + 1
-            positions = (mask.cumsum(-1) - 1).clamp(min=0)
-            logits = model(
-                input_ids=ids.to(device),
-                attention_mask=mask.to(device),
-                position_ids=positions.to(device),
-                logits_to_keep=keep,
-            ).logits[:, -keep:-1]  # [b, keep-1, vocab]: predictions of the last keep-1 tokens
+            # [b, keep-1, vocab]: the predictions of the last keep-1 tokens
+            logits = run_padded(model, ids, mask, logits_to_keep=keep).logits[:, -keep:-1]
             logp = torch.log_softmax(logits.float(), dim=-1)
             targets = ids[:, -keep + 1 :].to(device)  # [b, keep-1]
             picked = logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1).double().cpu()
@@ -291,18 +279,11 @@ def choice_reading(
     """
     rows, (a_id, b_id) = choice_prompts(lm, items, prefix=prefix, chat_template=chat_template)
     model = lm.model
-    device = input_device(lm.model)
     probs: list[Tensor] = []
     with torch.no_grad(), applied(model, edit):
         for begin in range(0, len(rows), batch_size):
             ids, mask = left_pad(rows[begin : begin + batch_size], pad_token_id(lm.tokenizer))
-            positions = (mask.cumsum(-1) - 1).clamp(min=0)
-            logits = model(
-                input_ids=ids.to(device),
-                attention_mask=mask.to(device),
-                position_ids=positions.to(device),
-                logits_to_keep=1,
-            ).logits[:, -1, [a_id, b_id]]  # [b, 2]
+            logits = run_padded(model, ids, mask, logits_to_keep=1).logits[:, -1, [a_id, b_id]]
             probs.append(torch.softmax(logits.double(), dim=-1)[:, 0].cpu())  # P(A)
     p_a = torch.cat(probs)  # [2 * items]: affirm is A in even rows, B in odd rows
     return (p_a[0::2] + (1.0 - p_a[1::2])) / 2.0

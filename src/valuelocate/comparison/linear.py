@@ -33,7 +33,7 @@ from torch import Tensor
 from valuelocate.architectures import model_shape
 from valuelocate.comparison.forced_choice import answer_logits, choice_prompts
 from valuelocate.data.forced_choice import ForcedChoiceLike
-from valuelocate.forward import input_device
+from valuelocate.forward import input_device, run_padded
 from valuelocate.hooks import edit_neurons
 from valuelocate.models import LoadedModel
 from valuelocate.prompting import answer_ids, context_ids, left_pad, pad_token_id
@@ -111,18 +111,10 @@ def _rows(
     return out
 
 
-def _forward(
-    lm: LoadedModel, ids: Tensor, mask: Tensor, edit: _Offset, keep: int, device: torch.device
-) -> Tensor:
+def _forward(lm: LoadedModel, ids: Tensor, mask: Tensor, edit: _Offset, keep: int) -> Tensor:
     """The last ``keep`` positions' logits of a left-padded batch, with the offsets hooked."""
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)
     with edit_neurons(lm.model, edit, scope="all"):
-        logits = lm.model(
-            input_ids=ids.to(device),
-            attention_mask=mask.to(device),
-            position_ids=positions.to(device),
-            logits_to_keep=keep,
-        ).logits
+        logits = run_padded(lm.model, ids, mask, logits_to_keep=keep).logits
     return logits[:, -keep:]
 
 
@@ -162,7 +154,6 @@ def _run_choice(
     biased: dict[str, list[Tensor]],
     batch_size: int,
     pad: int,
-    device: torch.device,
 ) -> None:
     """The A/B reading's forward and backward: rows come in order pairs (affirm shown as A,
     then as B); the reading is the mean P(affirming letter) over the two orders."""
@@ -170,7 +161,7 @@ def _run_choice(
     step = max(2, batch_size - batch_size % 2)
     for begin in range(0, len(prompts), step):
         ids, mask = left_pad(prompts[begin : begin + step], pad)
-        logits = _forward(lm, ids, mask, edit, 1, device)[:, -1]
+        logits = _forward(lm, ids, mask, edit, 1)[:, -1]
 
         def affirm(last: Tensor) -> Tensor:
             p_a = torch.softmax(last[:, pick].double(), dim=-1)[:, 0]
@@ -242,7 +233,7 @@ def read_linear(
     def run(begin: int, end: int) -> None:
         if reading == "choice":  # two prompts per item (both option orders)
             _run_choice(lm, prompts[2 * begin : 2 * end], letters, edit, biases or {},
-                        readings, biased, 2 * batch_size, pad, device)  # fmt: skip
+                        readings, biased, 2 * batch_size, pad)  # fmt: skip
         else:
             _run(lm, rows[begin:end], edit, biases or {}, readings, biased, batch_size)
 
