@@ -21,19 +21,14 @@ from serve_setup import PROMPTS
 from transformers import DynamicCache
 
 from valuelocate.models import LoadedModel, load_model
+from valuelocate.prompting import left_pad, pad_token_id
 
 
 def decode(lm: LoadedModel, prompts: list[list[int]], steps: int, forced: Any = None) -> Any:
     """Greedy logits [rows, steps, vocab] of a left-padded batch, fed as the server feeds it;
     with ``forced`` [rows, steps] the rows follow those tokens instead of their own."""
     model, tok = lm.model, lm.tokenizer
-    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-    width = max(len(p) for p in prompts)
-    ids = torch.full((len(prompts), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(prompts), width), dtype=torch.long)
-    for i, p in enumerate(prompts):
-        ids[i, width - len(p) :] = torch.tensor(p)
-        mask[i, width - len(p) :] = 1
+    ids, mask = left_pad(prompts, pad_token_id(tok))
     padded = not bool(mask.all())
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     cache = DynamicCache(config=model.config.get_text_config(decoder=True))
