@@ -81,19 +81,20 @@ def hist_add_gathered(hist: Tensor, x: Tensor, bin_width: float, work: Workspace
     """Count gathered tokens ``x`` [tokens, neurons] into the layer histogram ``hist``
     [neurons * bins] (CPU).
 
-    The bins are computed neuron-major (``[neurons, tokens]``), so that consecutive
-    increments of the one ``scatter_add_`` land in the same neuron's row of bins, and in
-    reused buffers; the bin of each value is the one :func:`hist_update` gives.
+    The bins are computed in ``x``'s own token-major layout, in reused buffers, and counted
+    by one ``scatter_add_``; the bin of each value is the one :func:`hist_update` gives. (A
+    neuron-major layout, which puts one neuron's increments next to each other, was slower
+    overall: its transposed read costs more than the scatter's locality saves, 2026-12-04,
+    ``benchmarks/bench_hist.py``.)
     """
-    tokens = x.shape[0]
-    size = tokens * work.neurons
+    size = x.shape[0] * work.neurons
     device = x.device
-    y = work.buffer(device, "bins", size, torch.float32).view(work.neurons, tokens)
-    torch.mul(x.t().to(torch.float32), 1.0 / bin_width, out=y)
+    y = work.buffer(device, "bins", size, torch.float32).view(x.shape)
+    torch.mul(x.to(torch.float32), 1.0 / bin_width, out=y)
     y.ceil_().clamp_(0.0, work.hist_bins - 1).nan_to_num_(0.0)
-    flat = work.buffer(device, "flat", size, torch.int64).view(work.neurons, tokens)
+    flat = work.buffer(device, "flat", size, torch.int64).view(x.shape)
     flat.copy_(y)
-    flat.add_(work.offsets(device)[:, None])
+    flat.add_(work.offsets(device)[None, :])
     hist.scatter_add_(0, flat.view(-1), work.ones(size, device))
 
 
