@@ -173,6 +173,27 @@ def test_terminal_marks_of_a_hand_worked_case() -> None:
     assert "M moves at all, R beyond random sets" in text and "? the instrument cannot" in text
 
 
+def test_the_a_b_reading_gets_its_own_line_with_its_marks() -> None:
+    verdict = make_verdict()
+    verdict["instruments"]["choice"] = "A/B choice reading, test split"
+    openness = verdict["dimensions"][0]["readings"]
+    openness["choice"] = copy.deepcopy(openness["forced_choice"])
+    openness["choice"]["edit"]["gap"] = {"mean": 0.095, "ci_low": 0.068, "ci_high": 0.124}
+    openness["choice"]["word_priming"]["p_holm"] = 0.5  # beats all but word priming
+    verdict["summary"]["choice"] = {"beats_all": 0, "moves": 1, "reads": 1, "of": 1}
+    for width in (80, 66):
+        lines = verdict_lines(verdict, width=width)
+        assert all(len(line) <= width for line in lines), max(lines, key=len)
+    lines = verdict_lines(verdict)
+    row = lines.index(_row(lines, "Openness to Change"))
+    assert lines[row + 1].split() == ["A/B", "+0.10", "[+0.07,", "+0.12]", "+", "+", "+", "-"]
+    assert _row(lines, "Conservation") == lines[row + 2]  # the others read no A/B: no line
+    text = " ".join(lines)
+    assert "A/B = the A/B choice reading" in text
+    assert "A/B choice: beats every null in 0/1, moves in 1/1" in text
+    assert "A/B =" not in " ".join(verdict_lines(make_verdict()))
+
+
 def test_a_p_value_is_not_split_across_lines_and_narrow_widths_fit() -> None:
     for width in (80, 72, 66):
         lines = verdict_lines(make_verdict(), width=width)

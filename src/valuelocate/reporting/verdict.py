@@ -243,6 +243,10 @@ def _study_table(rows: Sequence[Mapping[str, Any]]) -> str:
 # The terminal summary
 
 
+# The terminal's label of an instrument beyond the two columns (its own line per dimension).
+EXTRA_LABELS = {"choice": "A/B"}
+
+
 def _row(cells: Sequence[str], dim_width: int) -> str:
     dim, default, fc_gap, fc_marks, dp_gap, dp_marks = cells
     dim = dim if len(dim) <= dim_width else dim[: dim_width - 1] + "."
@@ -256,7 +260,8 @@ def verdict_lines(
 ) -> list[str]:
     """The verdict as plain lines of at most ``width`` columns (65 or more) for the terminal:
     a title, one line per dimension (default set, forced-choice gap with its CI and a mark per
-    test, the decision-pair gap and its marks), a legend, the sentences, and the report's path.
+    test, the decision-pair gap and its marks; when the run read the A/B choice, a second line
+    with its gap and marks), a legend, the sentences, and the report's path.
 
     A version-1 file (no ``version``, a flat ``rows`` list) gives its old counts instead.
     """
@@ -275,6 +280,7 @@ def verdict_lines(
          f"budget {verdict.get('budget') or DASH}", f"alpha {alpha:g}", f"{split} split"]
     )  # fmt: skip
     dim_width = max(6, min(18, width - 59))
+    extra = [key for key in keys if key not in INSTRUMENTS]
     lines = _wrap([title], width)
     letters = " ".join(letter for _, letter in MARKS)
     header = ["dimension", "default set", "FC gap [95% CI]", letters, "DP gap", letters]
@@ -290,16 +296,30 @@ def verdict_lines(
             cells.append(fmt_ci(gap) if key == fc else fmt_num(gap.get("mean")))
             cells.append(" ".join(mark(reading, test, alpha) for test, _ in MARKS))
         lines.append(_row(cells, dim_width))
+        for key in extra:  # the opt-in A/B reading: its own line, under the forced-choice one
+            reading = reading_of(dimension, key)
+            if reading is None:
+                continue
+            gap = obj(obj(reading.get("edit")).get("gap"))
+            marks = " ".join(mark(reading, test, alpha) for test, _ in MARKS)
+            lines.append(_row(["", f"  {EXTRA_LABELS.get(key, key)}", fmt_ci(gap), marks, "", ""],
+                              dim_width))  # fmt: skip
     legend = (
         f"FC = {instrument_name(fc)}, DP = {instrument_name(dp)} (nats, gap between the poles). "
-        f"Marks, Holm p < {alpha:g}: M moves at all, R beyond random sets, S beyond label "
+        + (
+            "A/B = the A/B choice reading (P(affirming option), gap between the poles), on its "
+            "own line. "
+            if "choice" in extra
+            else ""
+        )
+        + f"Marks, Holm p < {alpha:g}: M moves at all, R beyond random sets, S beyond label "
         f"shuffles, W beyond word priming; + beats, - does not, ? the {CANNOT_READ}, "
         ". not measured."
     )
     lines += [""] + _wrap([legend], width)
     counts = obj(verdict.get("summary"))
     tallies = []
-    for key in (fc, dp):
+    for key in (fc, dp, *extra):
         c = obj(counts.get(key))
         if c:
             of = fmt_count(c.get("of"))

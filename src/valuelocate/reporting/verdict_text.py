@@ -23,7 +23,8 @@ from valuelocate.vocab import dimension_label
 DASH = "—"  # what a missing number prints as
 INSTRUMENTS = ("forced_choice", "decision_pairs")
 # The terminal's two columns are the first two; any other instrument (the opt-in A/B choice
-# reading) is in the sentences, the forest plot and the table.
+# reading) gets its own line under each dimension's row, and is in the sentences, the forest
+# plot and the table.
 INSTRUMENT_NAMES = {
     "forced_choice": "forced choice",
     "decision_pairs": "decision pairs",
