@@ -14,52 +14,34 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-DASH = "—"
-POLES = ("affirm", "oppose")
-
-
-def _num(value: Any) -> float | None:
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    return float(value) if ok and math.isfinite(value) else None
-
-
-def num(value: Any, digits: int = 3, *, sign: bool = True) -> str:
-    x = _num(value)
-    if x is None:
-        return DASH
-    return f"{x:+.{digits}f}" if sign else f"{x:.{digits}f}"
+from valuelocate.reporting.verdict_text import DASH, fmt_ci, fmt_count, fmt_num, num, obj
+from valuelocate.vocab import POLES
 
 
 def pval(value: Any) -> str:
-    x = _num(value)
+    """A p-value, with its digits below 0.001 too (the report prints ``< 0.001`` there)."""
+    x = num(value)
     if x is None:
         return DASH
     return f"{x:.1e}" if x < 0.001 else f"{x:.2g}"
 
 
-def obj(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
 def ci(stat: Any) -> str:
-    stat = obj(stat)
-    low, high = stat.get("ci_low"), stat.get("ci_high")
-    return f"{num(stat.get('mean'))} [{num(low)}, {num(high)}]"
+    return fmt_ci(stat, 3)
 
 
-def per_pole(values: Any, digits: int, *, sign: bool = False) -> str:
+def per_pole(values: Any, digits: int) -> str:
     values = obj(values)
-    return "/".join(num(values.get(p), digits, sign=sign) for p in POLES)
+    return "/".join(fmt_num(values.get(p), digits, sign=False) for p in POLES)
 
 
 def band(test: Any, low: str = "low", high: str = "high") -> str:
     test = obj(test)
-    return f"[{num(test.get(low))}, {num(test.get(high))}]"
+    return f"[{fmt_num(test.get(low), 3)}, {fmt_num(test.get(high), 3)}]"
 
 
 def instrument_table(verdict: Mapping[str, Any], key: str) -> list[str]:
@@ -81,13 +63,13 @@ def instrument_table(verdict: Mapping[str, Any], key: str) -> list[str]:
         reads = prompt.get("reads")
         cells = [
             str(dim.get("dimension")),
-            f"{default.get('label', DASH)} ({default.get('neurons', DASH):,})",
+            f"{default.get('label', DASH)} ({fmt_count(default.get('neurons'))})",
             per_pole(gammas, 1),
             per_pole(dim.get("cost"), 3),
             ci(edit.get("gap")),
-            f"{num(obj(edit.get('affirm')).get('mean'))} / "
-            f"{num(obj(edit.get('oppose')).get('mean'))}",
-            f"{num(linear.get('gap'))} ({num(linear.get('exact_gap'))})",
+            f"{fmt_num(obj(edit.get('affirm')).get('mean'), 3)} / "
+            f"{fmt_num(obj(edit.get('oppose')).get('mean'), 3)}",
+            f"{fmt_num(linear.get('gap'), 3)} ({fmt_num(linear.get('exact_gap'), 3)})",
             f"{band(reading.get('random_sets'))} "
             f"({pval(obj(reading.get('random_sets')).get('p_holm'))})",
             f"{band(reading.get('shuffles'))} ({pval(obj(reading.get('shuffles')).get('p_holm'))})",
@@ -110,25 +92,25 @@ def curve_table(verdict: Mapping[str, Any], keys: list[str]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for dim in verdict.get("dimensions") or []:
         for point in dim.get("curve") or []:
-            costs = [c for c in point.get("random_costs") or [] if _num(c) is not None]
+            costs = [c for c in point.get("random_costs") or [] if num(c) is not None]
             cost_range = f"{min(costs):.3f}-{max(costs):.3f}" if costs else DASH
             cells = [
                 str(dim.get("dimension")),
                 str(point.get("label")),
-                f"{point.get('neurons', DASH):,}",
+                fmt_count(point.get("neurons")),
                 per_pole(point.get("gammas") or {"affirm": point.get("gamma")}, 1),
                 cost_range,
             ]
             for key in keys:
                 test = obj(point.get(key))
                 cells += [
-                    num(test.get("gap")),
+                    fmt_num(test.get("gap"), 3),
                     f"{band(test, 'random_low', 'random_high')} ({pval(test.get('p_random'))})",
                     f"{band(test, 'shuffle_low', 'shuffle_high')} ({pval(test.get('p_shuffle'))})",
                 ]
             dev = obj(point.get("dev"))
             cells += [
-                f"{num(dev.get('gap'))} ({pval(dev.get('p_random'))} / "
+                f"{fmt_num(dev.get('gap'), 3)} ({pval(dev.get('p_random'))} / "
                 f"{pval(dev.get('p_shuffle'))})",
                 "yes" if dev.get("accepted") else "no",
             ]
