@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from forced_choice_items import Item
+from valuelocate.comparison.answers import continuation_logprob
 from valuelocate.comparison.forced_choice import (
     choice_reading,
-    continuation_logprob,
     letter_ids,
     likelihood_reading,
     summarize_shift,

@@ -35,9 +35,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from valuelocate.comparison.answers import answer_logprobs
 from valuelocate.data.forced_choice import ForcedChoiceLike
 from valuelocate.evaluation.statistics import bootstrap_ci, paired_permutation_pvalue
-from valuelocate.forward import cache_argument, input_device, output_cache, run_padded
+from valuelocate.forward import run_padded
 from valuelocate.models import LoadedModel
 from valuelocate.prompting import answer_ids, context_ids, left_pad, pad_token_id, uses_chat
 from valuelocate.steering.intervention import Intervention, applied
@@ -49,146 +50,6 @@ CHOICE_TEMPLATE = (
 
 
 # ------------------------------------------------------------------ likelihood
-
-
-@dataclass
-class AnswerLogits:
-    """One batch of contexts and their answers as :func:`answer_logits` ran it.
-
-    Attributes:
-        first: ``[b, vocab]`` logits at each context's last position (they predict every
-            answer's first token).
-        rest: ``[b * m, width, vocab]`` logits along each answer, right-padded (position
-            ``t`` predicts the answer's token ``t + 1``).
-        answers: the ``b * m`` answers' token ids, context-major.
-        m: answers per context.
-    """
-
-    first: Tensor
-    rest: Tensor
-    answers: list[list[int]]
-    m: int
-
-    def means(self, bias: Tensor | None = None) -> Tensor:
-        """``[b, m]`` float64: each answer's mean per-token log-probability, with ``bias``
-        added to every logit (an output-logit bias changes no hidden state, so it is read from
-        the same logits). Differentiable when the logits are."""
-        first, rest = self.first.float(), self.rest[:, :-1].float()
-        if bias is not None:
-            first = first + bias.to(first.device, first.dtype)
-            rest = rest + bias.to(rest.device, rest.dtype)
-        head = torch.log_softmax(first, dim=-1)  # [b, V]
-        tail = torch.log_softmax(rest, dim=-1)  # [b * m, width - 1, V]
-        out = []
-        for i, a in enumerate(self.answers):
-            picked = tail[i, torch.arange(len(a) - 1), torch.tensor(a[1:], dtype=torch.long)]
-            out.append((head[i // self.m, a[0]].double() + picked.double().sum()) / len(a))
-        return torch.stack(out).reshape(-1, self.m)
-
-
-def answer_logits(
-    lm: LoadedModel,
-    contexts: Sequence[list[int]],
-    answers: Sequence[Sequence[list[int]]],
-) -> AnswerLogits:
-    """One batch: the contexts (left-padded) run once with a KV cache; the cache is repeated
-    for each context's ``m`` answers, which run together (right-padded after the context).
-
-    The same computation as one forward per (context, answer) row, up to float rounding, at
-    about half the cost when the contexts are longer than the answers. Runs under whatever
-    grad mode and hooks the caller set (the gradient flows through the cache).
-    """
-    model = lm.model
-    device = input_device(model)
-    pad = pad_token_id(lm.tokenizer)
-    m = len(answers[0])
-    ids, mask = left_pad(contexts, pad)  # [b, Lc]
-    first = run_padded(model, ids, mask, use_cache=True, logits_to_keep=1)
-    cache = output_cache(first)
-    cache.batch_repeat_interleave(m)
-    rows = [list(a) for group in answers for a in group]  # [b * m]
-    width = max(len(a) for a in rows)
-    a_ids = torch.full((len(rows), width), pad, dtype=torch.long)
-    a_mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, a in enumerate(rows):
-        a_ids[i, : len(a)] = torch.tensor(a, dtype=torch.long)
-        a_mask[i, : len(a)] = 1
-    ctx_mask = mask.repeat_interleave(m, dim=0)  # [b * m, Lc]
-    full_mask = torch.cat([ctx_mask, a_mask], dim=1)
-    start = ctx_mask.sum(-1, keepdim=True)  # [b * m, 1]: first answer position
-    a_pos = start + torch.arange(width)[None, :]
-    rest = model(
-        input_ids=a_ids.to(device),
-        attention_mask=full_mask.to(device),
-        position_ids=a_pos.to(device),
-        use_cache=True,
-        **{cache_argument(model): cache},
-    ).logits  # [b * m, width, V]
-    return AnswerLogits(first.logits[:, -1], rest, rows, m)
-
-
-def answer_logprobs(
-    lm: LoadedModel,
-    contexts: Sequence[list[int]],
-    answers: Sequence[Sequence[list[int]]],
-    *,
-    edit: Intervention | None = None,
-    batch_size: int = 8,
-) -> Tensor:
-    """Mean per-token log-probability of each answer given its context, each context run once
-    (:func:`answer_logits`, ``batch_size`` contexts per batch).
-
-    Args:
-        lm: the model.
-        contexts: ``[rows]`` token ids of each context.
-        answers: per context, the same number ``m`` of answers (token ids).
-        edit: applied at every position while the rows run.
-        batch_size: contexts per forward.
-
-    Returns:
-        ``[rows, m]`` float64 mean log-probabilities (nats per token).
-    """
-    out: list[Tensor] = []
-    with torch.no_grad(), applied(lm.model, edit):
-        for begin in range(0, len(contexts), batch_size):
-            batch = answer_logits(
-                lm, contexts[begin : begin + batch_size], answers[begin : begin + batch_size]
-            )
-            out.append(batch.means().cpu())
-    m_all = len(answers[0]) if answers else 0
-    return torch.cat(out) if out else torch.empty(0, m_all, dtype=torch.float64)
-
-
-def continuation_logprob(
-    lm: LoadedModel,
-    pairs: Sequence[tuple[list[int], list[int]]],
-    *,
-    edit: Intervention | None = None,
-    batch_size: int = 16,
-) -> Tensor:
-    """Mean per-token log-probability of each continuation given its context, one
-    left-padded row per pair (the plain computation; :func:`answer_logprobs` shares contexts).
-
-    Returns:
-        ``[rows]`` float64 mean log-probability (nats per token).
-    """
-    model = lm.model
-    device = input_device(lm.model)
-    out: list[Tensor] = []
-    with torch.no_grad(), applied(model, edit):
-        for begin in range(0, len(pairs), batch_size):
-            chunk = pairs[begin : begin + batch_size]
-            ids, mask = left_pad([c + a for c, a in chunk], pad_token_id(lm.tokenizer))
-            keep = max(len(a) for _, a in chunk) + 1
-            # [b, keep-1, vocab]: the predictions of the last keep-1 tokens
-            logits = run_padded(model, ids, mask, logits_to_keep=keep).logits[:, -keep:-1]
-            logp = torch.log_softmax(logits.float(), dim=-1)
-            targets = ids[:, -keep + 1 :].to(device)  # [b, keep-1]
-            picked = logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1).double().cpu()
-            for row, (_, answer) in enumerate(chunk):
-                n = len(answer)
-                out.append(picked[row, -n:].mean())
-    return torch.stack(out) if out else torch.empty(0, dtype=torch.float64)
 
 
 def likelihood_reading(

@@ -31,7 +31,8 @@ import torch
 from torch import Tensor
 
 from valuelocate.architectures import model_shape
-from valuelocate.comparison.forced_choice import answer_logits, choice_prompts
+from valuelocate.comparison.answers import answer_logits
+from valuelocate.comparison.forced_choice import choice_prompts
 from valuelocate.data.forced_choice import ForcedChoiceLike
 from valuelocate.forward import input_device, run_padded
 from valuelocate.hooks import edit_neurons

@@ -30,7 +30,7 @@ import torch
 from scipy import stats
 from torch import Tensor
 
-from valuelocate.forward import input_device, layer_output, layers_from
+from valuelocate.forward import input_device, layer_output, layers_from, position_ids
 from valuelocate.hooks import edit_neurons
 from valuelocate.models import LoadedModel
 from valuelocate.prompting import left_pad, pad_token_id
@@ -166,7 +166,11 @@ class _RowOffsets:
 
 
 class VectorCost:
-    """The neutral-text perplexity ratio of many added vectors, one padded batch per chunk.
+    """The neutral-text perplexity ratio of many added vectors, in few padded batches.
+
+    Rows are (text, vector) pairs, text-major with the shortest texts first, so that a batch
+    holds texts of about one length and little padding (the neutral texts are short: left-
+    padding all of them to the longest wasted a quarter of every forward).
 
     Args:
         lm: the model.
@@ -191,11 +195,13 @@ class VectorCost:
         self.lm = lm
         self.layers = tuple(int(x) for x in layers)
         self.rows_per_forward = rows_per_forward
-        ids = [lm.tokenizer(t)["input_ids"] for t in texts]
-        self.ids, self.mask = left_pad(ids, pad_token_id(lm.tokenizer))
+        self.tokens = [list(lm.tokenizer(t)["input_ids"]) for t in texts]
+        self.by_length = sorted(range(len(self.tokens)), key=lambda t: len(self.tokens[t]))
+        self.pad = pad_token_id(lm.tokenizer)
         self.calls = 0
         self.skip_layers = skip_layers
-        self._below: dict[int, Tensor | None] = {}  # first edited layer -> the output below it
+        # first edited layer -> per text, the unedited output of the layer below it (or None)
+        self._below: dict[int, list[Tensor] | None] = {}
         self.base = self._nll(None)  # [texts]
 
     def _first_layer(self, vectors: Tensor) -> int:
@@ -207,60 +213,69 @@ class VectorCost:
             return 0
         return self.layers[int(torch.nonzero(edited)[0])]
 
-    def _skipping(self, first: int) -> AbstractContextManager[Any]:
-        """Layers below ``first`` replaced by their unedited output, recorded here once (so call
-        it before any edit is hooked), where the family allows."""
+    def _skipping(
+        self, first: int, texts: Sequence[int], width: int
+    ) -> AbstractContextManager[Any]:
+        """Layers below ``first`` replaced by their unedited output on the rows' ``texts``
+        (left-padded to ``width``), recorded here once (so call it before any edit is
+        hooked), where the family allows."""
         if first == 0:
             return nullcontext()
         if first not in self._below:
+            ids, mask = left_pad(self.tokens, self.pad)
             device = input_device(self.lm.model)
-            batch = {"input_ids": self.ids.to(device), "attention_mask": self.mask.to(device)}
-            self._below[first] = layer_output(self.lm.model, first - 1, batch)
-        hidden = self._below[first]
-        return nullcontext() if hidden is None else layers_from(self.lm.model, first, hidden)
+            batch = {"input_ids": ids.to(device), "attention_mask": mask.to(device)}
+            hidden = layer_output(self.lm.model, first - 1, batch)
+            self._below[first] = (
+                None if hidden is None
+                else [hidden[t, hidden.shape[1] - len(tok):] for t, tok in enumerate(self.tokens)]
+            )  # fmt: skip
+        below = self._below[first]
+        if below is None:
+            return nullcontext()
+        rows = below[0].new_zeros(len(texts), width, below[0].shape[-1])
+        for r, t in enumerate(texts):
+            rows[r, width - below[t].shape[0] :] = below[t]
+        return layers_from(self.lm.model, first, rows)
 
     def _nll(self, vectors: Tensor | None) -> Tensor:
         """Mean NLL per text (``[texts]``) or per vector and text (``[vectors, texts]``)."""
-        texts = self.ids.shape[0]
         k = 1 if vectors is None else vectors.shape[0]
-        ids = self.ids.repeat(k, 1)
-        mask = self.mask.repeat(k, 1)
+        pairs = [(t, j) for t in self.by_length for j in range(k)]
+        out = torch.zeros(k, len(self.tokens), dtype=torch.float64)
         device = input_device(self.lm.model)
-        out = []
-        step = max(texts, self.rows_per_forward // texts * texts)
         first = 0 if vectors is None else self._first_layer(vectors)
-        for begin in range(0, ids.shape[0], step):
-            chunk_ids, chunk_mask = ids[begin : begin + step], mask[begin : begin + step]
-            positions = (chunk_mask.cumsum(-1) - 1).clamp(min=0)
+        for begin in range(0, len(pairs), self.rows_per_forward):
+            chunk = pairs[begin : begin + self.rows_per_forward]
+            texts = [t for t, _ in chunk]
+            ids, mask = left_pad([self.tokens[t] for t in texts], self.pad)
             kwargs = dict(
-                input_ids=chunk_ids.to(device),
-                attention_mask=chunk_mask.to(device),
-                position_ids=positions.to(device),
+                input_ids=ids.to(device),
+                attention_mask=mask.to(device),
+                position_ids=position_ids(mask).to(device),
                 use_cache=False,
             )
             with torch.no_grad():
                 if vectors is None:
                     logits = self.lm.model(**kwargs).logits
                 else:
-                    rows = vectors[begin // texts : (begin + step) // texts]
-                    rows = rows.repeat_interleave(texts, dim=0).reshape(
-                        chunk_ids.shape[0], len(self.layers), -1
-                    )
+                    rows = vectors[[j for _, j in chunk]].reshape(len(chunk), len(self.layers), -1)
                     # record below ``first`` unedited, hook the edit on the real layers, then
                     # swap the layers below ``first`` out
-                    skipping = self._skipping(first)
+                    skipping = self._skipping(first, texts, ids.shape[1])
                     offsets = _RowOffsets(self.layers, rows)
                     with edit_neurons(self.lm.model, offsets, scope="all"), skipping:
                         logits = self.lm.model(**kwargs).logits
             # NLL = logsumexp - target logit: no [rows, tokens, vocab] log-softmax copy (large
             # vocabularies, e.g. Gemma's 262k, would need gigabytes for one).
             head = logits[:, :-1].float()
-            target = head.gather(-1, chunk_ids[:, 1:, None].to(device)).squeeze(-1)
+            target = head.gather(-1, ids[:, 1:, None].to(device)).squeeze(-1)
             nll = (torch.logsumexp(head, dim=-1) - target).double()
-            keep = chunk_mask[:, 1:].to(device).double() * chunk_mask[:, :-1].to(device).double()
-            out.append(((nll * keep).sum(1) / keep.sum(1)).cpu())
-        result = torch.cat(out)
-        return result if vectors is None else result.reshape(k, texts)
+            keep = mask[:, 1:].to(device).double() * mask[:, :-1].to(device).double()
+            means = ((nll * keep).sum(1) / keep.sum(1)).cpu()
+            for r, (t, j) in enumerate(chunk):
+                out[j, t] = means[r]
+        return out[0] if vectors is None else out
 
     def __call__(self, vectors: Tensor) -> Tensor:
         """``[vectors]`` perplexity ratios of adding each row of ``vectors`` ``[k, D]``."""
