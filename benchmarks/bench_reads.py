@@ -1,6 +1,8 @@
 """The verdict's reads against the bare forward: forced-choice throughput as a share of the
-machine index (issue 19's target: at least 70%), and the gradient read with the situation
-shared through the KV cache against the same read with each answer's row run whole.
+machine index (issue 19's target: at least 70%), the gradient read with the situation
+shared through the KV cache against the same read with each answer's row run whole, and the
+reads with a prefix every context shares (the chat template's system turn; with a persona
+prompt, that prompt too) run once per batch against the same reads without sharing it.
 
 Every variant runs interleaved in one process, repeated, medians reported; tokens counted are
 the tokens each read covers (situation + both answers per item), so a read that computes the
@@ -20,7 +22,9 @@ from collections.abc import Callable
 import torch
 
 from valuelocate.architectures import model_shape
+from valuelocate.comparison.answers import answer_logits
 from valuelocate.comparison.forced_choice import likelihood_reading
+from valuelocate.comparison.grid import prompt_prefix
 from valuelocate.comparison.linear import _Offset, read_linear
 from valuelocate.data.forced_choice import load_forced_choice
 from valuelocate.hooks import edit_neurons
@@ -69,6 +73,16 @@ def _two_rows_gradient(lm, items, layers, batch_size: int = 8) -> None:  # type:
             param.requires_grad_(True)
 
 
+def _unshared_read(lm, items, prefix: str = "", batch_size: int = 8) -> None:  # type: ignore[no-untyped-def]
+    """The likelihood read before the shared prefix: every context run whole, in item order."""
+    contexts = [context_ids(lm, prefix + i.situation.strip()) for i in items]
+    answers = [[answer_ids(lm, i.affirm), answer_ids(lm, i.oppose)] for i in items]
+    with torch.no_grad():
+        for begin in range(0, len(items), batch_size):
+            end = begin + batch_size
+            answer_logits(lm, contexts[begin:end], answers[begin:end], share_prefix=False).means()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="default")
@@ -86,8 +100,20 @@ def main() -> None:
         + len(answer_ids(lm, i.oppose))
         for i in items
     )
+    persona = prompt_prefix("openness_to_change", "affirm")
+    with_persona = tokens + sum(
+        2
+        * (
+            len(context_ids(lm, persona + i.situation.strip()))
+            - len(context_ids(lm, i.situation.strip()))
+        )
+        for i in items
+    )
     variants: dict[str, Callable[[], object]] = {
         "forced_choice_read": lambda: likelihood_reading(lm, items),
+        "forced_choice_read_unshared": lambda: _unshared_read(lm, items),
+        "prompt_read": lambda: likelihood_reading(lm, items, prefix=persona),
+        "prompt_read_unshared": lambda: _unshared_read(lm, items, persona),
         "gradient_read_shared_cache": lambda: read_linear(lm, items, layers),
         "gradient_read_two_rows": lambda: _two_rows_gradient(lm, items, layers),
     }
@@ -107,7 +133,7 @@ def main() -> None:
         "threads": torch.get_num_threads(),
     }
     for name, seconds in times.items():
-        rate = tokens / statistics.median(seconds)
+        rate = (with_persona if name.startswith("prompt") else tokens) / statistics.median(seconds)
         out[name] = {
             "seconds": statistics.median(seconds),
             "tokens_per_s": rate,
@@ -116,6 +142,10 @@ def main() -> None:
     out["gradient_read_speedup"] = (
         out["gradient_read_two_rows"]["seconds"] / out["gradient_read_shared_cache"]["seconds"]
     )
+    for name in ("forced_choice_read", "prompt_read"):
+        out[f"{name}_shared_prefix_speedup"] = (
+            out[f"{name}_unshared"]["seconds"] / out[name]["seconds"]
+        )
     print(json.dumps(out, indent=2))
 
 

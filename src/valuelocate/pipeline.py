@@ -26,7 +26,7 @@ from valuelocate.models import load_model
 from valuelocate.optionspec import derive, option
 from valuelocate.reporting import write_report
 from valuelocate.selection import get_method
-from valuelocate.vocab import DIMENSIONS, Progress
+from valuelocate.vocab import Progress
 
 
 def default_run_dir() -> Path:
@@ -163,17 +163,22 @@ def run(
     verdict = None
     if options.verdict:
         stage("verdict")
-        steps = 4 * len(DIMENSIONS)  # a dimension's reads, calibration, judging, agreement
-        done = 0
+        steps = 1000  # the bar in thousandths of the verdict's work, weighted by cost
+        line = [""]
 
-        def verdict_progress(line: str) -> None:
-            nonlocal done
-            done += 1
+        def verdict_line(text: str) -> None:
+            line[0] = text
+
+        def verdict_share(share: float) -> None:
             if progress is not None:
-                progress(f"verdict {line}", min(done, steps), steps)
+                progress(f"verdict {line[0]}", round(share * steps), steps)
 
         verdict = run_verdict(
-            run_dir, lm=lm, options=options.verdict_options(), progress=verdict_progress
+            run_dir,
+            lm=lm,
+            options=options.verdict_options(),
+            progress=verdict_line,
+            fraction=verdict_share,
         )
     stage("report")
     report = write_report(run_dir)

@@ -109,7 +109,7 @@ def test_vector_cost_skipping_the_layers_below_the_edit_equals_the_full_forward(
     vectors[:, :neurons] = 0.0  # nothing in layer 1: the first edited layer is 2
     skipping = VectorCost(stories_lm, texts, layers, rows_per_forward=6)
     full = VectorCost(stories_lm, texts, layers, rows_per_forward=6, skip_layers=False)
-    assert skipping._first_layer(vectors) == 2 and full._first_layer(vectors) == 0
+    assert set(skipping._first_layers(vectors)) == {2} and set(full._first_layers(vectors)) == {0}
     fast, slow = skipping(vectors), full(vectors)
     assert torch.allclose(fast, slow, rtol=1e-5)
     assert float((slow - 1).abs().min()) > 1e-4  # the vectors do cost something

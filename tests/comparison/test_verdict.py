@@ -38,12 +38,22 @@ OPTIONS = VerdictOptions(
 )  # fmt: skip
 
 
+SHARES: list[float] = []  # what the fixture's verdict told its progress bar
+
+
 @pytest.fixture(scope="module")
 def judged(lm, located_run, tmp_path_factory):  # type: ignore[no-untyped-def]
     run_dir = tmp_path_factory.mktemp("verdict") / "run"
     shutil.copytree(located_run, run_dir)
-    verdict = run_verdict(run_dir, lm=lm, options=OPTIONS)
+    verdict = run_verdict(run_dir, lm=lm, options=OPTIONS, fraction=SHARES.append)
     return run_dir, verdict
+
+
+def test_the_progress_share_rises_to_one(judged) -> None:  # type: ignore[no-untyped-def]
+    dimensions = len(load_verdict(judged[0])["dimensions"])
+    assert sorted(SHARES) == SHARES and SHARES[-1] == pytest.approx(1.0)
+    # reads, calibration passes, judged instruments and each dimension's end all report
+    assert len(SHARES) > 5 * dimensions and 0 < SHARES[0] < 1 / dimensions
 
 
 def _strict(text: str) -> object:

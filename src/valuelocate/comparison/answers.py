@@ -12,6 +12,7 @@ read (:mod:`valuelocate.comparison.linear`) score answers here.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,23 +85,50 @@ def shared_prefix(contexts: Sequence[list[int]]) -> int:
     return limit
 
 
-def _run_contexts(model: nn.Module, contexts: Sequence[list[int]], pad: int, share: bool) -> Any:
+@dataclass
+class SharedPrefix:
+    """Tokens every context of a read starts with, run once (one row) with their KV cache."""
+
+    tokens: list[int]
+    cache: Any
+
+    @classmethod
+    def run(cls, model: nn.Module, tokens: Sequence[int]) -> SharedPrefix:
+        """The prefix's forward under whatever hooks and grad mode the caller set."""
+        head = torch.tensor([list(tokens)], dtype=torch.long)
+        ran = run_padded(model, head, torch.ones_like(head), use_cache=True, logits_to_keep=1)
+        return cls(list(tokens), output_cache(ran))
+
+    def for_rows(self, rows: int, *, copy: bool = True) -> Any:
+        """The cache repeated for ``rows`` rows; a copy unless ``copy`` is False (a forward
+        extends the cache it is given, so a prefix read by many batches is copied for each)."""
+        cache = deepcopy(self.cache) if copy else self.cache
+        cache.batch_repeat_interleave(rows)
+        return cache
+
+
+def _run_contexts(
+    model: nn.Module,
+    contexts: Sequence[list[int]],
+    pad: int,
+    prefix: SharedPrefix | None,
+    *,
+    copy: bool = True,
+) -> Any:
     """The contexts' forward (KV cache, last position's logits) and their attention mask.
 
-    With ``share``, a prefix common to every context (at least :data:`MIN_SHARED_PREFIX`
-    tokens) runs once as one row; its cache is repeated for the rows, which then run only
-    their own tokens, left-padded after the prefix (``[prefix][pads][own tokens]``, the pads
-    masked, positions counting real tokens only). Equal to the plain left-padded forward up
-    to float rounding; returns ``(output, mask [b, prefix + width])``.
+    With a ``prefix`` (which every context starts with, already run) the rows run only their
+    own tokens, left-padded after the prefix (``[prefix][pads][own tokens]``, the pads masked,
+    positions counting real tokens only). Equal to the plain left-padded forward up to float
+    rounding; returns ``(output, mask [b, prefix + width])``.
     """
-    shared = shared_prefix(contexts) if share else 0
-    if shared < MIN_SHARED_PREFIX:
+    if prefix is None:
         ids, mask = left_pad(contexts, pad)
         return run_padded(model, ids, mask, use_cache=True, logits_to_keep=1), mask
-    head = torch.tensor([list(contexts[0][:shared])], dtype=torch.long)
-    ran = run_padded(model, head, torch.ones_like(head), use_cache=True, logits_to_keep=1)
-    cache = output_cache(ran)
-    cache.batch_repeat_interleave(len(contexts))
+    shared = len(prefix.tokens)
+    if any(list(c[:shared]) != prefix.tokens or len(c) <= shared for c in contexts):
+        raise ValueError("every context must start with the shared prefix and go past it")
+    cache = prefix.for_rows(len(contexts), copy=copy)
     ids, own = left_pad([list(c[shared:]) for c in contexts], pad)
     mask = torch.cat([torch.ones(len(contexts), shared, dtype=own.dtype), own], dim=1)
     device = input_device(model)
@@ -115,28 +143,38 @@ def _run_contexts(model: nn.Module, contexts: Sequence[list[int]], pad: int, sha
     return out, mask
 
 
+def _prefix_of(model: nn.Module, contexts: Sequence[list[int]]) -> SharedPrefix | None:
+    """The prefix all ``contexts`` share, run, when it is long enough to be worth a forward."""
+    shared = shared_prefix(contexts)
+    return SharedPrefix.run(model, contexts[0][:shared]) if shared >= MIN_SHARED_PREFIX else None
+
+
 def answer_logits(
     lm: LoadedModel,
     contexts: Sequence[list[int]],
     answers: Sequence[Sequence[list[int]]],
     *,
     share_prefix: bool = True,
+    prefix: SharedPrefix | None = None,
 ) -> AnswerLogits:
     """One batch: the contexts (left-padded) run once with a KV cache; the cache is repeated
     for each context's ``m`` answers, which run together (right-padded after the context).
 
     The same computation as one forward per (context, answer) row, up to float rounding, at
     about half the cost when the contexts are longer than the answers. With ``share_prefix``
-    a prefix every context shares runs once for the batch (:func:`_run_contexts`; the
-    caller's edit must do the same at every call and position, which the dynamic rule's
-    per-call draws do not). Runs under whatever grad mode and hooks the caller set (the
-    gradient flows through the caches).
+    a prefix every context shares runs once for the batch, or once for many batches when the
+    caller passes it as ``prefix`` (:func:`_run_contexts`; the caller's edit must do the same
+    at every call and position, which the dynamic rule's per-call draws do not). Runs under
+    whatever grad mode and hooks the caller set (the gradient flows through the caches).
     """
     model = lm.model
     device = input_device(model)
     pad = pad_token_id(lm.tokenizer)
     m = len(answers[0])
-    first, mask = _run_contexts(model, contexts, pad, share_prefix)  # mask [b, Lc]
+    own = prefix is None and share_prefix
+    if own:
+        prefix = _prefix_of(model, contexts)
+    first, mask = _run_contexts(model, contexts, pad, prefix, copy=not own)  # mask [b, Lc]
     cache = output_cache(first)
     cache.batch_repeat_interleave(m)
     rows = [list(a) for group in answers for a in group]  # [b * m]
@@ -197,11 +235,12 @@ def answer_logprobs(
         order.sort(key=lambda i: len(contexts[i]))
     out: list[Tensor] = []
     with torch.no_grad(), applied(lm.model, edit):
+        prefix = _prefix_of(lm.model, contexts) if share else None  # once for every batch
         for begin in range(0, len(order), batch_size):
             chosen = order[begin : begin + batch_size]
             batch = answer_logits(
                 lm, [contexts[i] for i in chosen], [answers[i] for i in chosen],
-                share_prefix=share,
+                share_prefix=share, prefix=prefix,
             )  # fmt: skip
             out.append(batch.means().cpu())
     if not out:
@@ -246,6 +285,7 @@ def continuation_logprob(
 __all__ = [
     "MIN_SHARED_PREFIX",
     "AnswerLogits",
+    "SharedPrefix",
     "answer_logits",
     "answer_logprobs",
     "continuation_logprob",

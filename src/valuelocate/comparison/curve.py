@@ -196,11 +196,15 @@ def calibrate_ladder(
     budget: float,
     options: Any,
     progress: Callable[[str], None] | None = None,
+    share: Callable[[float], None] | None = None,
 ) -> Calibrated:
     """Every ladder point's +/- edit and random nulls at the budget, and the label shuffles.
 
     ``options`` carries ``random_sets``, ``shuffles``, ``steps``, ``start_gamma`` and ``seed``
-    (:class:`~valuelocate.comparison.verdict.VerdictOptions`).
+    (:class:`~valuelocate.comparison.verdict.VerdictOptions`). Every point's vectors are
+    searched together (each by its own gamma search, one batched pass for all), so that the
+    last passes, which measure a few vectors each, fill whole batches; ``share`` is told the
+    share of the search done (an estimate, for a progress bar).
     """
     say = progress or (lambda _line: None)
     passes = max(options.steps, 3) + EXTRA_PASSES
@@ -217,8 +221,7 @@ def calibrate_ladder(
     )
     signs = shuffle_signs(data.diffs.shape[0], options.shuffles, seed=options.seed)
     sample = min(COST_SAMPLE, options.shuffles)
-    gammas, costs, nulls, null_gammas, null_costs = [], [], [], [], []
-    shuffle_norms = []
+    blocks, drawn_all = [], []
     for point in range(len(ladder.sizes)):
         v = ladder.vector(point)
         drawn = _nulls(ladder, point, options.random_sets, options.seed + point)
@@ -228,18 +231,35 @@ def calibrate_ladder(
             _dense(*shuffled_vector(data.diffs, signs[k], ladder.sizes[point]), width)
             for k in range(sample)
         ]
-        vectors = torch.stack([v, -v] + [_dense(f, x, width) for f, x in drawn] + shuffled)
-        start = reference / vectors.norm(dim=1).clamp(min=1e-30)
-        found, measured = calibrate(cost, vectors, start, budget=budget, steps=passes)
-        end = 2 + len(drawn)
+        blocks.append(torch.stack([v, -v] + [_dense(f, x, width) for f, x in drawn] + shuffled))
+        drawn_all.append(drawn)
+    vectors = torch.cat(blocks)
+    done = [0]
+
+    def on_pass(count: int) -> None:
+        done[0] += count
+        if share is not None:  # a search measures each vector about 3.2 times (2026-12-04)
+            share(done[0] / (3.2 * vectors.shape[0]))
+
+    say(f"calibrating {len(blocks)} points ({vectors.shape[0]} vectors) to the budget")
+    start = reference / vectors.norm(dim=1).clamp(min=1e-30)
+    found_all, measured_all = calibrate(
+        cost, vectors, start, budget=budget, steps=passes, on_pass=on_pass
+    )
+    gammas, costs, null_gammas, null_costs, shuffle_norms = [], [], [], [], []
+    begin = 0
+    for point, block in enumerate(blocks):
+        found = found_all[begin : begin + block.shape[0]]
+        measured = measured_all[begin : begin + block.shape[0]]
+        begin += block.shape[0]
+        end = 2 + len(drawn_all[point])
         gammas.append({"affirm": float(found[0]), "oppose": float(found[1])})
         costs.append({"affirm": float(measured[0]), "oppose": float(measured[1])})
-        nulls.append(drawn)
         null_gammas.append(found[2:end].clone())
         null_costs.append(measured[2:end].clone())
-        met = found[end:] * vectors[end:].norm(dim=1)
+        met = found[end:] * block[end:].norm(dim=1)
         met = met[found[end:] > 0]
-        fallback = (found[0] + found[1]) / 2 * v.norm()
+        fallback = (found[0] + found[1]) / 2 * block[0].norm()
         shuffle_norms.append(float(met.median() if met.numel() else fallback))
         label = f"{ladder.labels[point]} ({ladder.sizes[point]} neurons)"
         say(f"calibrated {label}: gamma {float(found[0]):.3g}")
@@ -250,8 +270,9 @@ def calibrate_ladder(
         {name: read.gradient for name, read in data.reads.items()},
     )
     return Calibrated(
-        data, cost, gammas, costs, nulls, null_gammas, null_costs, signs, shuffles, shuffle_norms
-    )
+        data, cost, gammas, costs, drawn_all, null_gammas, null_costs, signs, shuffles,
+        shuffle_norms,
+    )  # fmt: skip
 
 
 def point_test(calibrated: Calibrated, point: int, name: str) -> dict[str, float]:

@@ -204,14 +204,12 @@ class VectorCost:
         self._below: dict[int, list[Tensor] | None] = {}
         self.base = self._nll(None)  # [texts]
 
-    def _first_layer(self, vectors: Tensor) -> int:
-        """The first layer any of ``vectors`` edits (0 when skipping is off or none does)."""
+    def _first_layers(self, vectors: Tensor) -> list[int]:
+        """Per vector, the first layer it edits (0 when skipping is off or it edits none)."""
         if not self.skip_layers:
-            return 0
-        edited = vectors.reshape(vectors.shape[0], len(self.layers), -1).abs().sum((0, 2)) > 0
-        if not bool(edited.any()):
-            return 0
-        return self.layers[int(torch.nonzero(edited)[0])]
+            return [0] * vectors.shape[0]
+        edited = vectors.reshape(vectors.shape[0], len(self.layers), -1).abs().sum(2) > 0
+        return [self.layers[int(row.nonzero()[0])] if bool(row.any()) else 0 for row in edited]
 
     def _skipping(
         self, first: int, texts: Sequence[int], width: int
@@ -238,13 +236,13 @@ class VectorCost:
             rows[r, width - below[t].shape[0] :] = below[t]
         return layers_from(self.lm.model, first, rows)
 
-    def _nll(self, vectors: Tensor | None) -> Tensor:
-        """Mean NLL per text (``[texts]``) or per vector and text (``[vectors, texts]``)."""
+    def _nll(self, vectors: Tensor | None, first: int = 0) -> Tensor:
+        """Mean NLL per text (``[texts]``) or per vector and text (``[vectors, texts]``), the
+        layers below ``first`` (which no vector edits) skipped."""
         k = 1 if vectors is None else vectors.shape[0]
         pairs = [(t, j) for t in self.by_length for j in range(k)]
         out = torch.zeros(k, len(self.tokens), dtype=torch.float64)
         device = input_device(self.lm.model)
-        first = 0 if vectors is None else self._first_layer(vectors)
         for begin in range(0, len(pairs), self.rows_per_forward):
             chunk = pairs[begin : begin + self.rows_per_forward]
             texts = [t for t, _ in chunk]
@@ -280,8 +278,12 @@ class VectorCost:
     def __call__(self, vectors: Tensor) -> Tensor:
         """``[vectors]`` perplexity ratios of adding each row of ``vectors`` ``[k, D]``."""
         self.calls += 1
-        gap = self._nll(vectors).mean(1) - self.base.mean()
-        return gap.exp()
+        firsts = self._first_layers(vectors)
+        nll = torch.zeros(vectors.shape[0], len(self.tokens), dtype=torch.float64)
+        for first in sorted(set(firsts)):  # vectors that start at the same layer run together
+            chosen = [i for i, f in enumerate(firsts) if f == first]
+            nll[chosen] = self._nll(vectors[chosen], first)
+        return (nll.mean(1) - self.base.mean()).exp()
 
 
 def calibrate(
@@ -292,6 +294,7 @@ def calibrate(
     budget: float,
     steps: int = 3,
     tolerance: float = 0.05,
+    on_pass: Callable[[int], None] | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Every vector's largest measured gamma within ``budget`` (perplexity ratio), all at once.
 
@@ -300,7 +303,8 @@ def calibrate(
     The next gamma is a secant on ``log log cost`` against ``log gamma`` (the first assumes a
     quadratic cost), kept strictly inside the bracket of the largest gamma measured within
     budget and the smallest measured over it (bisection where the secant leaves it). The cost
-    need not be symmetric in the vector's sign or exactly quadratic.
+    need not be symmetric in the vector's sign or exactly quadratic. ``on_pass`` is told how
+    many vectors each pass measured.
 
     Returns:
         ``(gammas, costs)`` ``[k]``: per vector the largest gamma measured within budget and
@@ -320,6 +324,8 @@ def calibrate(
         if not bool(todo.any()):
             break
         measured = cost(vectors[todo] * nxt[todo, None]).double()
+        if on_pass is not None:
+            on_pass(int(todo.sum()))
         for j, i in enumerate(torch.nonzero(todo).flatten().tolist()):
             g, c = float(nxt[i]), float(measured[j])
             log_c = max(math.log(c), 1e-9)

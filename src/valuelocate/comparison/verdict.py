@@ -58,6 +58,7 @@ from valuelocate.comparison.grid import prompt_prefix, study_rows
 from valuelocate.comparison.linear import agreement, read_linear
 from valuelocate.comparison.nulls import BiasCost
 from valuelocate.comparison.partial import Partial, partial_key
+from valuelocate.comparison.progress import VerdictProgress
 from valuelocate.data.decision_pairs import load_decision_pairs
 from valuelocate.data.forced_choice import load_forced_choice
 from valuelocate.data.neutral import load_neutral_texts
@@ -186,6 +187,7 @@ def run_verdict(
     alpha: float = 0.01,
     chat_template: bool = True,
     progress: Callable[[str], None] | None = None,
+    fraction: Callable[[float], None] | None = None,
 ) -> Verdict:
     """Judge the located sets on the test split and write ``RUN_DIR/verdict/``.
 
@@ -197,6 +199,7 @@ def run_verdict(
         alpha: the Holm-adjusted level every test must beat.
         chat_template: read through the chat template when the tokenizer has one.
         progress: told a line of text after each step.
+        fraction: told the share done after each step (:mod:`~.comparison.progress`).
     """
     options = options or VerdictOptions()
     options.validate()
@@ -227,13 +230,15 @@ def run_verdict(
     # Each finished dimension is kept in verdict/partial/ until the verdict is written, so an
     # interrupted verdict (minutes per dimension) resumes where it stopped.
     partial = Partial(run_dir / VERDICT_DIR / "partial", partial_key(lm, options, budget))
-    for dimension in chosen:
+    track = VerdictProgress(len(chosen), options.study_rule, fraction)
+    for d, dimension in enumerate(chosen):
         kept = partial.load(dimension)
         if kept is not None:
             records.append(kept[0])
             item_rows.extend(kept[1])
             tensors.update(kept[2])
             say(f"{dimension}: kept from an interrupted verdict ({partial.folder})")
+            track.dimension_done(d)
             continue
         first_row = len(item_rows)
         ladder = ladders[dimension]
@@ -258,12 +263,13 @@ def run_verdict(
             instruments["choice"] = instruments["forced_choice"]
         head = instruments["forced_choice"][: options.agreement_items]
         reads = {}
-        for name, items in instruments.items():
+        for k, (name, items) in enumerate(instruments.items()):
             reads[name] = read_linear(
                 lm, items, ladder.layers, biases=biases, chat_template=chat_template,
                 reading=_reading(name), head=len(head) if name == "forced_choice" else 0,
             )  # fmt: skip
             say(f"{dimension}: read {name} ({len(items)} items) with its gradient")
+            track.at(d, "reads", (k + 1) / len(instruments))
         # the agreement sample's gradient comes from the same passes as the test items'
         head_read = reads["forced_choice"].head(len(head)) if head else None
         dim_reads = DimensionReads(ladder, diffs, reads, head_read)
@@ -274,6 +280,7 @@ def run_verdict(
             budget=budget.level,
             options=options,
             progress=functools.partial(_tagged, say, dimension),
+            share=functools.partial(track.at, d, "calibration"),
         )
         point, accepted = choose_default(calibrated)
         how = "accepted" if accepted else "none accepted: the band"
@@ -282,7 +289,7 @@ def run_verdict(
         plus = ladder.edit(point, gammas["affirm"])
         minus = ladder.edit(point, gammas["oppose"], sign=-1.0)
         instrument_records = {}
-        for name in judged:
+        for k, name in enumerate(judged):
             items = instruments[name]
             read = reads[name]
             affirm = _exact(lm, items, chat_template, name, edit=plus)
@@ -323,6 +330,7 @@ def run_verdict(
                     "prompt_oppose": float(prompt["oppose"][k]),
                 })  # fmt: skip
             say(f"{dimension}: judged {name}")
+            track.at(d, "judging", (k + 1) / len(judged))
         agreed = calibrated.agreement(lm, head, chat_template, point) if head else {}
         records.append({
             "dimension": dimension,
@@ -344,6 +352,7 @@ def run_verdict(
             own.update(edit_tensors(f"{dimension}.{pole}.control", control))
         tensors.update(own)
         partial.save(dimension, records[-1], item_rows[first_row:], own)
+        track.dimension_done(d)
     for name in judged:
         judging.adjust([r["readings"][name] for r in records], alpha=alpha)
     summary = {
@@ -358,6 +367,7 @@ def run_verdict(
             else study_rows(run_dir, lm, chosen, options, chat_template, say)
         )
         partial.save_study(chosen, study)
+        track.study_at(1.0)
     record = {
         "format": FORMAT, "version": VERSION, "model": lm.model_id,
         "budget": str(budget), "alpha": alpha,
