@@ -58,7 +58,7 @@ def test_help_lists_the_commands_own_flags() -> None:
     for flag in ("--out", "--judge", "--resume", "--judge-prompts", "--gammas", "--evaluate"):
         assert flag in shown.output
     # what each stage costs, and how to turn the optional ones on
-    for text in ("What each stage costs", "locate: about 5 min", "--evaluate probe",
+    for text in ("What each stage costs", "locate: about 2 min", "--evaluate probe",
                  "--no-verdict", "--choice-reading"):  # fmt: skip
         assert text in shown.output
 

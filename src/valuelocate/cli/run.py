@@ -40,10 +40,10 @@ def _run(options: RunOptions, *, out: Path | None, judge: list[str], resume: boo
 
     What each stage costs on 2 CPU cores with the embedded model (docs/run.md):
     machine index: seconds (a bare forward timed first, kept in the manifest);
-    locate: about 5 min, the ladder of sparse sets included;
+    locate: about 2 min, the ladder of sparse sets included;
     evaluate: --evaluate probe (default) costs seconds and runs the sweep only
     where the questionnaire registers a persona prompt; full: about 5 min; off;
-    verdict: about 9 min per dimension (--no-verdict skips it; --choice-reading
+    verdict: about 5 min per dimension (--no-verdict skips it; --choice-reading
     adds the A/B reading, for models that read it);
     report: seconds.
     """

@@ -264,11 +264,16 @@ class VectorCost:
                     offsets = _RowOffsets(self.layers, rows)
                     with edit_neurons(self.lm.model, offsets, scope="all"), skipping:
                         logits = self.lm.model(**kwargs).logits
-            # NLL = logsumexp - target logit: no [rows, tokens, vocab] log-softmax copy (large
-            # vocabularies, e.g. Gemma's 262k, would need gigabytes for one).
-            head = logits[:, :-1].float()
-            target = head.gather(-1, ids[:, 1:, None].to(device)).squeeze(-1)
-            nll = (torch.logsumexp(head, dim=-1) - target).double()
+            # NLL = logsumexp - target logit, a few rows at a time: no [rows, tokens, vocab]
+            # log-softmax copy nor logsumexp temporary of the whole batch (large vocabularies,
+            # e.g. Gemma's 262k, would need gigabytes for one)
+            targets = ids[:, 1:, None].to(device)
+            parts = []
+            for r in range(0, logits.shape[0], 8):
+                head = logits[r : r + 8, :-1].float()
+                target = head.gather(-1, targets[r : r + 8]).squeeze(-1)
+                parts.append((torch.logsumexp(head, dim=-1) - target).double())
+            nll = torch.cat(parts)
             keep = mask[:, 1:].to(device).double() * mask[:, :-1].to(device).double()
             means = ((nll * keep).sum(1) / keep.sum(1)).cpu()
             for r, (t, j) in enumerate(chunk):
