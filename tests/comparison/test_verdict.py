@@ -21,6 +21,7 @@ from valuelocate.artifacts.ladders import load_ladders
 from valuelocate.artifacts.verdict import load_verdict
 from valuelocate.comparison.forced_choice import likelihood_reading
 from valuelocate.comparison.options import default_band
+from valuelocate.comparison.progress import PARTS, STUDY
 from valuelocate.comparison.verdict import RULE, VerdictOptions, run_verdict
 from valuelocate.data.decision_pairs import load_decision_pairs
 from valuelocate.data.forced_choice import load_forced_choice
@@ -54,6 +55,9 @@ def test_the_progress_share_rises_to_one(judged) -> None:  # type: ignore[no-unt
     assert sorted(SHARES) == SHARES and SHARES[-1] == pytest.approx(1.0)
     # reads, calibration passes, judged instruments and each dimension's end all report
     assert len(SHARES) > 5 * dimensions and 0 < SHARES[0] < 1 / dimensions
+    # the first dimension's first judged instrument (of two): half its judging share
+    half = (PARTS["reads"] + PARTS["calibration"] + PARTS["judging"] / 2) / (dimensions + STUDY)
+    assert any(share == pytest.approx(half) for share in SHARES)
 
 
 def _strict(text: str) -> object:

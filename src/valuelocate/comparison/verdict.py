@@ -289,7 +289,7 @@ def run_verdict(
         plus = ladder.edit(point, gammas["affirm"])
         minus = ladder.edit(point, gammas["oppose"], sign=-1.0)
         instrument_records = {}
-        for k, name in enumerate(judged):
+        for done, name in enumerate(judged, start=1):
             items = instruments[name]
             read = reads[name]
             affirm = _exact(lm, items, chat_template, name, edit=plus)
@@ -330,7 +330,7 @@ def run_verdict(
                     "prompt_oppose": float(prompt["oppose"][k]),
                 })  # fmt: skip
             say(f"{dimension}: judged {name}")
-            track.at(d, "judging", (k + 1) / len(judged))
+            track.at(d, "judging", done / len(judged))
         agreed = calibrated.agreement(lm, head, chat_template, point) if head else {}
         records.append({
             "dimension": dimension,
