@@ -247,11 +247,9 @@ def calibrate_ladder(
         cost, vectors, start, budget=budget, steps=passes, on_pass=on_pass
     )
     gammas, costs, null_gammas, null_costs, shuffle_norms = [], [], [], [], []
-    begin = 0
-    for point, block in enumerate(blocks):
-        found = found_all[begin : begin + block.shape[0]]
-        measured = measured_all[begin : begin + block.shape[0]]
-        begin += block.shape[0]
+    sizes = [block.shape[0] for block in blocks]
+    per_point = zip(blocks, found_all.split(sizes), measured_all.split(sizes), strict=True)
+    for point, (block, found, measured) in enumerate(per_point):
         end = 2 + len(drawn_all[point])
         gammas.append({"affirm": float(found[0]), "oppose": float(found[1])})
         costs.append({"affirm": float(measured[0]), "oppose": float(measured[1])})
