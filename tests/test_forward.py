@@ -11,6 +11,8 @@ import torch
 from valuelocate.forward import (
     cache_argument,
     forward_logits,
+    head_deferred,
+    head_logits,
     input_device,
     last_logits,
     layer_output,
@@ -77,3 +79,28 @@ def test_running_from_a_layer_equals_the_full_forward_under_an_edit_above_it(fam
         again = forward_logits(model, texts, last_only=False)
         unedited = model(**texts, position_ids=position_ids(texts["attention_mask"])).logits
     assert torch.equal(again, unedited)
+
+
+# Each family's own step after the output head, made non-trivial where its default is.
+_HEAD_SCALING = {"granite": {"logits_scaling": 3.0}, "gemma2": {"final_logit_softcapping": 5.0},
+                 "gemma3_text": {"final_logit_softcapping": 5.0}}  # fmt: skip
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_deferred_head_gives_the_forwards_own_logits(family) -> None:
+    """The final hidden states recorded with the head deferred, put through ``head_logits``
+    a few rows at a time, are the logits the model's forward returns (scaling and soft-capping
+    included), and the head is restored after the block."""
+    model = build(family)
+    for key, value in _HEAD_SCALING.get(family, {}).items():
+        setattr(model.config, key, value)
+    batch = left_padded_batch([[5, 17, 33, 41, 8, 9], [12, 60, 7], [3, 4, 5, 6]])
+    with torch.no_grad():
+        full = forward_logits(model, batch, last_only=False)
+        with head_deferred(model) as seen:
+            stub = forward_logits(model, batch, last_only=False)
+        assert stub.shape[-1] == 1 and len(seen) == 1
+        rows = [head_logits(model, seen[0][r : r + 2]) for r in range(0, 3, 2)]
+        again = forward_logits(model, batch, last_only=False)
+    torch.testing.assert_close(torch.cat(rows), full, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(again, full, rtol=0, atol=0)  # the real head is back

@@ -103,7 +103,7 @@ def layers_from(model: nn.Module, first: int, hidden: Tensor) -> Iterator[None]:
     runs, by a stand-in returning ``hidden`` (layer ``first - 1``'s output from
     :func:`layer_output`, tiled over the batch). Exact where nothing below ``first`` differs
     between the recorded batch and the run (an edit of layers ``first`` and up): the
-    neutral-text cost of many added vectors (:class:`~valuelocate.comparison.nulls.VectorCost`)
+    neutral-text cost of many added vectors (:class:`~valuelocate.comparison.cost.VectorCost`)
     then skips a third of a 30-layer model. Run with ``use_cache=False``."""
     container = _layer_list(model)
     kept = [container[i] for i in range(first)]
@@ -115,6 +115,64 @@ def layers_from(model: nn.Module, first: int, hidden: Tensor) -> Iterator[None]:
     finally:
         for i, layer in enumerate(kept):
             container[i] = layer
+
+
+def output_module(model: nn.Module) -> nn.Module:
+    """The module whose output is the logits (``get_output_embeddings()``, else ``lm_head``).
+
+    Raises:
+        ValueError: the model has neither.
+    """
+    getter = getattr(model, "get_output_embeddings", None)
+    found = getter() if callable(getter) else None
+    if found is None:
+        found = getattr(model, "lm_head", None)
+    if not isinstance(found, nn.Module):
+        raise ValueError(f"{type(model).__name__} has no output embedding (lm_head) ")
+    return found
+
+
+@contextmanager
+def head_deferred(model: nn.Module) -> Iterator[list[Tensor]]:
+    """While the block runs, the output head (:func:`output_module`) records its input,
+    the final hidden states, in the yielded list and returns a one-wide stand-in instead of
+    the vocabulary's logits (the outputs' ``logits`` are meaningless inside): a caller that
+    needs every position's logits computes them a few rows at a time with
+    :func:`head_logits`, never holding a batch's ``[rows, seq, vocab]`` (5 MB a row on
+    SmolLM2's 49k vocabulary, 27 MB on Gemma's 262k)."""
+    head = output_module(model)
+    seen: list[Tensor] = []
+
+    def record(hidden: Tensor) -> Tensor:
+        seen.append(hidden)
+        return hidden[..., :1]
+
+    head.forward = record
+    try:
+        yield seen
+    finally:
+        del head.forward
+
+
+def head_logits(model: nn.Module, hidden: Tensor) -> Tensor:
+    """The logits the model's forward computes from its final hidden states ``hidden``: the
+    output head, then the family's scaling of them, as the families in
+    :data:`~valuelocate.architectures.ARCHITECTURES` do it (Granite's ``logits_scaling``,
+    Cohere's ``logit_scale``, Gemma 2 and 3's final soft-capping). A family with another
+    step would differ: a caller checks against the full forward before relying on it."""
+    logits = output_module(model)(hidden)
+    config: Any = getattr(model, "config", None)
+    config = config.get_text_config() if hasattr(config, "get_text_config") else config
+    scaling = getattr(config, "logits_scaling", None)
+    if scaling:
+        logits = logits / scaling
+    scale = getattr(config, "logit_scale", None)
+    if scale:
+        logits = logits * scale
+    cap = getattr(config, "final_logit_softcapping", None)
+    if cap:
+        logits = torch.tanh(logits / cap) * cap
+    return logits
 
 
 def _layer_list(model: nn.Module) -> nn.ModuleList:

@@ -102,7 +102,7 @@ class RunResult:
     """What the main job produced."""
 
     run_dir: Path
-    located: LocateResult
+    located: LocateResult  # without its statistics (``stats`` is empty; RUN/stats/ has them)
     evaluation: EvaluationResult | None
     verdict: Verdict | None
     report: Path
@@ -138,8 +138,16 @@ def run(
         if progress is not None:
             progress(f"locating {job.key}", counters.prompts_done, counters.prompts_total)
 
+    # The statistics are on disk (RUN/stats/) and no later stage reads them from memory: held
+    # through the ladders, the evaluation and the verdict, every pole's histogram (55 MB
+    # each on SmolLM2) only raised the job's peak memory.
     located = locate(
-        options.locate_options(), run_dir, resume=resume, lm=lm, progress=locate_progress
+        options.locate_options(),
+        run_dir,
+        resume=resume,
+        lm=lm,
+        progress=locate_progress,
+        keep_stats=False,
     )
     manifest = RunManifest.read(run_dir)
     manifest.machine = machine.to_json()

@@ -9,10 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+from valuelocate.comparison.cost import VectorCost, calibrate
 from valuelocate.comparison.linear import vector_edit
 from valuelocate.comparison.nulls import (
-    VectorCost,
-    calibrate,
     prediction_pvalue,
     random_sets,
     shuffle_signs,
@@ -114,6 +113,32 @@ def test_vector_cost_skipping_the_layers_below_the_edit_equals_the_full_forward(
     assert torch.allclose(fast, slow, rtol=1e-5)
     assert float((slow - 1).abs().min()) > 1e-4  # the vectors do cost something
     assert 2 in skipping._below and skipping._below[2] is not None
+
+
+def test_vector_cost_defers_the_head_only_where_it_equals_the_forward(
+    stories_lm,
+) -> None:  # type: ignore[no-untyped-def]
+    """The cost with the output head run a few rows at a time equals the one from the
+    forward's whole logits; a model whose forward does something to its logits that
+    ``head_logits`` does not know (here a soft-capping the Llama's forward never applies)
+    fails the check at construction and keeps the forward's logits, with the same costs."""
+    texts = ["Once upon a time there was a cat.", "The sun was hot.", "A dog ran home."]
+    layers = [1, 2]
+    neurons = stories_lm.model.config.intermediate_size
+    g = torch.Generator().manual_seed(2)
+    vectors = torch.randn(4, len(layers) * neurons, generator=g, dtype=torch.float64) * 0.3
+    cost = VectorCost(stories_lm, texts, layers, rows_per_forward=5)
+    assert cost.deferred
+    deferred = cost(vectors)
+    cost.deferred = False
+    torch.testing.assert_close(cost(vectors), deferred, rtol=1e-6, atol=0)
+    stories_lm.model.config.final_logit_softcapping = 1.0
+    try:
+        unknown = VectorCost(stories_lm, texts, layers, rows_per_forward=5)
+    finally:
+        del stories_lm.model.config.final_logit_softcapping
+    assert not unknown.deferred
+    torch.testing.assert_close(unknown(vectors), deferred, rtol=1e-6, atol=0)
 
 
 def test_calibrate_reaches_the_budget() -> None:

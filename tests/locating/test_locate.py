@@ -392,3 +392,17 @@ def test_arch_override_locates_a_family_outside_the_table(lm, tmp_path) -> None:
     assert torch.equal(
         again.selections["conservation"].affirm.index, sets["conservation"].affirm.index
     )
+
+
+def test_without_kept_statistics_the_run_is_the_same(finished_run, lm, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``keep_stats=False`` (the main job's memory saving) returns no statistics, and the same
+    neuron sets and files as a run that kept them."""
+    run_dir = tmp_path / "lean"
+    result = locate(OPTIONS, run_dir, lm=lm, keep_stats=False)
+    assert result.stats == {} and len(finished_run.stats) == 2 * len(OPTIONS.dimensions)
+    assert list(result.selections) == list(finished_run.selections)
+    kept, lean = _state(finished_run.run_dir), _state(run_dir)
+    assert kept.keys() == lean.keys()
+    for name, tensors in kept.items():
+        for key, tensor in tensors.items():
+            assert torch.equal(tensor, lean[name][key]), f"{name}:{key} differs"

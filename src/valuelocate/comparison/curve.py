@@ -21,12 +21,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from valuelocate.comparison.cost import VectorCost, calibrate
 from valuelocate.comparison.forced_choice import likelihood_reading
 from valuelocate.comparison.linear import LinearRead, agreement, vector_edit
 from valuelocate.comparison.nulls import (
     ShuffleReads,
-    VectorCost,
-    calibrate,
     prediction_pvalue,
     random_sets,
     shuffle_signs,

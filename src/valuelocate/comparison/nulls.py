@@ -8,33 +8,24 @@
 - **Random sets** (:func:`random_sets`): the same number of neurons in each layer as a ladder
   point, drawn uniformly within those layers, edited by the same rule (the contrast's mean
   difference on those neurons), each calibrated to the budget by its own gamma search
-  (:func:`calibrate`, one batched forward per step for every vector at once).
+  (:func:`~valuelocate.comparison.cost.calibrate`, one batched forward per step for every
+  vector at once).
 - :func:`prediction_pvalue`: how far a value lies beyond a small null sample (one-sided, the
   t prediction interval), for random sets too few for a fine rank p.
 
-Calibration: :class:`VectorCost` measures the neutral-text cost of many added vectors in one
-padded batch (one row per text and vector); :func:`calibrate` searches every vector's gamma
-at once (secant on log cost, started from the norm of a reference vector).
+The random sets' calibration to the budget is in :mod:`valuelocate.comparison.cost`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
 from scipy import stats
 from torch import Tensor
-
-from valuelocate.forward import input_device, layer_output, layers_from, position_ids
-from valuelocate.hooks import edit_neurons
-from valuelocate.models import LoadedModel
-from valuelocate.prompting import left_pad, pad_token_id
-from valuelocate.vocab import Site
 
 
 def shuffle_signs(items: int, count: int, *, seed: int = 0) -> Tensor:
@@ -143,255 +134,8 @@ def prediction_pvalue(real: float, nulls: Sequence[float] | np.ndarray) -> float
     return float(stats.t.sf(t, df=x.size - 1))
 
 
-class _RowOffsets:
-    """An ``Edit`` adding a different vector to every row of a batch, at every position."""
-
-    site: Site = "act"
-
-    def __init__(self, layers: Sequence[int], rows: Tensor) -> None:
-        # rows: [batch, len(layers), neurons]
-        self.rows = rows
-        self.position = {int(layer): p for p, layer in enumerate(layers)}
-        self._all = torch.arange(rows.shape[-1])
-
-    def layers(self) -> list[int]:
-        return list(self.position)
-
-    def edit(self, layer: int, values: Tensor) -> tuple[Tensor, Tensor]:
-        added = self.rows[:, self.position[layer]].to(values.device, values.dtype)
-        return self._all.to(values.device), values + added[:, None, :]
-
-    def reset(self) -> None:
-        """Nothing to restart."""
-
-
-class VectorCost:
-    """The neutral-text perplexity ratio of many added vectors, in few padded batches.
-
-    Rows are (text, vector) pairs, text-major with the shortest texts first, so that a batch
-    holds texts of about one length and little padding (the neutral texts are short: left-
-    padding all of them to the longest wasted a quarter of every forward).
-
-    Args:
-        lm: the model.
-        texts: the neutral texts (raw, as the budget reads them).
-        layers: the band's layers (the vectors' layout, layer-major).
-        rows_per_forward: rows (texts x vectors) per forward.
-        skip_layers: run only the layers from the first one a batch of vectors edits, the
-            layers below replaced by their unedited output recorded once
-            (:func:`~valuelocate.forward.layers_from`; equal to the full forward to float
-            tolerance, tested).
-    """
-
-    def __init__(
-        self,
-        lm: LoadedModel,
-        texts: Sequence[str],
-        layers: Sequence[int],
-        *,
-        rows_per_forward: int = 64,
-        skip_layers: bool = True,
-    ) -> None:
-        self.lm = lm
-        self.layers = tuple(int(x) for x in layers)
-        self.rows_per_forward = rows_per_forward
-        self.tokens = [list(lm.tokenizer(t)["input_ids"]) for t in texts]
-        self.by_length = sorted(range(len(self.tokens)), key=lambda t: len(self.tokens[t]))
-        self.pad = pad_token_id(lm.tokenizer)
-        self.calls = 0
-        self.skip_layers = skip_layers
-        # first edited layer -> per text, the unedited output of the layer below it (or None)
-        self._below: dict[int, list[Tensor] | None] = {}
-        self.base = self._nll(None)  # [texts]
-
-    def _first_layers(self, vectors: Tensor) -> list[int]:
-        """Per vector, the first layer it edits (0 when skipping is off or it edits none)."""
-        if not self.skip_layers:
-            return [0] * vectors.shape[0]
-        edited = vectors.reshape(vectors.shape[0], len(self.layers), -1).abs().sum(2) > 0
-        return [self.layers[int(row.nonzero()[0])] if bool(row.any()) else 0 for row in edited]
-
-    def _skipping(
-        self, first: int, texts: Sequence[int], width: int
-    ) -> AbstractContextManager[Any]:
-        """Layers below ``first`` replaced by their unedited output on the rows' ``texts``
-        (left-padded to ``width``), recorded here once (so call it before any edit is
-        hooked), where the family allows."""
-        if first == 0:
-            return nullcontext()
-        if first not in self._below:
-            ids, mask = left_pad(self.tokens, self.pad)
-            device = input_device(self.lm.model)
-            batch = {"input_ids": ids.to(device), "attention_mask": mask.to(device)}
-            hidden = layer_output(self.lm.model, first - 1, batch)
-            self._below[first] = (
-                None if hidden is None
-                else [hidden[t, hidden.shape[1] - len(tok):] for t, tok in enumerate(self.tokens)]
-            )  # fmt: skip
-        below = self._below[first]
-        if below is None:
-            return nullcontext()
-        rows = below[0].new_zeros(len(texts), width, below[0].shape[-1])
-        for r, t in enumerate(texts):
-            rows[r, width - below[t].shape[0] :] = below[t]
-        return layers_from(self.lm.model, first, rows)
-
-    def _nll(self, vectors: Tensor | None, first: int = 0) -> Tensor:
-        """Mean NLL per text (``[texts]``) or per vector and text (``[vectors, texts]``), the
-        layers below ``first`` (which no vector edits) skipped."""
-        k = 1 if vectors is None else vectors.shape[0]
-        pairs = [(t, j) for t in self.by_length for j in range(k)]
-        out = torch.zeros(k, len(self.tokens), dtype=torch.float64)
-        device = input_device(self.lm.model)
-        for begin in range(0, len(pairs), self.rows_per_forward):
-            chunk = pairs[begin : begin + self.rows_per_forward]
-            texts = [t for t, _ in chunk]
-            ids, mask = left_pad([self.tokens[t] for t in texts], self.pad)
-            kwargs = dict(
-                input_ids=ids.to(device),
-                attention_mask=mask.to(device),
-                position_ids=position_ids(mask).to(device),
-                use_cache=False,
-            )
-            with torch.no_grad():
-                if vectors is None:
-                    logits = self.lm.model(**kwargs).logits
-                else:
-                    rows = vectors[[j for _, j in chunk]].reshape(len(chunk), len(self.layers), -1)
-                    # record below ``first`` unedited, hook the edit on the real layers, then
-                    # swap the layers below ``first`` out
-                    skipping = self._skipping(first, texts, ids.shape[1])
-                    offsets = _RowOffsets(self.layers, rows)
-                    with edit_neurons(self.lm.model, offsets, scope="all"), skipping:
-                        logits = self.lm.model(**kwargs).logits
-            # NLL = logsumexp - target logit, a few rows at a time: no [rows, tokens, vocab]
-            # log-softmax copy nor logsumexp temporary of the whole batch (large vocabularies,
-            # e.g. Gemma's 262k, would need gigabytes for one)
-            targets = ids[:, 1:, None].to(device)
-            parts = []
-            for r in range(0, logits.shape[0], 8):
-                head = logits[r : r + 8, :-1].float()
-                target = head.gather(-1, targets[r : r + 8]).squeeze(-1)
-                parts.append((torch.logsumexp(head, dim=-1) - target).double())
-            nll = torch.cat(parts)
-            keep = mask[:, 1:].to(device).double() * mask[:, :-1].to(device).double()
-            means = ((nll * keep).sum(1) / keep.sum(1)).cpu()
-            for r, (t, j) in enumerate(chunk):
-                out[j, t] = means[r]
-        return out[0] if vectors is None else out
-
-    def __call__(self, vectors: Tensor) -> Tensor:
-        """``[vectors]`` perplexity ratios of adding each row of ``vectors`` ``[k, D]``."""
-        self.calls += 1
-        firsts = self._first_layers(vectors)
-        nll = torch.zeros(vectors.shape[0], len(self.tokens), dtype=torch.float64)
-        for first in sorted(set(firsts)):  # vectors that start at the same layer run together
-            chosen = [i for i, f in enumerate(firsts) if f == first]
-            nll[chosen] = self._nll(vectors[chosen], first)
-        return (nll.mean(1) - self.base.mean()).exp()
-
-
-def calibrate(
-    cost: Callable[[Tensor], Tensor],
-    vectors: Tensor,
-    start: Tensor,
-    *,
-    budget: float,
-    steps: int = 3,
-    tolerance: float = 0.05,
-    on_pass: Callable[[int], None] | None = None,
-) -> tuple[Tensor, Tensor]:
-    """Every vector's largest measured gamma within ``budget`` (perplexity ratio), all at once.
-
-    Each step evaluates, in one batched pass, every vector whose best gamma within budget is
-    not yet within ``tolerance`` of it (relative, on log cost: ``[(1 - tol) log b, log b]``).
-    The next gamma is a secant on ``log log cost`` against ``log gamma`` (the first assumes a
-    quadratic cost), kept strictly inside the bracket of the largest gamma measured within
-    budget and the smallest measured over it (bisection where the secant leaves it). The cost
-    need not be symmetric in the vector's sign or exactly quadratic. ``on_pass`` is told how
-    many vectors each pass measured.
-
-    Returns:
-        ``(gammas, costs)`` ``[k]``: per vector the largest gamma measured within budget and
-        its measured cost; ``(0, 1)`` (no edit) if every gamma tried was over budget.
-    """
-    target = math.log(budget)
-    aim = (1 - tolerance / 2) * target  # the middle of the accepted window, so steps land in it
-    k = start.numel()
-    nxt = start.double().clone()  # the next gamma to try, per vector
-    low = torch.zeros(k, dtype=torch.float64)  # largest gamma measured within budget
-    low_cost = torch.ones(k, dtype=torch.float64)
-    high = torch.full((k,), math.inf, dtype=torch.float64)  # smallest gamma measured over it
-    last: list[tuple[float, float] | None] = [None] * k
-    for _ in range(max(steps, 1)):
-        done = low_cost.log() >= (1 - tolerance) * target
-        todo = ~done
-        if not bool(todo.any()):
-            break
-        measured = cost(vectors[todo] * nxt[todo, None]).double()
-        if on_pass is not None:
-            on_pass(int(todo.sum()))
-        for j, i in enumerate(torch.nonzero(todo).flatten().tolist()):
-            g, c = float(nxt[i]), float(measured[j])
-            log_c = max(math.log(c), 1e-9)
-            if c <= budget:
-                if g > float(low[i]):
-                    low[i], low_cost[i] = g, c
-            else:
-                high[i] = min(float(high[i]), g)
-            slope = 2.0  # log cost ~ gamma**2 until two points say otherwise
-            previous = last[i]
-            if previous is not None and previous[0] != g and previous[1] > 1e-9:
-                slope = (math.log(log_c) - math.log(previous[1])) / (
-                    math.log(g) - math.log(previous[0])
-                )
-                slope = min(max(slope, 0.5), 4.0)
-            last[i] = (g, log_c)
-            guess = g * min(max((aim / log_c) ** (1.0 / slope), 0.25), 4.0)
-            lo, hi = float(low[i]), float(high[i])
-            if not lo < guess < hi:
-                guess = (lo + hi) / 2 if math.isfinite(hi) else max(2 * lo, guess)
-            nxt[i] = guess
-    return low, low_cost
-
-
-class BiasCost:
-    """The neutral-text perplexity ratio of an output-logit bias, without a forward pass.
-
-    A bias on the logits changes no hidden state, so the biased next-token distribution is
-    ``log_softmax(logits + bias)`` of the unedited logits, read once here: exact, and free
-    per strength (the word-priming control's calibration).
-    """
-
-    def __init__(self, lm: LoadedModel, texts: Sequence[str]) -> None:
-        device = input_device(lm.model)
-        self.logits: list[Tensor] = []
-        self.targets: list[Tensor] = []
-        with torch.no_grad():
-            for text in texts:
-                ids = lm.tokenizer(text, return_tensors="pt")["input_ids"].to(device)
-                self.logits.append(lm.model(input_ids=ids).logits[0, :-1].float().cpu())
-                self.targets.append(ids[0, 1:].cpu())
-        self.base = self._nll(None)
-
-    def _nll(self, bias: Tensor | None) -> float:
-        out = []
-        for logits, targets in zip(self.logits, self.targets, strict=True):
-            shifted = logits if bias is None else logits + bias.to(logits.dtype)
-            logp = torch.log_softmax(shifted, dim=-1)
-            out.append(-logp.gather(-1, targets[:, None]).double().mean())
-        return float(torch.stack(out).mean())
-
-    def __call__(self, bias: Tensor) -> float:
-        """The perplexity ratio of adding ``bias`` (``[vocab]``) to every position's logits."""
-        return math.exp(self._nll(bias) - self.base)
-
-
 __all__ = [
-    "BiasCost",
     "ShuffleReads",
-    "VectorCost",
-    "calibrate",
     "prediction_pvalue",
     "random_sets",
     "shuffle_signs",

@@ -9,10 +9,10 @@ located sets into ``neurons.safetensors``). Per dimension:
    ``gamma * delta`` (the contrast's mean difference) on its neurons; the oppose edit is its
    negation, so a dimension is one hypothesis.
 2. **Calibration**: every point's +/- edit and its random same-count sets, each to the
-   budget by its own gamma search (:func:`~valuelocate.comparison.nulls.calibrate`); label
+   budget by its own gamma search (:func:`~valuelocate.comparison.cost.calibrate`); label
    shuffles at the median norm where a calibrated sample of them meets the budget, their
    cost at that norm measured; the word-priming control's
-   strength toward each pole exactly (:class:`~valuelocate.comparison.nulls.BiasCost`).
+   strength toward each pole exactly (:class:`~valuelocate.comparison.cost.BiasCost`).
 3. **Reads** (:func:`~valuelocate.comparison.linear.read_linear`): on the dev split of the
    forced-choice items, the test split, and the test decision pairs: the unedited reading, its
    mean gradient (every null and every ladder point is then a dot product) and the
@@ -47,6 +47,7 @@ from valuelocate.artifacts import ladders as ladder_store
 from valuelocate.artifacts.files import ArtifactError, atomic_write
 from valuelocate.artifacts.verdict import VERDICT_DIR, edit_tensors, write_verdict
 from valuelocate.comparison import judging
+from valuelocate.comparison.cost import BiasCost
 from valuelocate.comparison.curve import (
     DimensionReads,
     calibrate_ladder,
@@ -56,7 +57,6 @@ from valuelocate.comparison.curve import (
 from valuelocate.comparison.forced_choice import choice_reading, likelihood_reading
 from valuelocate.comparison.grid import prompt_prefix, study_rows
 from valuelocate.comparison.linear import agreement, read_linear
-from valuelocate.comparison.nulls import BiasCost
 from valuelocate.comparison.partial import Partial, partial_key
 from valuelocate.comparison.progress import VerdictProgress
 from valuelocate.data.decision_pairs import load_decision_pairs

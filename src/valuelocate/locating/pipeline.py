@@ -54,6 +54,7 @@ from valuelocate.models import LoadedModel, load_model
 from valuelocate.prompting import LOCATE_TEMPLATE
 from valuelocate.selection import Selection, get_method
 from valuelocate.stats import NeuronStats
+from valuelocate.vocab import POLES
 
 
 @dataclass
@@ -136,6 +137,7 @@ def locate(
     progress: Callable[[PoleJob, PoleProgress], None] | None = None,
     shard: Shard | None = None,
     arch: ArchSpec | None = None,
+    keep_stats: bool = True,
 ) -> LocateResult:
     """Locate value neurons and write the run's artifacts.
 
@@ -151,6 +153,10 @@ def locate(
         arch: where the model keeps its MLP neurons, for a family outside
             :data:`~valuelocate.architectures.ARCHITECTURES` (recorded in the manifest);
             None looks the family up in the table. The transformers backend only.
+        keep_stats: return every pole's statistics in the result; with False each
+            dimension's are dropped once its neurons are selected (they are on disk in
+            ``RUN_DIR/stats/``), and ``stats`` is empty: the main job's way, since eight
+            poles' histograms hold about 445 MB on SmolLM2.
 
     Returns:
         A :class:`LocateResult` with the statistics, the neuron sets and the summary.
@@ -173,7 +179,7 @@ def locate(
     created = not run_dir.exists()
     try:
         with lock:
-            return _resume_or_start(options, run_dir, resume, lm, progress, shard, arch)
+            return _resume_or_start(options, run_dir, resume, lm, progress, shard, arch, keep_stats)
     except BaseException:
         if created and run_dir.is_dir() and not any(run_dir.iterdir()):
             run_dir.rmdir()  # a run refused before it wrote anything leaves no empty folder
@@ -188,6 +194,7 @@ def _resume_or_start(
     progress: Callable[[PoleJob, PoleProgress], None] | None,
     shard: Shard,
     arch: ArchSpec | None,
+    keep_stats: bool,
 ) -> LocateResult:
     """Resume ``run_dir``, or start it when it was killed before its manifest was written."""
     if resume and not (run_dir / "manifest.json").is_file():
@@ -203,7 +210,7 @@ def _resume_or_start(
         for folder in (run_dir, run_dir / "stats", run_dir / "checkpoints", run_dir / "contrast"):
             for tmp in folder.glob(".*.tmp") if folder.is_dir() else ():
                 tmp.unlink(missing_ok=True)
-    return _locate(options, run_dir, resume, lm, progress, shard, arch)
+    return _locate(options, run_dir, resume, lm, progress, shard, arch, keep_stats)
 
 
 def _holds_files(run_dir: Path) -> bool:
@@ -219,6 +226,7 @@ def _locate(
     progress: Callable[[PoleJob, PoleProgress], None] | None,
     shard: Shard,
     arch: ArchSpec | None,
+    keep_stats: bool,
 ) -> LocateResult:
     """The body of :func:`locate`, run under the lock."""
     # --- end of the issue 13 change ---
@@ -244,17 +252,19 @@ def _locate(
         manifest.write(manifest_path)
 
     all_stats: dict[str, NeuronStats] = {}
+    chosen: dict[str, Selection] = {}
+    method = get_method(options.method)(**dict(options.method_params))
     for job in jobs:
         all_stats[job.key] = run_or_resume(
             lm, job, options, shape, run_dir, progress, shard=shard, arch=arch
         )
-
-    selections: dict[str, Selection] = {}
-    method = get_method(options.method)(**dict(options.method_params))
-    for dimension in options.dimensions:
-        affirm = all_stats[f"{dimension}.affirm"]
-        oppose = all_stats[f"{dimension}.oppose"]
-        selections[dimension] = method(affirm, oppose)
+        poles = [f"{job.dimension}.{pole}" for pole in POLES]
+        if all(key in all_stats for key in poles) and job.dimension not in chosen:
+            chosen[job.dimension] = method(*(all_stats[key] for key in poles))
+            if not keep_stats:
+                for key in poles:
+                    del all_stats[key]
+    selections = {dimension: chosen[dimension] for dimension in options.dimensions}
     summary = summarize(selections, shape)
     if shard.is_main:
         ladders = None

@@ -32,6 +32,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from valuelocate.forward import output_module
+
 
 def unigram_log_odds(
     tokenizer: Any,
@@ -76,21 +78,6 @@ def unigram_log_odds(
     log_affirm = (affirm + alpha).log() - math.log(float(affirm.sum()) + alpha * size)
     log_oppose = (oppose + alpha).log() - math.log(float(oppose.sum()) + alpha * size)
     return (log_affirm - log_oppose).float()
-
-
-def output_module(model: nn.Module) -> nn.Module:
-    """The module whose output is the logits (``get_output_embeddings()``, else ``lm_head``).
-
-    Raises:
-        ValueError: the model has neither.
-    """
-    getter = getattr(model, "get_output_embeddings", None)
-    found = getter() if callable(getter) else None
-    if found is None:
-        found = getattr(model, "lm_head", None)
-    if not isinstance(found, nn.Module):
-        raise ValueError(f"{type(model).__name__} has no output embedding (lm_head) to bias")
-    return found
 
 
 @dataclass(frozen=True)
