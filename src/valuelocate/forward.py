@@ -141,6 +141,9 @@ def head_deferred(model: nn.Module) -> Iterator[list[Tensor]]:
     :func:`head_logits`, never holding a batch's ``[rows, seq, vocab]`` (5 MB a row on
     SmolLM2's 49k vocabulary, 27 MB on Gemma's 262k)."""
     head = output_module(model)
+    get_input = getattr(model, "get_input_embeddings", None)
+    if callable(get_input) and get_input() is head:
+        raise ValueError(f"{type(model).__name__} reads its input through its output head")
     seen: list[Tensor] = []
 
     def record(hidden: Tensor) -> Tensor:

@@ -55,16 +55,20 @@ class AnswerLogits:
         """``[b, m]`` float64: each answer's mean per-token log-probability, with ``bias``
         added to every logit (an output-logit bias changes no hidden state, so it is read from
         the same logits). Differentiable when the logits are."""
-        first, rest = self.first.float(), self.rest[:, :-1].float()
+        first = self.first.float()
         if bias is not None:
             first = first + bias.to(first.device, first.dtype)
-            rest = rest + bias.to(rest.device, rest.dtype)
         head = torch.log_softmax(first, dim=-1)  # [b, V]
-        tail = torch.log_softmax(rest, dim=-1)  # [b * m, width - 1, V]
         out = []
         for i, a in enumerate(self.answers):
-            picked = tail[i, torch.arange(len(a) - 1), torch.tensor(a[1:], dtype=torch.long)]
-            out.append((head[i // self.m, a[0]].double() + picked.double().sum()) / len(a))
+            # each answer's own positions only, as logit - logsumexp: no [b * m, width, V]
+            # log-softmax of the whole batch beside its logits (nor kept for the backward)
+            rest = self.rest[i, : len(a) - 1].float()  # [len(a) - 1, V]
+            if bias is not None:
+                rest = rest + bias.to(rest.device, rest.dtype)
+            picked = rest[torch.arange(len(a) - 1), torch.tensor(a[1:], dtype=torch.long)]
+            tail = (picked - torch.logsumexp(rest, dim=-1)).double().sum()
+            out.append((head[i // self.m, a[0]].double() + tail) / len(a))
         return torch.stack(out).reshape(-1, self.m)
 
 

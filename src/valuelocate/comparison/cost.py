@@ -107,7 +107,11 @@ class VectorCost:
         self._below: dict[int, list[Tensor] | None] = {}
         self.deferred = False
         self.base = self._nll(None)  # [texts]
-        self.deferred = bool((self._nll(None, deferred=True) - self.base).abs().max() < HEAD_CHECK)
+        try:
+            gap = (self._nll(None, deferred=True) - self.base).abs().max()
+        except ValueError:  # a head that cannot be deferred (it is the input embedding)
+            gap = torch.tensor(math.inf)
+        self.deferred = bool(gap < HEAD_CHECK)
 
     def _first_layers(self, vectors: Tensor) -> list[int]:
         """Per vector, the first layer it edits (0 when skipping is off or it edits none)."""
