@@ -99,6 +99,7 @@ def paired_permutation_pvalue(
         alternative="greater",
         vectorized=True,
         rng=np.random.default_rng(seed),
+        batch=FLIP_BATCH,
     )
     return float(min(1.0, result.pvalue))
 
@@ -109,6 +110,13 @@ def _finite(values: Tensor | Sequence[float] | np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------ METHOD section 8: one test per dimension
+
+
+# Sign patterns per vectorised call of ``permutation_test``. All 100,000 of a verdict's test at
+# once took 3.1 s and about 0.5 GB for 100 items (the main job's peak memory); in batches of
+# 10,000 the null distribution is the same to the bit (the generator's draws are consumed in
+# the same order) in 0.26 s (2026-12-05).
+FLIP_BATCH = 10_000
 
 
 def one_sided_sign_flip(
@@ -150,6 +158,7 @@ def one_sided_sign_flip(
         alternative="greater",
         vectorized=True,
         rng=np.random.default_rng(seed),
+        batch=FLIP_BATCH,
     )
     p = float(min(1.0, result.pvalue))
     return p, 0.0 if exact else math.sqrt(p * (1.0 - p) / flips)
