@@ -128,7 +128,7 @@ def output_module(model: nn.Module) -> nn.Module:
     if found is None:
         found = getattr(model, "lm_head", None)
     if not isinstance(found, nn.Module):
-        raise ValueError(f"{type(model).__name__} has no output embedding (lm_head) ")
+        raise ValueError(f"{type(model).__name__} has no output embedding (lm_head)")
     return found
 
 

@@ -259,7 +259,7 @@ def _locate(
             lm, job, options, shape, run_dir, progress, shard=shard, arch=arch
         )
         poles = [f"{job.dimension}.{pole}" for pole in POLES]
-        if all(key in all_stats for key in poles) and job.dimension not in chosen:
+        if all(key in all_stats for key in poles):  # the dimension's second pole is done
             chosen[job.dimension] = method(*(all_stats[key] for key in poles))
             if not keep_stats:
                 for key in poles:
