@@ -10,7 +10,7 @@ so one prompt length serves the batch. Padding (attention mask 0) is never in sc
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import torch
@@ -64,6 +64,13 @@ class ScopeTracker:
             cached = self.mask.to(device)
             self._by_device[device] = cached
         return cached
+
+    def keep_rows(self, keep: Sequence[int]) -> None:
+        """Only the batch rows ``keep`` (in this order) are fed from the next call on (a
+        decoding loop dropped the rows that finished)."""
+        if self._finished is not None:
+            index = torch.tensor(list(keep), dtype=torch.long, device=self._finished.device)
+            self._finished = self._finished[index]
 
     def pre_hook(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         ids = kwargs.get("input_ids", args[0] if args else None)

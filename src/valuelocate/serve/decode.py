@@ -12,6 +12,10 @@ differently for different M, so batched logits can differ from solo ones in the 
 batch, that its best token leads the runner-up by more than ``tie_margin``; if not, the row
 leaves the batch and is served again alone (see ``Row.retry_solo``). Under the documented
 bound (batch/solo differences below the margin) each greedy row gets exactly its solo tokens.
+
+A row that ends (a stop, its token budget, a cancelled request, a near tie) leaves the batch at
+once: its rows of the KV cache, the mask and the edits are dropped, so the rows still
+generating do not pay for it (before, a batch ran every row until its longest one ended).
 """
 
 from __future__ import annotations
@@ -163,7 +167,8 @@ def decode_batch(
     stops = set(stop_ids)
     config: Any = model.config
     cache = DynamicCache(config=config.get_text_config(decoder=True))
-    batched = len(rows) > 1
+    batched = len(rows) > 1  # a batch that shrinks to one row still checks its near ties
+    batch = list(rows)  # the rows still generating: a row that ends leaves the batch
     with torch.no_grad(), _row_edits(model, rows, site, stop_ids, fast) as row_edits:
         step_ids = ids
         for _step in range(max(r.max_tokens for r in rows)):
@@ -173,19 +178,29 @@ def decode_batch(
             out = model(input_ids=step_ids, use_cache=True, logits_to_keep=1, **kwargs)
             logits = out.logits[:, -1, :].float()
             next_ids = []
-            for i, row in enumerate(rows):
+            for i, row in enumerate(batch):
                 token = _step_row(row, logits[i], generators[i], batched, tie_margin, stops)
                 if not row.done:
                     _report(row, token, logits[i], detoks[i], tokenizer, stops)
-                next_ids.append(token if token >= 0 else stop_ids[0])
-            if all(r.done for r in rows):
+                next_ids.append(token)
+            live = [i for i, row in enumerate(batch) if not row.done]
+            if not live:
                 break
-            if row_edits is not None:
+            if isinstance(row_edits, EditStack):
                 row_edits.phase = "decode"
+            if len(live) < len(batch):  # rows that ended (or left on a near tie) cost no more
+                index = torch.tensor(live, device=device)
+                cache.batch_select_indices(index)
+                mask, positions = mask[index], positions[index]
+                row_edits.keep_rows(live)
+                batch = [batch[i] for i in live]
+                generators = [generators[i] for i in live]
+                detoks = [detoks[i] for i in live]
+                next_ids = [next_ids[i] for i in live]
             step_ids = torch.tensor(next_ids, device=device)[:, None]
-            mask = torch.cat([mask, mask.new_ones(len(rows), 1)], dim=1)
+            mask = torch.cat([mask, mask.new_ones(len(batch), 1)], dim=1)
             positions = positions[:, -1:] + 1
-    for row, detok in zip(rows, detoks, strict=True):
+    for row, detok in zip(batch, detoks, strict=True):
         if not row.done:
             row.done = True
             _finish(row, detok, "length")
@@ -194,13 +209,15 @@ def decode_batch(
 @contextmanager
 def _row_edits(
     model: Any, rows: list[Row], site: Site, stop_ids: list[int], fast: bool
-) -> Iterator[EditStack | None]:
-    """The rows' edits on ``model``: the fast path (yields ``None``) or the reference
-    ``EditStack`` (yielded: the loop sets its ``phase``)."""
+) -> Iterator[RowSteering | EditStack]:
+    """The rows' edits on ``model``: the fast path's ``RowSteering`` or the reference
+    ``EditStack``. The loop sets ``phase`` (which only the reference reads) and tells either
+    which rows stay in the batch (``keep_rows``)."""
     edits, scopes = [r.edit for r in rows], [r.scope for r in rows]
     if fast:
-        with steer_rows(model, RowSteering(edits, scopes, site=site), stop_token_ids=stop_ids):
-            yield None
+        steering = RowSteering(edits, scopes, site=site)
+        with steer_rows(model, steering, stop_token_ids=stop_ids):
+            yield steering
         return
     stack = EditStack(edits, rows=1, scopes=scopes, site=site)
     with edit_neurons(model, stack, scope="all", site=site, stop_token_ids=stop_ids) as tracker:
@@ -216,7 +233,7 @@ def _step_row(
     tie_margin: float,
     stops: set[int],
 ) -> int:
-    """The row's next token, or -1 when the row is already over (it is fed a stop token)."""
+    """The row's next token, or -1 when the row is over (cancelled, or left on a near tie)."""
     if row.done:
         return -1
     if row.cancelled.is_set():

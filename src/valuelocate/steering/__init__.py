@@ -15,7 +15,10 @@
 - :mod:`~valuelocate.steering.compose`: :class:`EditStack`, the one way to combine edits (in
   order on the same rows, or one per block of rows).
 - :mod:`~valuelocate.steering.rows`: one edit per batch row applied in place on its neurons
-  only (the server's fast path; bit for bit ``EditStack``'s per-row path).
+  only (the server's fast path; bit for bit ``EditStack``'s per-row path); a row that ends
+  leaves the batch (``keep_rows``).
+- :mod:`~valuelocate.steering.row_ops`: the in-place operations the fast path plans for each
+  edit shape (constant additions, the dynamic rule, any other edit on its row).
 - :mod:`~valuelocate.steering.budget`: the gamma at which an edit reaches a cost budget
   (neutral-text perplexity ratio or KL), by bisection.
 - :mod:`~valuelocate.steering.intervention`: apply a neuron edit or a residual vector alike.

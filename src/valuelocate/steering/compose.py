@@ -123,6 +123,20 @@ class EditStack:
     def layers(self) -> Iterable[int]:
         return sorted(set().union(*self._layers))
 
+    def keep_rows(self, keep: Sequence[int]) -> None:
+        """Only the batch rows ``keep`` (in this order) stay in the batch from the next call
+        on (one edit per row: ``rows=1``): the others finished and left it."""
+        if self.rows != 1:
+            raise ValueError("keep_rows needs one row per group (rows=1)")
+        self.groups = [self.groups[r] for r in keep]
+        if self.scopes is not None:
+            self.scopes = [self.scopes[r] for r in keep]
+        self._layers = [self._layers[r] for r in keep]
+        self._single = [self._single[r] for r in keep]
+        self._fast = {}  # planned for the old rows
+        if self.tracker is not None:
+            self.tracker.keep_rows(keep)
+
     def reset(self) -> None:
         """Restart every part's draws (the Edit protocol)."""
         for group in self.groups:

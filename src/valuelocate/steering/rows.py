@@ -24,6 +24,9 @@ operation that gives its exact result:
 - any other edit: called with its row's values alone, its new values written back on its
   neurons at the row's in-scope positions.
 
+(The operations themselves are in :mod:`valuelocate.steering.row_ops`.) When rows of a batch
+end, :meth:`RowSteering.keep_rows` plans the rows that stay, their edits drawing on as before.
+
 A root pre-hook reads which rows each forward call edits (one small reduction per call). A
 layer hook returns at once when no row is active there; otherwise it edits the site's tensor
 in place (a copy first only when autograd records it), never a copy of the whole layer, and
@@ -38,7 +41,7 @@ keep).to(dtype)``, its clamp ``min(a, 0)``. So the results are equal bit for bit
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -51,6 +54,17 @@ from valuelocate.hooks import Edit, HookSet, register_site_hook
 from valuelocate.scope import ScopeTracker
 from valuelocate.steering.compose import SCOPE_PHASES, EditStack
 from valuelocate.steering.dynamic import DynamicEdit
+from valuelocate.steering.row_ops import (
+    AddOp,
+    Call,
+    DynamicOp,
+    Op,
+    OtherOp,
+    add_ops,
+    apply_dynamic,
+    apply_other,
+    dynamic_op,
+)
 from valuelocate.vocab import Site
 
 
@@ -85,49 +99,6 @@ class _Stage:
     other: dict[int, Edit] = field(default_factory=dict)
 
 
-@dataclass
-class _AddOp:
-    """``flat[rows, cols] += delta`` (one accumulating indexed add; the three broadcast
-    together), or with ``cols`` ``None`` whole rows of the layer: ``flat[rows] += delta``."""
-
-    rows: Tensor  # flat positions (row * seq + position)
-    cols: Tensor | None  # neurons
-    delta: Tensor  # values' dtype
-
-
-@dataclass
-class _DynamicOp:
-    edits: list[DynamicEdit]  # active rows' edits, in row order
-    sizes: list[int]  # pushed neurons per edit
-    offsets: Tensor  # [sum of the draws' sizes] each drawn index's edit's start in [sum k]
-    gamma_weight: Tensor  # [sum k] float64: gamma * w, as DynamicEdit.edit computes it
-    expand: Tensor | None  # [m] index into [sum k] per pushed entry (None: one position a row)
-    push_rows: Tensor  # [m] flat positions
-    push_cols: Tensor  # [m]
-    clamp_rows: Tensor  # [c]
-    clamp_cols: Tensor  # [c]
-
-
-@dataclass
-class _OtherOp:  # any edit, on its row alone
-    row: int
-    edit: Edit
-
-
-_Op = _AddOp | _DynamicOp | _OtherOp
-
-
-@dataclass
-class _Call:
-    """What the current forward call edits: the active rows and their in-scope positions."""
-
-    active: tuple[int, ...]
-    seq: int
-    mask: Tensor  # [batch, seq] bool
-    positions: dict[int, Tensor]  # row -> flat in-scope positions (only when seq > 1)
-    ops: dict[int, list[_Op]] = field(default_factory=dict)  # layer -> ops (seq > 1 only)
-
-
 class RowSteering:
     """One edit per batch row with its own scope, planned once per batch (module docstring).
 
@@ -155,6 +126,10 @@ class RowSteering:
             raise ValueError(f"Row edits must share one site, got {sorted(sites)}")
         self.site: Site = site if site is not None else next(iter(sites), "act")
         self.tracker: ScopeTracker | None = None
+        self._plan()
+
+    def _plan(self) -> None:
+        """Sort every row's parts by layer, stage and how each is applied."""
         self.steered = [r for r, parts in enumerate(self.parts) if parts]
         self._stages: dict[int, list[_Stage]] = {}
         for row in self.steered:
@@ -165,8 +140,18 @@ class RowSteering:
                         stages.append(_Stage())
                     self._sort(stages[depth], row, part, int(layer))
         self.layers = sorted(self._stages)
-        self._call: _Call | None = None
-        self._decode_ops: dict[tuple[int, tuple[int, ...], torch.dtype], list[_Op]] = {}
+        self._call: Call | None = None
+        self._decode_ops: dict[tuple[int, tuple[int, ...], torch.dtype], list[Op]] = {}
+
+    def keep_rows(self, keep: Sequence[int]) -> None:
+        """Only the batch rows ``keep`` (in this order) stay in the batch from the next call
+        on: the others have finished and left it. The kept rows' edits go on as they were (a
+        dynamic edit draws on from where it is), so each row is edited as if nothing left."""
+        self.parts = [self.parts[r] for r in keep]
+        self.scopes = [self.scopes[r] for r in keep]
+        self._plan()
+        if self.tracker is not None:
+            self.tracker.keep_rows(keep)
 
     @staticmethod
     def _sort(stage: _Stage, row: int, part: Edit, layer: int) -> None:
@@ -191,7 +176,7 @@ class RowSteering:
         active = tuple(r for r in self.steered if live[r] and phase in SCOPE_PHASES[self.scopes[r]])
         seq = int(mask.shape[1])
         positions = {r: r * seq + mask[r].nonzero().flatten() for r in active} if seq > 1 else {}
-        self._call = _Call(active, seq, mask, positions)
+        self._call = Call(active, seq, mask, positions)
 
     def on_layer(self, layer: int, values: Tensor) -> Tensor | None:
         """A site hook: edit ``values`` ``[batch, seq, neurons]`` in place (or a copy of it
@@ -207,19 +192,19 @@ class RowSteering:
             out = values.clone(memory_format=torch.contiguous_format)
         flat = out.view(-1, out.shape[-1])  # [batch * seq, neurons]
         for op in ops:
-            if isinstance(op, _AddOp) and op.cols is None:
+            if isinstance(op, AddOp) and op.cols is None:
                 flat.index_add_(0, op.rows, op.delta)
-            elif isinstance(op, _AddOp):
+            elif isinstance(op, AddOp):
                 flat.index_put_((op.rows, op.cols), op.delta, accumulate=True)
-            elif isinstance(op, _DynamicOp):
-                _apply_dynamic(op, flat)
+            elif isinstance(op, DynamicOp):
+                apply_dynamic(op, flat)
             else:
-                _apply_other(op, layer, out, call)
+                apply_other(op, layer, out, call)
         return None if out is values else out
 
     # ------------------------------------------------------------------ planning
 
-    def _ops(self, call: _Call, layer: int, values: Tensor) -> list[_Op]:
+    def _ops(self, call: Call, layer: int, values: Tensor) -> list[Op]:
         if call.seq > 1:  # a prefill: planned for this call only
             if layer not in call.ops:
                 call.ops[layer] = self._build(layer, call, values)
@@ -230,7 +215,7 @@ class RowSteering:
             ops = self._decode_ops[key] = self._build(layer, call, values)
         return ops
 
-    def _build(self, layer: int, call: _Call, values: Tensor) -> list[_Op]:
+    def _build(self, layer: int, call: Call, values: Tensor) -> list[Op]:
         """The operations of ``layer`` for the active rows, stage by stage."""
         device = values.device
         active = set(call.active)
@@ -240,119 +225,15 @@ class RowSteering:
                 return torch.tensor([row], device=device)
             return call.positions[row].to(device)
 
-        ops: list[_Op] = []
+        ops: list[Op] = []
         for stage in self._stages.get(layer, []):
             added = [(r, part) for r, part in stage.add.items() if r in active]
-            ops.extend(_add_ops(layer, added, call, values))
+            ops.extend(add_ops(layer, added, call, values))
             dynamic = [(r, e) for r, e in stage.dynamic.items() if r in active]
             if dynamic:
-                ops.append(_dynamic_op(layer, dynamic, where, call.seq, device))
-            ops.extend(_OtherOp(r, e) for r, e in stage.other.items() if r in active)
+                ops.append(dynamic_op(layer, dynamic, where, call.seq, device))
+            ops.extend(OtherOp(r, e) for r, e in stage.other.items() if r in active)
         return ops
-
-
-def _add_ops(layer: int, rows: list[tuple[int, Edit]], call: _Call, values: Tensor) -> list[_Op]:
-    """The constant additions of ``rows`` at one stage of ``layer``. In a decoding call (one
-    position a row): every sparse row in one accumulating indexed add, every row that edits
-    the whole layer (a band edit) in one ``index_add_`` of its delta rows. In a prefill, the
-    same per row, over its in-scope positions."""
-    device, dtype, width = values.device, values.dtype, values.shape[-1]
-    ops: list[_Op] = []
-    sparse: list[tuple[Tensor, Tensor, Tensor]] = []  # (flat position, neurons, delta)
-    whole: list[tuple[Tensor, Tensor]] = []  # (flat position, delta [width])
-    for row, part in rows:
-        folded = part.additive(layer, dtype, device)  # type: ignore[attr-defined]
-        if folded is None:  # not additive here (repeated indices, half precision)
-            ops.append(_OtherOp(row, part))
-            continue
-        idx, delta = folded
-        everything = idx.numel() == width and bool(
-            (idx == torch.arange(width, device=device)).all()
-        )
-        if call.seq > 1:  # this row's positions, in one operation
-            pos = call.positions[row].to(device)
-            if everything:
-                ops.append(_AddOp(pos, None, delta.expand(pos.numel(), width)))
-            else:
-                ops.append(_AddOp(pos[:, None], idx[None, :], delta[None, :]))
-        elif everything:
-            whole.append((torch.tensor([row], device=device), delta))
-        else:
-            sparse.append((torch.full((idx.numel(),), row, device=device), idx, delta))
-    if sparse:
-        ops.append(_AddOp(*(torch.cat(parts) for parts in zip(*sparse, strict=True))))
-    if whole:
-        ops.append(
-            _AddOp(torch.cat([p for p, _ in whole]), None, torch.stack([d for _, d in whole]))
-        )
-    return ops
-
-
-def _dynamic_op(
-    layer: int,
-    rows: list[tuple[int, DynamicEdit]],
-    where: Callable[[int], Tensor],
-    seq: int,
-    device: torch.device,
-) -> _DynamicOp:
-    sizes, weights, expand, offsets = [], [], [], []
-    push_rows, push_cols, clamp_rows, clamp_cols = [], [], [], []
-    offset = 0
-    for row, edit in rows:
-        plan = edit.plans[layer]
-        k = int(plan.push_index.numel())
-        offsets.append(torch.full((round(edit.fraction * k) if k else 0,), offset))
-        pos = where(row)
-        push = plan.push_index.to(device)
-        clamp = plan.clamp_index.to(device)
-        sizes.append(k)
-        weights.append(edit.gamma * plan.push_weight)
-        push_rows.append(pos.repeat_interleave(k))
-        push_cols.append(push.repeat(pos.numel()))
-        expand.append((torch.arange(k, device=device) + offset).repeat(pos.numel()))
-        clamp_rows.append(pos.repeat_interleave(clamp.numel()))
-        clamp_cols.append(clamp.repeat(pos.numel()))
-        offset += k
-    return _DynamicOp(
-        [e for _, e in rows],
-        sizes,
-        torch.cat(offsets),
-        torch.cat(weights).to(device),
-        None if seq == 1 else torch.cat(expand),
-        torch.cat(push_rows),
-        torch.cat(push_cols),
-        torch.cat(clamp_rows),
-        torch.cat(clamp_cols),
-    )
-
-
-def _apply_dynamic(op: _DynamicOp, flat: Tensor) -> None:
-    # One draw per call for each active row, as DynamicEdit.edit draws; all rows' marks are
-    # then set in one operation (DynamicEdit.draw sets each row's own).
-    drawn = torch.cat([e.draw_indices(k) for e, k in zip(op.edits, op.sizes, strict=True)])
-    keep = torch.zeros(op.gamma_weight.numel(), dtype=torch.bool)
-    keep[drawn + op.offsets] = True
-    delta = (op.gamma_weight * keep.to(op.gamma_weight.device)).to(flat.dtype)
-    if op.expand is not None:
-        delta = delta[op.expand]
-    flat.index_put_((op.push_rows, op.push_cols), delta, accumulate=True)
-    if op.clamp_rows.numel():
-        clamped = flat[op.clamp_rows, op.clamp_cols].clamp_(max=0)
-        flat.index_put_((op.clamp_rows, op.clamp_cols), clamped)
-
-
-def _apply_other(op: _OtherOp, layer: int, out: Tensor, call: _Call) -> None:
-    """Any edit, on its row alone, written back at the row's in-scope positions."""
-    row = out[op.row : op.row + 1]  # [1, seq, neurons], a view
-    idx, new = op.edit.edit(layer, row)
-    if idx.numel() == 0:
-        return
-    idx = idx.to(out.device)
-    new = new.to(out.dtype)
-    if call.seq > 1:
-        old = row.index_select(-1, idx)
-        new = torch.where(call.mask[op.row][None, :, None].to(out.device), new, old)
-    out[op.row].index_copy_(-1, idx, new[0])
 
 
 @contextmanager
