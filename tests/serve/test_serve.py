@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -208,6 +209,33 @@ def test_eight_concurrent_clients_each_get_their_solo_answer(server, lm) -> None
         t.join(timeout=300)
     assert answers == solo
     assert server.engine.stats.largest_batch > max(before, 1), "the requests were batched"
+    assert fx.settled_hooks(lm.model) == 0
+
+
+def test_requests_arriving_during_a_batch_join_it_and_get_their_solo_answer(server, lm) -> None:  # type: ignore[no-untyped-def]
+    # A first answer; the others arrive one by one while it is generated, so they join its
+    # batch between steps (the engine counts them) instead of waiting for it to end. Rounds
+    # repeat (at most three) until one has joined: each must give every solo answer.
+    solo = [chat(server, values, prompt=prompt) for values, prompt in CLIENTS[:5]]
+    joined_before = server.engine.stats.joined
+    for _round in range(3):
+        answers: list[str | None] = [None] * 5
+
+        def ask(i: int, out: list[str | None] = answers) -> None:
+            values, prompt = CLIENTS[i]
+            out[i] = chat(server, values, prompt=prompt)
+
+        threads = []
+        for i in range(5):
+            threads.append(threading.Thread(target=ask, args=(i,)))
+            threads[-1].start()
+            time.sleep(0.01)
+        for t in threads:
+            t.join(timeout=300)
+        assert answers == solo
+        if server.engine.stats.joined > joined_before:
+            break
+    assert server.engine.stats.joined > joined_before, "no request joined a running batch"
     assert fx.settled_hooks(lm.model) == 0
 
 

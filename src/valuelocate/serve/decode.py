@@ -29,11 +29,11 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from transformers import DynamicCache
 
 from valuelocate.architectures import Site
 from valuelocate.hooks import Edit, edit_neurons
 from valuelocate.models import LoadedModel
+from valuelocate.serve import batch as batching
 from valuelocate.steering.compose import EditStack
 from valuelocate.steering.rows import RowSteering, steer_rows
 
@@ -137,6 +137,8 @@ def decode_batch(
     site: Site,
     tie_margin: float = 1e-3,
     fast: bool = True,
+    admit: Callable[[int], list[Row]] | None = None,
+    max_rows: int = 0,
 ) -> None:
     """Generate every row together; report tokens and endings through the rows' callbacks.
 
@@ -145,65 +147,105 @@ def decode_batch(
     by :mod:`valuelocate.steering.rows` (in place, on the edited neurons only); ``fast=False``
     applies them by the reference path instead (a per-row ``EditStack`` through
     ``edit_neurons``), which gives the same results bit for bit, more slowly: for tests and
-    profiles.
+    profiles. A row that ends leaves the batch at once.
+
+    ``admit(room)``, when given (the fast path), is asked between steps for at most ``room``
+    new rows (``max_rows`` minus the rows generating); they are prefilled together and join
+    the batch (:mod:`valuelocate.serve.batch`), unless the model's cache cannot be re-padded
+    (a sliding window). A batch that started alone checks near ties once rows have joined.
     """
+    if admit is not None and not fast:
+        raise ValueError("Rows join a running batch on the fast path only")
+    if any(r.max_tokens < 1 for r in rows):
+        raise ValueError("Every row needs max_tokens >= 1")
     model, tokenizer = lm.model, lm.tokenizer
     device = next(model.parameters()).device
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_ids[0]
-    width = max(len(r.ids) for r in rows)
-    ids = torch.full((len(rows), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, row in enumerate(rows):
-        ids[i, width - len(row.ids) :] = torch.tensor(row.ids)
-        mask[i, width - len(row.ids) :] = 1
-    ids, mask = ids.to(device), mask.to(device)
-    padded = not bool(mask.all())
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    generators = [
-        torch.Generator().manual_seed(r.seed) if r.seed is not None and not r.greedy else None
-        for r in rows
-    ]
-    detoks = [_Detok(tokenizer, r.stop) for r in rows]
     stops = set(stop_ids)
-    config: Any = model.config
-    cache = DynamicCache(config=config.get_text_config(decoder=True))
     batched = len(rows) > 1  # a batch that shrinks to one row still checks its near ties
-    batch = list(rows)  # the rows still generating: a row that ends leaves the batch
+    slots = [_Slot.of(row, tokenizer) for row in rows]  # the rows still generating
     with torch.no_grad(), _row_edits(model, rows, site, stop_ids, fast) as row_edits:
-        step_ids = ids
-        for _step in range(max(r.max_tokens for r in rows)):
-            kwargs: dict[str, Any] = {"position_ids": positions, "cache": cache}
-            if padded:
-                kwargs["attention_mask"] = mask
-            out = model(input_ids=step_ids, use_cache=True, logits_to_keep=1, **kwargs)
-            logits = out.logits[:, -1, :].float()
-            next_ids = []
-            for i, row in enumerate(batch):
-                token = _step_row(row, logits[i], generators[i], batched, tie_margin, stops)
-                if not row.done:
-                    _report(row, token, logits[i], detoks[i], tokenizer, stops)
-                next_ids.append(token)
-            live = [i for i, row in enumerate(batch) if not row.done]
-            if not live:
-                break
+        state, logits = batching.prefill(model, [r.ids for r in rows], pad, device)
+        joinable = admit is not None and batching.can_join(state)
+        while True:
+            tokens = [s.advance(logits[i], batched, tie_margin, stops) for i, s in enumerate(slots)]
             if isinstance(row_edits, EditStack):
                 row_edits.phase = "decode"
-            if len(live) < len(batch):  # rows that ended (or left on a near tie) cost no more
-                index = torch.tensor(live, device=device)
-                cache.batch_select_indices(index)
-                mask, positions = mask[index], positions[index]
+            live = [i for i, s in enumerate(slots) if not s.row.done]
+            if live and len(live) < len(slots):  # rows that ended cost no more
+                batching.keep(state, live)
                 row_edits.keep_rows(live)
-                batch = [batch[i] for i in live]
-                generators = [generators[i] for i in live]
-                detoks = [detoks[i] for i in live]
-                next_ids = [next_ids[i] for i in live]
-            step_ids = torch.tensor(next_ids, device=device)[:, None]
-            mask = torch.cat([mask, mask.new_ones(len(batch), 1)], dim=1)
-            positions = positions[:, -1:] + 1
-    for row, detok in zip(batch, detoks, strict=True):
-        if not row.done:
-            row.done = True
-            _finish(row, detok, "length")
+            slots, tokens = [slots[i] for i in live], [tokens[i] for i in live]
+            room = max_rows - len(slots)
+            joining = admit(room) if admit is not None and joinable and room > 0 else []
+            if joining:
+                assert isinstance(row_edits, RowSteering)
+                batched = True
+                state, slots, tokens = _join(
+                    model, tokenizer, row_edits, (state, slots, tokens), joining, pad,
+                    (tie_margin, stops),
+                )  # fmt: skip
+            if not slots:
+                break
+            logits = batching.step(model, state, tokens)
+    for slot in slots:
+        if not slot.row.done:
+            slot.row.done = True
+            _finish(slot.row, slot.detok, "length")
+
+
+@dataclass
+class _Slot:
+    """A row in the decoding loop, with its sampling generator and detokeniser."""
+
+    row: Row
+    generator: torch.Generator | None
+    detok: _Detok
+
+    @classmethod
+    def of(cls, row: Row, tokenizer: Any) -> _Slot:
+        seeded = row.seed is not None and not row.greedy
+        generator = torch.Generator().manual_seed(row.seed) if seeded else None  # type: ignore[arg-type]
+        return cls(row, generator, _Detok(tokenizer, row.stop))
+
+    def advance(self, logits: Tensor, batched: bool, tie_margin: float, stops: set[int]) -> int:
+        """Choose and report the row's next token (-1 when it is over)."""
+        token = _step_row(self.row, logits, self.generator, batched, tie_margin, stops)
+        if not self.row.done:
+            _report(self.row, token, logits, self.detok, self.detok.tokenizer, stops)
+        return token
+
+
+def _join(
+    model: Any,
+    tokenizer: Any,
+    steering: RowSteering,
+    current: tuple[batching.Batch, list[_Slot], list[int]],
+    rows: list[Row],
+    pad: int,
+    choice: tuple[float, set[int]],
+) -> tuple[batching.Batch, list[_Slot], list[int]]:
+    """``rows`` prefilled together under their own edits, their first tokens chosen and
+    reported, and those still generating added to the batch: the batch, its rows and each
+    row's next token."""
+    state, slots, tokens = current
+    tie_margin, stops = choice
+    steering.replan([r.edit for r in rows], [r.scope for r in rows])  # the prefill's rows
+    device = state.mask.device
+    added, logits = batching.prefill(model, [r.ids for r in rows], pad, device)
+    new = [_Slot.of(r, tokenizer) for r in rows]
+    first = [s.advance(logits[i], True, tie_margin, stops) for i, s in enumerate(new)]
+    live = [i for i, s in enumerate(new) if not s.row.done]
+    if live and len(live) < len(new):
+        batching.keep(added, live)
+    new, first = [new[i] for i in live], [first[i] for i in live]
+    if new and slots:
+        batching.join(state, added)
+    elif new:
+        state = added
+    everyone = slots + new
+    steering.replan([s.row.edit for s in everyone], [s.row.scope for s in everyone])
+    return state, everyone, tokens + first
 
 
 @contextmanager

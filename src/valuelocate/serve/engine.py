@@ -1,8 +1,11 @@
 """The batching engine: one thread owns the model and serves a bounded queue of jobs.
 
 Generation jobs that are waiting together are served in one batch (up to ``max_batch`` rows),
-each row with its own steering edit; a greedy row that meets a near tie in a batch is served
-again alone (see :mod:`valuelocate.serve.decode`), before anything else. Scoring jobs (prompt
+each row with its own steering edit; a row leaves the batch when it ends, and jobs that arrive
+while a batch runs join it between two steps (continuous batching; not for a model whose cache
+has a sliding window), unless a scoring job or a retry waits: the batch then drains for it.
+A greedy row that meets a near tie in a batch is served again alone (see
+:mod:`valuelocate.serve.decode`), before anything else. Scoring jobs (prompt
 log-probabilities for ``echo``) run one at a time. Requests over ``max_queue`` (waiting or
 running) are refused at once with :class:`QueueFull`; a cancelled job frees its slot at the
 next token.
@@ -73,12 +76,13 @@ Job = GenerateJob | ScoreJob
 
 @dataclass
 class EngineStats:
-    """What the engine did, for tests and the log: batches run, the largest batch, and rows
-    served again alone after a near tie."""
+    """What the engine did, for tests and the log: batches run, the largest batch, rows
+    served again alone after a near tie, and requests that joined a running batch."""
 
     batches: int = 0
     largest_batch: int = 0
     solo_retries: int = 0
+    joined: int = 0
 
 
 class Engine:
@@ -220,28 +224,32 @@ class Engine:
         job.on_result(result, None)
 
     def _generate(self, jobs: list[GenerateJob]) -> None:
-        rows: list[Row] = []
+        served: list[tuple[GenerateJob, Row]] = []  # every row of the batch, joined ones too
         try:
-            rows.extend(self._row(job) for job in jobs)  # building an edit may fail too
+            served.extend((job, self._row(job)) for job in jobs)  # building an edit may fail
             self.stats.batches += 1
-            self.stats.largest_batch = max(self.stats.largest_batch, len(rows))
+            self.stats.largest_batch = max(self.stats.largest_batch, len(served))
+            solo = len(jobs) == 1 and jobs[0].solo  # a near-tie retry runs alone to the end
             decode_batch(
                 self.lm,
-                rows,
+                [row for _, row in served],
                 stop_ids=self.stop_ids,
                 site=self.catalog.site,
                 tie_margin=self.tie_margin,
+                admit=None if solo or self.max_batch == 1 else self._admitter(served),
+                max_rows=self.max_batch,
             )
         except Exception as exc:  # a failed batch fails its open requests, nothing else
             log.exception("generation failed")
-            for i, job in enumerate(jobs):
-                if i >= len(rows) or not rows[i].done or rows[i].retry_solo:
-                    self._release()
-                    job.on_done("error", exc)
+            built = {id(job) for job, _ in served}
+            open_jobs = [job for job, row in served if not row.done or row.retry_solo]
+            for job in open_jobs + [job for job in jobs if id(job) not in built]:
+                self._release()
+                job.on_done("error", exc)
             return
         retries = [
             replace(job, skip=len(row.generated), solo=True)
-            for row, job in zip(rows, jobs, strict=True)
+            for job, row in served
             if row.retry_solo
         ]
         if retries:
@@ -249,6 +257,44 @@ class Engine:
             with self._cond:
                 self._jobs.extendleft(reversed(retries))
                 self._cond.notify_all()
+
+    def _admitter(self, served: list[tuple[GenerateJob, Row]]) -> Callable[[int], list[Row]]:
+        """What the decoding loop asks between steps for rows to join its batch: waiting
+        generation jobs, at most ``room``, as long as no scoring job or near-tie retry waits
+        and no row of this batch left on a near tie (those run alone, so the batch is left to
+        drain for them)."""
+
+        def admit(room: int) -> list[Row]:
+            if any(row.retry_solo for _, row in served):
+                return []  # a row left on a near tie: drain, so that its retry runs soon
+            with self._cond:
+                if self._closing or any(
+                    isinstance(j, ScoreJob) or j.solo for j in self._jobs
+                ):  # fmt: skip
+                    return []
+                taken = [self._jobs.popleft() for _ in range(min(room, len(self._jobs)))]
+            rows = []
+            for job in taken:
+                assert isinstance(job, GenerateJob)
+                if job.cancelled.is_set():
+                    self._release()
+                    continue
+                try:
+                    row = self._row(job)
+                except Exception as exc:  # this request's edit failed: it alone fails
+                    log.exception("building a joining request's edit failed")
+                    self._release()
+                    job.on_done("error", exc)
+                    continue
+                served.append((job, row))
+                rows.append(row)
+            if rows:
+                self.stats.joined += len(rows)
+                running = sum(not row.done for _, row in served)
+                self.stats.largest_batch = max(self.stats.largest_batch, running)
+            return rows
+
+        return admit
 
     def _row(self, job: GenerateJob) -> Row:
         def on_done(reason: str) -> None:

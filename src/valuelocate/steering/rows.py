@@ -41,7 +41,7 @@ keep).to(dtype)``, its clamp ``min(a, 0)``. So the results are equal bit for bit
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -114,19 +114,40 @@ class RowSteering:
     def __init__(
         self, edits: Sequence[Edit | None], scopes: Sequence[str], *, site: Site | None = None
     ) -> None:
+        self.tracker: ScopeTracker | None = None
+        # set by steer_rows while it applies this steering: hooks the layers it is given
+        self.install: Callable[[Sequence[int]], None] | None = None
+        self._site = site
+        self.site: Site = site if site is not None else "act"
+        self.layers: list[int] = []
+        self._sited = site is not None  # a site fixed by the caller or by the first edits
+        self.replan(edits, scopes)
+
+    def replan(self, edits: Sequence[Edit | None], scopes: Sequence[str]) -> None:
+        """Plan these rows instead: rows of a batch left it or joined it. Each row's edit goes
+        on from where it is (a dynamic edit draws on); layers not yet hooked are hooked.
+
+        Raises:
+            ValueError: the edits are at different sites (or not at ``site``), or the lengths
+                differ.
+        """
         if len(edits) != len(scopes):
             raise ValueError(f"{len(edits)} edits for {len(scopes)} scopes")
         bad = sorted({s for s in scopes if s not in SCOPE_PHASES})
         if bad:
             raise ValueError(f"Unknown scope {bad[0]!r}; expected one of: prompt, generated, all")
-        self.parts = [edit_parts(e) for e in edits]
-        self.scopes = list(scopes)
-        sites = {p.site for parts in self.parts for p in parts}
-        if site is None and len(sites) > 1:
+        parts = [edit_parts(e) for e in edits]
+        sites = {p.site for row in parts for p in row}
+        if self._site is None and len(sites) > 1:
             raise ValueError(f"Row edits must share one site, got {sorted(sites)}")
-        self.site: Site = site if site is not None else next(iter(sites), "act")
-        self.tracker: ScopeTracker | None = None
+        if self._site is None and self._sited and sites - {self.site}:
+            raise ValueError(f"Row edits at {sorted(sites)} joined a batch steered at {self.site}")
+        if not self._sited and sites:  # the first edits' site (act while there are none)
+            self.site, self._sited = next(iter(sites)), True
+        self.parts, self.scopes = parts, list(scopes)
         self._plan()
+        if self.install is not None:
+            self.install(self.layers)
 
     def _plan(self) -> None:
         """Sort every row's parts by layer, stage and how each is applied."""
@@ -246,34 +267,44 @@ def steer_rows(
 ) -> Iterator[RowSteering]:
     """Apply ``steering`` to ``model`` while the block runs; every hook is removed after.
 
-    Installs nothing when no row is steered; otherwise a root pre-hook (the scope, and which
-    rows each call edits) and one site hook per layer that some row's edit names.
+    Installs nothing while no row is steered; otherwise a root pre-hook (the scope, and which
+    rows each call edits) and one site hook per layer that some row's edit names, also for
+    rows that join later (:meth:`RowSteering.replan`).
 
     Example:
         >>> steering = RowSteering([edit, None], ["all", "all"], site="act")
         >>> with torch.no_grad(), steer_rows(model, steering, stop_token_ids=stops):
         ...     logits = model(**batch).logits
     """
-    if not steering.layers:
-        yield steering
-        return
     spec = arch_for(model, arch)
     all_layers = decoder_layers(model, spec)
-    bad = [i for i in steering.layers if not 0 <= i < len(all_layers)]
-    if bad:
-        raise ValueError(f"Layer index {bad[0]} out of range: the model has {len(all_layers)}")
-    steering.tracker = ScopeTracker("all", stop_token_ids=stop_token_ids)
     hooks = HookSet()
-    try:
-        hooks.handles.append(model.register_forward_pre_hook(steering.on_call, with_kwargs=True))
-        for index in steering.layers:
+    hooked: set[int] = set()
+
+    def install(layers: Sequence[int]) -> None:
+        """Hook ``layers`` (those not hooked yet); the root pre-hook with the first."""
+        new = [i for i in layers if i not in hooked]
+        bad = [i for i in new if not 0 <= i < len(all_layers)]
+        if bad:
+            raise ValueError(f"Layer index {bad[0]} out of range: the model has {len(all_layers)}")
+        if new and not hooks.handles:
+            steering.tracker = ScopeTracker("all", stop_token_ids=stop_token_ids)
+            root = model.register_forward_pre_hook(steering.on_call, with_kwargs=True)
+            hooks.handles.append(root)
+        for index in new:
             module = site_module(all_layers[index], steering.site, spec)
 
             def on_values(values: Tensor, _index: int = index) -> Tensor | None:
                 return steering.on_layer(_index, values)
 
             hooks.handles.append(register_site_hook(module, steering.site, on_values))
+            hooked.add(index)
+
+    try:
+        install(steering.layers)  # nothing at all while no row is steered
+        steering.install = install
         yield steering
     finally:
         hooks.remove()
+        steering.install = None
         steering._call = None
