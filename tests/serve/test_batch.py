@@ -5,6 +5,9 @@ logits it has alone (to float rounding), and rows admitted between steps of
 
 from __future__ import annotations
 
+import threading
+import time
+
 import torch
 
 import serve_fixtures as fx
@@ -12,6 +15,9 @@ from valuelocate.artifacts import load_neuron_sets
 from valuelocate.prompting import stop_token_ids
 from valuelocate.serve import batch as batching
 from valuelocate.serve.decode import Row, TokenEvent, decode_batch
+from valuelocate.serve.engine import Engine, GenerateJob
+from valuelocate.serve.server import build_catalog
+from valuelocate.serve.steering import Steering
 from valuelocate.steering.dynamic import steering_edit
 
 lm, run_dir = fx.lm, fx.run_dir  # the shared fixtures
@@ -93,4 +99,71 @@ def test_rows_admitted_between_steps_get_their_solo_tokens(lm, run_dir) -> None:
         for a, b in zip(joined[k], alone, strict=True):
             assert abs(a.logprob - b.logprob) < 1e-4
     assert sum(not r.retry_solo for r in rows) >= 3
+    assert fx.settled_hooks(lm.model) == 0
+
+
+class _Failing:
+    """An edit that raises at its ``fail_at``-th call (a rule with a bug)."""
+
+    site = "act"
+
+    def __init__(self, fail_at: int) -> None:
+        self.calls, self.fail_at = 0, fail_at
+
+    def layers(self) -> list[int]:
+        return [0]
+
+    def edit(self, layer: int, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        self.calls += 1
+        if self.calls == self.fail_at:
+            raise RuntimeError("a rule with a bug")
+        return torch.arange(values.shape[-1]), values
+
+    def reset(self) -> None:
+        self.calls = 0
+
+
+def test_a_failing_row_fails_only_the_open_requests_of_its_batch(lm, run_dir) -> None:  # type: ignore[no-untyped-def]
+    # One short request ends early; then a row joins and another's edit raises: the requests
+    # still open get an error, the finished one keeps its single ending, the engine serves on.
+    catalog = build_catalog(lm, run_dir, name="s", max_gamma=4.0, alias_gamma=1.0)
+    engine = Engine(lm, catalog, max_batch=4, batch_window=0.05)
+    endings: dict[str, list[str]] = {}
+    done = threading.Event()
+
+    def job(name: str, max_tokens: int, edit: object = None) -> GenerateJob:
+        def on_done(reason: str, exc: Exception | None, _name: str = name) -> None:
+            endings.setdefault(_name, []).append(reason)
+            if len(endings) == 4:
+                done.set()
+
+        return GenerateJob(
+            ids=_ids(lm, PROMPTS[0]), steering=Steering(), max_tokens=max_tokens,
+            on_token=lambda e: None, on_done=on_done, edit=edit, admitted=edit is not None,
+        )  # fmt: skip
+
+    engine.start()
+    try:
+        engine.submit(job("short", 1))
+        engine.submit(job("long", 40))
+        engine.submit(job("failing", 40, _Failing(fail_at=6)))
+        time.sleep(0.01)
+        engine.submit(job("late", 40))
+        assert done.wait(60), endings
+        assert endings["short"] == ["length"]
+        assert endings["failing"] == ["error"] and endings["long"] == ["error"]
+        assert endings["late"] in (["error"], ["length"], ["stop"])
+        assert engine.held == 0
+        again: list[str] = []
+        finished = threading.Event()
+        engine.submit(
+            GenerateJob(
+                ids=_ids(lm, PROMPTS[1]), steering=Steering(), max_tokens=3,
+                on_token=lambda e: None,
+                on_done=lambda r, e: (again.append(r), finished.set()),  # type: ignore[func-returns-value]
+            )
+        )  # fmt: skip
+        assert finished.wait(30) and again == ["length"]
+    finally:
+        engine.close()
     assert fx.settled_hooks(lm.model) == 0

@@ -224,9 +224,11 @@ class Engine:
         job.on_result(result, None)
 
     def _generate(self, jobs: list[GenerateJob]) -> None:
-        served: list[tuple[GenerateJob, Row]] = []  # every row of the batch, joined ones too
+        served: list[tuple[GenerateJob, Row]] = []  # the batch's open rows, joined ones too
+        built = False
         try:
             served.extend((job, self._row(job)) for job in jobs)  # building an edit may fail
+            built = True
             self.stats.batches += 1
             self.stats.largest_batch = max(self.stats.largest_batch, len(served))
             solo = len(jobs) == 1 and jobs[0].solo  # a near-tie retry runs alone to the end
@@ -241,9 +243,9 @@ class Engine:
             )
         except Exception as exc:  # a failed batch fails its open requests, nothing else
             log.exception("generation failed")
-            built = {id(job) for job, _ in served}
-            open_jobs = [job for job, row in served if not row.done or row.retry_solo]
-            for job in open_jobs + [job for job in jobs if id(job) not in built]:
+            unbuilt = [] if built else jobs[len(served) :]
+            failed = [job for job, row in served if not row.done or row.retry_solo] + unbuilt
+            for job in failed:
                 self._release()
                 job.on_done("error", exc)
             return
@@ -265,6 +267,8 @@ class Engine:
         drain for them)."""
 
         def admit(room: int) -> list[Row]:
+            # rows that ended are forgotten (a batch under steady load may never end)
+            served[:] = [(job, row) for job, row in served if not row.done or row.retry_solo]
             if any(row.retry_solo for _, row in served):
                 return []  # a row left on a near tie: drain, so that its retry runs soon
             with self._cond:
@@ -290,8 +294,7 @@ class Engine:
                 rows.append(row)
             if rows:
                 self.stats.joined += len(rows)
-                running = sum(not row.done for _, row in served)
-                self.stats.largest_batch = max(self.stats.largest_batch, running)
+                self.stats.largest_batch = max(self.stats.largest_batch, len(served))
             return rows
 
         return admit
