@@ -50,11 +50,11 @@ def main() -> None:
     stops = stop_token_ids(lm.model, lm.tokenizer)
     prompts = []
     for i in range(args.rows):
-        text = lm.tokenizer.apply_chat_template(
-            [{"role": "user", "content": PROMPTS[i % len(PROMPTS)]}],
-            add_generation_prompt=True,
-            tokenize=False,
-        )
+        text = PROMPTS[i % len(PROMPTS)]
+        if getattr(lm.tokenizer, "chat_template", None):  # raw text for a base model
+            text = lm.tokenizer.apply_chat_template(
+                [{"role": "user", "content": text}], add_generation_prompt=True, tokenize=False
+            )
         prompts.append(list(lm.tokenizer(text, add_special_tokens=False)["input_ids"]))
     counted = [0, 0]  # forward calls, rows computed
 
