@@ -44,7 +44,11 @@ class ServeOptions:
         False, "Allow a non-loopback --host without an API key (prints a warning)."
     )
     name: str | None = option(None, "Served model name (default: the model's).")
-    max_batch: int = option(8, "Most requests in one batch (1: no batching).", min=1)
+    max_batch: int = option(
+        8,
+        "Most requests generating together; new ones join a running batch (1: no batching).",
+        min=1,
+    )
     max_queue: int = option(64, "Most requests held; more get HTTP 429.", min=1)
     max_gamma: float = option(4.0, "Largest |gamma| a request may ask.", min=0.0)
     alias_gamma: float = option(1.0, "Gamma of a model alias without @gamma.")
