@@ -20,6 +20,8 @@ from torch import Tensor
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
+from valuelocate.prompting import left_pad
+
 
 @dataclass
 class Batch:
@@ -48,12 +50,7 @@ def prefill(
 ) -> tuple[Batch, Tensor]:
     """Run the prompts, left-padded, into a new cache: the batch and each row's last logits
     (``[rows, vocab]``, float32)."""
-    width = max(len(p) for p in prompts)
-    ids = torch.full((len(prompts), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(prompts), width), dtype=torch.long)
-    for i, prompt in enumerate(prompts):
-        ids[i, width - len(prompt) :] = torch.tensor(prompt)
-        mask[i, width - len(prompt) :] = 1
+    ids, mask = left_pad(prompts, pad)
     ids, mask = ids.to(device), mask.to(device)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     config: Any = model.config
