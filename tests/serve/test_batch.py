@@ -59,7 +59,7 @@ def _rows(lm, run_dir) -> list[Row]:  # type: ignore[no-untyped-def]
         None,
         steering_edit(sets["conservation"], "affirm", 2.0),
         None,
-        steering_edit(sets["self_enhancement"], "oppose", 3.0, seed=2),
+        steering_edit(sets["conservation"], "oppose", 3.0, seed=4),
     ]
     return [
         Row(ids=_ids(lm, p), edit=e, scope="generated", max_tokens=m, logprobs=0)
@@ -99,6 +99,10 @@ def test_rows_admitted_between_steps_get_their_solo_tokens(lm, run_dir) -> None:
         for a, b in zip(joined[k], alone, strict=True):
             assert abs(a.logprob - b.logprob) < 1e-4
     assert sum(not r.retry_solo for r in rows) >= 3
+    for k in (1, 3):  # steered rows joined a batch that started unsteered: their edits acted
+        plain = _rows(lm, run_dir)[k]
+        plain.edit = None
+        assert [e.token_id for e in joined[k]] != [e.token_id for e in _decode(lm, [plain])[0]]
     assert fx.settled_hooks(lm.model) == 0
 
 
