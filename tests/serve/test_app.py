@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 import serve_fixtures as fx
 from valuelocate.serve import build_server
 from valuelocate.serve.app import create_app
-from valuelocate.serve.decode import score
 from valuelocate.serve.engine import Engine
+from valuelocate.serve.scoring import score
 from valuelocate.serve.service import ServeConfig
 
 lm, run_dir = fx.lm, fx.run_dir  # the shared fixtures

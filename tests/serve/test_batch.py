@@ -171,3 +171,19 @@ def test_a_failing_row_fails_only_the_open_requests_of_its_batch(lm, run_dir) ->
     finally:
         engine.close()
     assert fx.settled_hooks(lm.model) == 0
+
+
+def test_rows_that_tie_go_alone_to_the_tie_and_come_back(lm, run_dir) -> None:  # type: ignore[no-untyped-def]
+    # With a margin no step can clear, every batched step is a near tie: each row is served
+    # alone up to that token, rejoins, and ties again. So every token a row reports comes from
+    # its solo computation: tokens, texts and log-probabilities equal its solo run exactly.
+    rows = _rows(lm, run_dir)
+    events: list[list[TokenEvent]] = [[] for _ in rows]
+    for i, row in enumerate(rows):
+        row.on_token = events[i].append
+    stops = stop_token_ids(lm.model, lm.tokenizer)
+    decode_batch(lm, rows, stop_ids=stops, site="act", tie_margin=1e9)
+    for k, row in enumerate(rows):
+        assert _decode(lm, [_rows(lm, run_dir)[k]])[0] == events[k], k
+        assert row.retries >= 1 and not row.retry_solo and row.done
+    assert fx.settled_hooks(lm.model) == 0

@@ -1,4 +1,4 @@
-"""The forward passes of the server: a batched decoding loop and a scoring pass.
+"""The server's batched decoding loop (the scoring pass is in :mod:`valuelocate.serve.scoring`).
 
 The decoding loop feeds the model exactly what ``model.generate`` feeds it (left-padded ids,
 an attention mask only when there is padding, position ids from the mask, a dynamic cache,
@@ -9,9 +9,11 @@ neurons by :mod:`valuelocate.steering.rows`), sampling settings, token budget an
 Batching changes the shapes of the matrix products (M = batch rows), and CPU BLAS kernels round
 differently for different M, so batched logits can differ from solo ones in the last bits
 (measured: about 1e-5 on stories260k). A greedy row therefore checks, at every step of a
-batch, that its best token leads the runner-up by more than ``tie_margin``; if not, the row
-leaves the batch and is served again alone (see ``Row.retry_solo``). Under the documented
-bound (batch/solo differences below the margin) each greedy row gets exactly its solo tokens.
+batch, that its best token leads the runner-up by more than ``tie_margin``; if not, the row is
+served again alone from its start until it has chosen that token alone, then goes on in the
+batch with its solo cache (where rows cannot join a batch, it is marked ``Row.retry_solo`` and
+left for the caller to serve alone). Under the documented bound (batch/solo differences below
+the margin) each greedy row gets exactly its solo tokens.
 
 A row that ends (a stop, its token budget, a cancelled request, a near tie) leaves the batch at
 once: its rows of the KV cache, the mask and the edits are dropped, so the rows still
@@ -70,6 +72,7 @@ class Row:
     cancelled: threading.Event = field(default_factory=threading.Event)
     skip: int = 0
     retry_solo: bool = False
+    retries: int = 0
     generated: list[int] = field(default_factory=list)
     text: str = ""
     done: bool = False
@@ -91,7 +94,8 @@ def _choose(row: Row, logits: Tensor, generator: torch.Generator | None) -> int:
     return int(torch.multinomial(probs, 1, generator=generator))
 
 
-def _top(tokenizer: Any, logprobs: Tensor, k: int) -> dict[str, float]:
+def top_logprobs(tokenizer: Any, logprobs: Tensor, k: int) -> dict[str, float]:
+    """The ``k`` most likely tokens' texts and log-probabilities."""
     values, ids = logprobs.topk(k)
     return {tokenizer.decode([int(i)]): float(v) for v, i in zip(values, ids, strict=True)}
 
@@ -166,16 +170,22 @@ def decode_batch(
     slots = [_Slot.of(row, tokenizer) for row in rows]  # the rows still generating
     with torch.no_grad(), _row_edits(model, rows, site, stop_ids, fast) as row_edits:
         state, logits = batching.prefill(model, [r.ids for r in rows], pad, device)
-        joinable = admit is not None and batching.can_join(state)
+        joinable = fast and batching.can_join(state)
         while True:
             tokens = [s.advance(logits[i], batched, tie_margin, stops) for i, s in enumerate(slots)]
             if isinstance(row_edits, EditStack):
                 row_edits.phase = "decode"
+            tied = [s.row for s in slots if s.row.retry_solo] if joinable else []
             live = [i for i, s in enumerate(slots) if not s.row.done]
             if live and len(live) < len(slots):  # rows that ended cost no more
                 batching.keep(state, live)
                 row_edits.keep_rows(live)
             slots, tokens = [slots[i] for i in live], [tokens[i] for i in live]
+            for row in tied:  # served again alone up to its near tie, then back in the batch
+                assert isinstance(row_edits, RowSteering)
+                again = _alone_to_the_tie(model, tokenizer, row_edits, row, pad, stop_ids)
+                if again is not None:
+                    state, slots, tokens = _append(row_edits, (state, slots, tokens), again)
             room = max_rows - len(slots)
             joining = admit(room) if admit is not None and joinable and room > 0 else []
             if joining:
@@ -216,29 +226,13 @@ class _Slot:
         return token
 
 
-def _join(
-    model: Any,
-    tokenizer: Any,
-    steering: RowSteering,
-    current: tuple[batching.Batch, list[_Slot], list[int]],
-    rows: list[Row],
-    pad: int,
-    choice: tuple[float, set[int]],
-) -> tuple[batching.Batch, list[_Slot], list[int]]:
-    """``rows`` prefilled together under their own edits, their first tokens chosen and
-    reported, and those still generating added to the batch: the batch, its rows and each
-    row's next token."""
+Piece = tuple[batching.Batch, list[_Slot], list[int]]  # a batch, its rows, their next tokens
+
+
+def _append(steering: RowSteering, current: Piece, piece: Piece) -> Piece:
+    """``piece``'s rows added to the batch (the steering planned for them all)."""
     state, slots, tokens = current
-    tie_margin, stops = choice
-    steering.replan([r.edit for r in rows], [r.scope for r in rows])  # the prefill's rows
-    device = state.mask.device
-    added, logits = batching.prefill(model, [r.ids for r in rows], pad, device)
-    new = [_Slot.of(r, tokenizer) for r in rows]
-    first = [s.advance(logits[i], True, tie_margin, stops) for i, s in enumerate(new)]
-    live = [i for i, s in enumerate(new) if not s.row.done]
-    if live and len(live) < len(new):
-        batching.keep(added, live)
-    new, first = [new[i] for i in live], [first[i] for i in live]
+    added, new, first = piece
     if new and slots:
         batching.join(state, added)
     elif new:
@@ -246,6 +240,58 @@ def _join(
     everyone = slots + new
     steering.replan([s.row.edit for s in everyone], [s.row.scope for s in everyone])
     return state, everyone, tokens + first
+
+
+def _join(
+    model: Any,
+    tokenizer: Any,
+    steering: RowSteering,
+    current: Piece,
+    rows: list[Row],
+    pad: int,
+    choice: tuple[float, set[int]],
+) -> Piece:
+    """``rows`` prefilled together under their own edits, their first tokens chosen and
+    reported, and those still generating added to the batch."""
+    tie_margin, stops = choice
+    steering.replan([r.edit for r in rows], [r.scope for r in rows])  # the prefill's rows
+    device = current[0].mask.device
+    added, logits = batching.prefill(model, [r.ids for r in rows], pad, device)
+    new = [_Slot.of(r, tokenizer) for r in rows]
+    first = [s.advance(logits[i], True, tie_margin, stops) for i, s in enumerate(new)]
+    live = [i for i, s in enumerate(new) if not s.row.done]
+    if live and len(live) < len(new):
+        batching.keep(added, live)
+    return _append(steering, current, (added, [new[i] for i in live], [first[i] for i in live]))
+
+
+def _alone_to_the_tie(
+    model: Any, tokenizer: Any, steering: RowSteering, row: Row, pad: int, stop_ids: list[int]
+) -> Piece | None:
+    """``row``, which left the batch on a near tie, served again alone from its start (the
+    batch's hooks paused) until it has chosen, alone, the token it tied on: its solo cache
+    and that token, to go on in the batch; ``None`` when it ends on the way. Only the tokens
+    after those already sent are reported."""
+    tie = len(row.generated)  # the tied token is the next one
+    row.skip, row.generated, row.text = tie, [], ""
+    row.done = row.retry_solo = False
+    row.retries += 1
+    reset = getattr(row.edit, "reset", None)
+    if callable(reset):
+        reset()  # its draws start from the seed again, as alone
+    slot, stops = _Slot.of(row, tokenizer), set(stop_ids)
+    alone = RowSteering([row.edit], [row.scope], site=steering.site)
+    steering.paused = True
+    try:
+        with steer_rows(model, alone, stop_token_ids=stop_ids):
+            device = next(model.parameters()).device
+            state, logits = batching.prefill(model, [row.ids], pad, device)
+            token = slot.advance(logits[0], False, 0.0, stops)
+            while not row.done and len(row.generated) <= tie:
+                token = slot.advance(batching.step(model, state, [token])[0], False, 0.0, stops)
+    finally:
+        steering.paused = False
+    return None if row.done else (state, [slot], [token])
 
 
 @contextmanager
@@ -299,7 +345,7 @@ def _report(
         if row.logprobs is not None and len(row.generated) >= row.skip:
             # Log-likelihood clients count on the ending token's entry, as OpenAI gives it.
             logp = torch.log_softmax(logits.double(), dim=-1)
-            top = _top(tokenizer, logp, row.logprobs) if row.logprobs > 0 else None
+            top = top_logprobs(tokenizer, logp, row.logprobs) if row.logprobs > 0 else None
             row.on_token(TokenEvent(token, "", float(logp[token]), top))
         _finish(row, detok, "stop")
         return
@@ -310,7 +356,7 @@ def _report(
         if row.logprobs is not None:
             logp = torch.log_softmax(logits.double(), dim=-1)
             logprob = float(logp[token])
-            top = _top(tokenizer, logp, row.logprobs) if row.logprobs > 0 else None
+            top = top_logprobs(tokenizer, logp, row.logprobs) if row.logprobs > 0 else None
         row.on_token(TokenEvent(token, delta, logprob, top))
     # else: the batch this row left already reported this token and its text; the detokeniser
     # advanced its offset all the same, so the resumed row reports only what follows.
@@ -327,37 +373,3 @@ def _finish(row: Row, detok: _Detok, reason: str) -> None:
     if tail:
         row.on_token(TokenEvent(-1, tail, math.nan, None))
     row.on_done(reason)
-
-
-@dataclass
-class Scored:
-    """Per-token results of a scoring pass over a prompt (the first token has no logprob)."""
-
-    tokens: list[str]
-    token_ids: list[int]
-    logprobs: list[float | None]
-    top: list[dict[str, float] | None]
-
-
-def score(
-    lm: LoadedModel, ids: list[int], *, edit: Edit | None, scope: str, site: Site, top_k: int
-) -> Scored:
-    """Log-probability of every prompt token given the ones before, in one forward pass,
-    under ``edit`` at the positions of ``scope`` (the prompt counts as prompt positions)."""
-    model, tokenizer = lm.model, lm.tokenizer
-    device = next(model.parameters()).device
-    x = torch.tensor([ids], device=device)
-    with torch.no_grad():
-        if edit is None or scope == "generated":
-            logits = model(input_ids=x, use_cache=False).logits[0]
-        else:
-            with edit_neurons(model, edit, scope="all", site=site):
-                logits = model(input_ids=x, use_cache=False).logits[0]
-    logp = torch.log_softmax(logits.double(), dim=-1)  # [seq, vocab]
-    values: list[float | None] = [None]
-    tops: list[dict[str, float] | None] = [None]
-    for pos in range(1, len(ids)):
-        values.append(float(logp[pos - 1, ids[pos]]))
-        tops.append(_top(tokenizer, logp[pos - 1], top_k) if top_k > 0 else None)
-    tokens = [tokenizer.decode([i]) for i in ids]
-    return Scored(tokens, list(ids), values, tops)

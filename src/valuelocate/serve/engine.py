@@ -4,8 +4,9 @@ Generation jobs that are waiting together are served in one batch (up to ``max_b
 each row with its own steering edit; a row leaves the batch when it ends, and jobs that arrive
 while a batch runs join it between two steps (continuous batching; not for a model whose cache
 has a sliding window), unless a scoring job or a retry waits: the batch then drains for it.
-A greedy row that meets a near tie in a batch is served again alone (see
-:mod:`valuelocate.serve.decode`), before anything else. Scoring jobs (prompt
+A greedy row that meets a near tie in a batch is served again alone up to that token and
+goes on in the batch (see :mod:`valuelocate.serve.decode`); where rows cannot join (a sliding
+window), it is served again alone after the batch, before anything else. Scoring jobs (prompt
 log-probabilities for ``echo``) run one at a time. Requests over ``max_queue`` (waiting or
 running) are refused at once with :class:`QueueFull`; a cancelled job frees its slot at the
 next token.
@@ -22,7 +23,8 @@ from dataclasses import dataclass, field, replace
 from valuelocate.hooks import Edit
 from valuelocate.models import LoadedModel
 from valuelocate.prompting import stop_token_ids
-from valuelocate.serve.decode import Row, Scored, TokenEvent, decode_batch, score
+from valuelocate.serve.decode import Row, TokenEvent, decode_batch
+from valuelocate.serve.scoring import Scored, score
 from valuelocate.serve.steering import Admission, Steering, SteeringCatalog
 
 log = logging.getLogger("valuelocate.serve")
@@ -301,10 +303,11 @@ class Engine:
 
     def _row(self, job: GenerateJob) -> Row:
         def on_done(reason: str) -> None:
+            self.stats.solo_retries += row.retries  # served alone to a near tie and back
             self._release()
             job.on_done(reason, None)
 
-        return Row(
+        row = Row(
             ids=job.ids,
             edit=self._edit(job),
             scope=job.steering.scope,
@@ -319,3 +322,4 @@ class Engine:
             cancelled=job.cancelled,
             skip=job.skip,
         )
+        return row

@@ -117,6 +117,8 @@ class RowSteering:
         self.tracker: ScopeTracker | None = None
         # set by steer_rows while it applies this steering: hooks the layers it is given
         self.install: Callable[[Sequence[int]], None] | None = None
+        # while True, this steering's hooks do nothing (another steering runs a row alone)
+        self.paused = False
         self._site = site
         self.site: Site = site if site is not None else "act"
         self.layers: list[int] = []
@@ -187,6 +189,8 @@ class RowSteering:
 
     def on_call(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """The root pre-hook: work out the scope, then which rows this call edits."""
+        if self.paused:
+            return
         tracker = self.tracker
         assert tracker is not None
         tracker.pre_hook(module, args, kwargs)
@@ -203,7 +207,7 @@ class RowSteering:
         """A site hook: edit ``values`` ``[batch, seq, neurons]`` in place (or a copy of it
         when autograd records it); ``None`` when nothing changes."""
         call = self._call
-        if call is None or not call.active:
+        if call is None or not call.active or self.paused:
             return None
         ops = self._ops(call, layer, values)
         if not ops:
