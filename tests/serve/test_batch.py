@@ -51,6 +51,13 @@ def test_joined_rows_see_their_own_tokens_only(lm) -> None:  # type: ignore[no-u
             len(prompts[3]),
             len(prompts[1]) + 1,
         ]
+        # the columns that were padding in both remaining rows are gone, and they read on
+        width = max(len(prompts[3]) + 1, len(prompts[1]) + 2)
+        assert state.mask.shape[1] == width == state.cache.get_seq_length()
+        logits = batching.step(model, state, [8, 10])
+        for row, seen in ((0, prompts[3] + [6, 8]), (1, prompts[1] + [9, 4, 10])):
+            alone = model(input_ids=torch.tensor([seen])).logits[0, -1].float()
+            assert torch.allclose(logits[row], alone, atol=1e-4), row
 
 
 def _rows(lm, run_dir) -> list[Row]:  # type: ignore[no-untyped-def]

@@ -80,10 +80,19 @@ def _forward(model: Any, batch: Batch, ids: Tensor, positions: Tensor) -> Tensor
 
 
 def keep(batch: Batch, rows: list[int]) -> None:
-    """Only ``rows`` (in this order) stay in the batch."""
+    """Only ``rows`` (in this order) stay in the batch; the columns that are padding in every
+    row that stays are dropped where the cache allows (:func:`can_join`): a batch that rows keep
+    joining never ends, and its width would otherwise grow by one column every step it runs."""
     index = torch.tensor(rows, device=batch.mask.device)
     batch.cache.batch_select_indices(index)
     batch.mask, batch.last = batch.mask[index], batch.last[index]
+    first = int(batch.mask.any(dim=0).int().argmax())  # rows' real tokens end together
+    if first > 0 and can_join(batch):
+        layers: list[Any] = list(batch.cache.layers)
+        for layer in layers:
+            layer.keys = layer.keys[..., first:, :]
+            layer.values = layer.values[..., first:, :]
+        batch.mask = batch.mask[:, first:]
 
 
 def can_join(batch: Batch) -> bool:
