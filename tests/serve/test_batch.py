@@ -194,3 +194,25 @@ def test_rows_that_tie_go_alone_to_the_tie_and_come_back(lm, run_dir) -> None:  
         assert _decode(lm, [_rows(lm, run_dir)[k]])[0] == events[k], k
         assert row.retries >= 1 and not row.retry_solo and row.done
     assert fx.settled_hooks(lm.model) == 0
+
+
+def test_steering_goes_on_after_the_longest_row_leaves(lm, run_dir) -> None:  # type: ignore[no-untyped-def]
+    # The longest prompt ends after one token; the batch drops the columns that were its
+    # alone, and the steered rows (generated scope) are still steered at every step after.
+    sets = load_neuron_sets(run_dir)
+    long = "Lily saw a big red ball in the park and she ran to get it because"
+
+    def rows() -> list[Row]:
+        edit = steering_edit(sets["conservation"], "oppose", 3.0, seed=4)
+        return [
+            Row(ids=_ids(lm, long), edit=None, scope="generated", max_tokens=1),
+            Row(ids=_ids(lm, "Tom"), edit=edit, scope="generated", max_tokens=10),
+        ]
+
+    batch = rows()
+    joined = _decode(lm, batch)
+    alone = _decode(lm, [rows()[1]])[0]
+    plain = rows()[1]
+    plain.edit = None
+    assert [e.token_id for e in joined[1]] == [e.token_id for e in alone]
+    assert [e.token_id for e in alone] != [e.token_id for e in _decode(lm, [plain])[0]]
