@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import torch
-from serve_setup import PROMPTS
+from serve_setup import prompt_ids, row_values
 
 from valuelocate.models import load_model
 from valuelocate.prompting import stop_token_ids
@@ -48,14 +48,7 @@ def main() -> None:
     catalog = build_catalog(lm, args.neurons, name="p", max_gamma=4.0, alias_gamma=1.0)
     dims = list(catalog.sets)
     stops = stop_token_ids(lm.model, lm.tokenizer)
-    prompts = []
-    for i in range(args.rows):
-        text = PROMPTS[i % len(PROMPTS)]
-        if getattr(lm.tokenizer, "chat_template", None):  # raw text for a base model
-            text = lm.tokenizer.apply_chat_template(
-                [{"role": "user", "content": text}], add_generation_prompt=True, tokenize=False
-            )
-        prompts.append(list(lm.tokenizer(text, add_special_tokens=False)["input_ids"]))
+    prompts = prompt_ids(lm, args.rows)
     counted = [0, 0]  # forward calls, rows computed
 
     def count(_module: object, _args: object, kwargs: dict[str, torch.Tensor]) -> None:
@@ -67,7 +60,7 @@ def main() -> None:
     def run(steered: bool) -> dict[str, float]:
         batch = []
         for i, ids in enumerate(prompts):
-            values = {dims[i % len(dims)]: 1.0 if (i // len(dims)) % 2 == 0 else -1.0}
+            values = row_values(i, dims)
             steering = catalog.steering("p", values if steered else None, None, None, None)
             batch.append(
                 Row(ids=ids, edit=catalog.build(steering), scope=steering.scope,

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import openai
 import torch
-from serve_setup import PROMPTS, small_run
+from serve_setup import PROMPTS, row_values, small_run
 
 from valuelocate.models import load_model
 from valuelocate.serve import build_server, running_server
@@ -64,7 +64,7 @@ def one_round(
 
     def client(i: int) -> None:
         api = openai.OpenAI(base_url=base_url, api_key="x", max_retries=0, timeout=600)
-        values = {dims[i % len(dims)]: 1.0 if (i // len(dims)) % 2 == 0 else -1.0}
+        values = row_values(i, dims)
         body: dict[str, object] = {"values": values} | ({"rule": rule} if rule else {})
         barrier.wait()
         for k in range(requests):

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from serve_setup import PROMPTS
+from serve_setup import prompt_ids, row_values
 from torch import nn
 from torch.profiler import ProfilerActivity, profile
 
@@ -91,19 +91,12 @@ def main() -> None:
     catalog = build_catalog(lm, args.neurons, name="p", max_gamma=4.0, alias_gamma=1.0)
     dims = args.dims or list(catalog.sets)
     stops = stop_token_ids(lm.model, lm.tokenizer)
-    prompts = []
-    for i in range(args.rows):
-        text = lm.tokenizer.apply_chat_template(
-            [{"role": "user", "content": PROMPTS[i % len(PROMPTS)]}],
-            add_generation_prompt=True,
-            tokenize=False,
-        )
-        prompts.append(list(lm.tokenizer(text, add_special_tokens=False)["input_ids"]))
+    prompts = prompt_ids(lm, args.rows)
 
     def rows(steered: bool) -> list[Row]:
         out = []
         for i, ids in enumerate(prompts):
-            values = {dims[i % len(dims)]: 1.0 if (i // len(dims)) % 2 == 0 else -1.0}
+            values = row_values(i, dims)
             steering = catalog.steering("p", values if steered else None, args.rule, None, None)
             out.append(
                 Row(ids=ids, edit=catalog.build(steering), scope=steering.scope,
