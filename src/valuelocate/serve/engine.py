@@ -3,7 +3,7 @@
 Generation jobs that are waiting together are served in one batch (up to ``max_batch`` rows),
 each row with its own steering edit; a row leaves the batch when it ends, and jobs that arrive
 while a batch runs join it between two steps (continuous batching; not for a model whose cache
-has a sliding window), unless a scoring job or a retry waits: the batch then drains for it.
+has a sliding window), unless a scoring job waits: the batch then drains for it.
 A greedy row that meets a near tie in a batch is served again alone up to that token and
 goes on in the batch (see :mod:`valuelocate.serve.decode`); where rows cannot join (a sliding
 window), it is served again alone after the batch, before anything else. Scoring jobs (prompt
@@ -264,15 +264,14 @@ class Engine:
 
     def _admitter(self, served: list[tuple[GenerateJob, Row]]) -> Callable[[int], list[Row]]:
         """What the decoding loop asks between steps for rows to join its batch: waiting
-        generation jobs, at most ``room``, as long as no scoring job or near-tie retry waits
-        and no row of this batch left on a near tie (those run alone, so the batch is left to
-        drain for them)."""
+        generation jobs, at most ``room``, as long as no scoring job or solo retry waits
+        (those run alone, so the batch is left to drain for them). The loop asks only where
+        rows can join, and there it serves its near-tie rows itself (alone to the tie, then
+        back), so no row it has left waits for a retry here."""
 
         def admit(room: int) -> list[Row]:
             # rows that ended are forgotten (a batch under steady load may never end)
             served[:] = [(job, row) for job, row in served if not row.done or row.retry_solo]
-            if any(row.retry_solo for _, row in served):
-                return []  # a row left on a near tie: drain, so that its retry runs soon
             with self._cond:
                 if self._closing or any(
                     isinstance(j, ScoreJob) or j.solo for j in self._jobs
