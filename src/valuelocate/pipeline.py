@@ -71,6 +71,11 @@ class RunOptions:
     choice_reading: bool = option(
         False, "The verdict also judges the A/B choice reading (slow; for models that read it)."
     )
+    sweep_unreadable: bool = option(
+        False,
+        "The verdict measures the curve and nulls even of a dimension no instrument can read "
+        "(minutes each; by default such a dimension is reported as not judged in seconds).",
+    )
 
     # Each stage's options: the fields it shares with these by name, its defaults otherwise.
 
@@ -83,7 +88,8 @@ class RunOptions:
         return derive(EvaluateOptions, self, renamed={"answer_tokens": "max_new_tokens"})
 
     def verdict_options(self) -> VerdictOptions:
-        """The verdict: budget, verdict_items, random_sets, shuffles, choice_reading, seed."""
+        """The verdict: budget, verdict_items, random_sets, shuffles, choice_reading,
+        sweep_unreadable, seed."""
         return derive(VerdictOptions, self)
 
     def validate(self) -> None:

@@ -33,9 +33,12 @@ lm, located_run = fx.lm, fx.run_dir  # the shared stories260k model and its loca
 
 pytestmark = fx.needs_stories
 
+# The tiny model reads no value on any instrument (its persona prompts separate nothing), so
+# the full sweep is asked for: the tests below check what it measures. A verdict with the
+# default (such a dimension not judged) is tests/comparison/test_unreadable.py's.
 OPTIONS = VerdictOptions(
     verdict_items=4, neutral_texts=2, steps=1, start_gamma=1.0, random_sets=3, shuffles=20,
-    agreement_items=2,
+    agreement_items=2, sweep_unreadable=True,
 )  # fmt: skip
 
 

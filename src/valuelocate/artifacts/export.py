@@ -202,8 +202,9 @@ def _forced_choice_verdict(folder: Path) -> list[dict[str, Any]] | None:
                     "set": f"{d['default']['label']} ({d['default']['neurons']} neurons)",
                     "gamma": d["gamma"],
                     "cost": max(v for v in d["cost"].values() if v is not None),
-                    "gap": r["edit"]["gap"]["mean"],
-                    **{t: r[t]["p_holm"] for t in tests},
+                    # None where the dimension was not measured (no instrument reads it)
+                    "gap": r["edit"]["gap"]["mean"] if "edit" in r else None,
+                    **{t: r[t].get("p_holm") for t in tests},
                     "reads": r["prompt"]["reads"], "beats_all": r["beats_all"],
                 })  # fmt: skip
     except (KeyError, TypeError, ValueError) as exc:

@@ -120,18 +120,10 @@ class Calibrated:
         return self._samples[point]
 
     def control_edit(self, point: int, pole: str) -> MeanDiffEdit:
-        """The first random null as the served control, stored at gamma 1 so that at the
-        edit's gamma it adds exactly its own calibrated strength."""
+        """The first random null as the served control (see :func:`control_edit`)."""
         flat, values = self.nulls[point][0]
-        sign = 1.0 if pole == "affirm" else -1.0
-        scale = float(self.null_gammas[point][0]) / max(self.gammas[point][pole], 1e-30)
-        return vector_edit(
-            self.ladder.layers,
-            self.ladder.neurons_per_layer,
-            flat,
-            sign * scale * values,
-            kind="located-control",
-        )
+        gamma = float(self.null_gammas[point][0])
+        return control_edit(self.ladder, flat, values, gamma, self.gammas[point][pole], pole)
 
     def agreement(
         self, lm: LoadedModel, items: Sequence[Any], chat_template: bool, point: int
@@ -163,7 +155,21 @@ class Calibrated:
         return out
 
 
-def _nulls(ladder: Ladder, point: int, count: int, seed: int) -> list[tuple[Tensor, Tensor]]:
+def control_edit(
+    ladder: Ladder, flat: Tensor, values: Tensor, gamma: float, edit_gamma: float, pole: str
+) -> MeanDiffEdit:
+    """A random null calibrated to ``gamma`` as the served control of a pole's edit, stored at
+    gamma 1 scaled by ``gamma / edit_gamma``, so that at the edit's gamma it adds exactly its
+    own calibrated strength."""
+    sign = 1.0 if pole == "affirm" else -1.0
+    scale = gamma / max(edit_gamma, 1e-30)
+    return vector_edit(
+        ladder.layers, ladder.neurons_per_layer, flat, sign * scale * values,
+        kind="located-control",
+    )  # fmt: skip
+
+
+def point_nulls(ladder: Ladder, point: int, count: int, seed: int) -> list[tuple[Tensor, Tensor]]:
     """``count`` random nulls of ``point`` as (flat indices, values)."""
     if ladder.sizes[point] >= ladder.delta.numel():  # the band: permute values within layers
         generator = torch.Generator().manual_seed(seed)
@@ -181,7 +187,7 @@ def _nulls(ladder: Ladder, point: int, count: int, seed: int) -> list[tuple[Tens
     return [(s, ladder.delta[s]) for s in sets]
 
 
-def _dense(flat: Tensor, values: Tensor, width: int) -> Tensor:
+def dense(flat: Tensor, values: Tensor, width: int) -> Tensor:
     out = torch.zeros(width, dtype=torch.float64)
     out[flat] = values.double()
     return out
@@ -223,14 +229,14 @@ def calibrate_ladder(
     blocks, drawn_all = [], []
     for point in range(len(ladder.sizes)):
         v = ladder.vector(point)
-        drawn = _nulls(ladder, point, options.random_sets, options.seed + point)
+        drawn = point_nulls(ladder, point, options.random_sets, options.seed + point)
         # a sample of label shuffles is calibrated with the rest: the median norm at which
         # they meet the budget is the norm every shuffle is read at (matched cost, not norm)
         shuffled = [
-            _dense(*shuffled_vector(data.diffs, signs[k], ladder.sizes[point]), width)
+            dense(*shuffled_vector(data.diffs, signs[k], ladder.sizes[point]), width)
             for k in range(sample)
         ]
-        blocks.append(torch.stack([v, -v] + [_dense(f, x, width) for f, x in drawn] + shuffled))
+        blocks.append(torch.stack([v, -v] + [dense(f, x, width) for f, x in drawn] + shuffled))
         drawn_all.append(drawn)
     vectors = torch.cat(blocks)
     done = [0]
@@ -328,6 +334,9 @@ __all__ = [
     "DimensionReads",
     "calibrate_ladder",
     "choose_default",
+    "control_edit",
+    "dense",
+    "point_nulls",
     "curve_rows",
     "point_test",
 ]

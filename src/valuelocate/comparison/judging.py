@@ -86,10 +86,8 @@ def judge(
     """
     gap = affirm - oppose
     word_gap = word_affirm - word_oppose
-    prompt_gap = prompt_affirm - prompt_oppose
     moves, moves_error = one_sided_sign_flip(gap, flips=FLIPS, seed=seed)
     word_p, word_error = one_sided_sign_flip(gap - word_gap, flips=FLIPS, seed=seed)
-    prompt_p, _ = one_sided_sign_flip(prompt_gap, flips=FLIPS, seed=seed)
     random_low, random_high = band(random_gaps)
     shuffle_low, shuffle_high = band(shuffle_gaps)
     return {
@@ -119,12 +117,22 @@ def judge(
             "p": word_p,
             "mc_error": word_error,
         },
-        "prompt": {
-            "gap": summary(prompt_gap, seed=seed),
-            "p": prompt_p,
-            "reads": prompt_p < READS_ALPHA,
-        },
+        "prompt": persona(prompt_affirm, prompt_oppose, seed=seed),
     }
+
+
+def persona(affirm: np.ndarray, oppose: np.ndarray, *, seed: int = 0) -> dict[str, Any]:
+    """The positive control on one instrument: the persona prompts' gap, its one-sided p and
+    whether it reads the model (``p < READS_ALPHA``)."""
+    gap = np.asarray(affirm, dtype=float) - np.asarray(oppose, dtype=float)
+    p, _ = one_sided_sign_flip(gap, flips=FLIPS, seed=seed)
+    return {"gap": summary(gap, seed=seed), "p": p, "reads": p < READS_ALPHA}
+
+
+def unjudged(prompt: dict[str, Any], n: int) -> dict[str, Any]:
+    """An instrument's record for a dimension that was not judged: its positive control
+    (:func:`persona`) and every test not measured (``p`` None)."""
+    return {"n": n, "prompt": prompt, **{test: {"p": None} for test in TESTS}}
 
 
 def adjust(records: Sequence[dict[str, Any]], *, alpha: float) -> None:
@@ -132,13 +140,19 @@ def adjust(records: Sequence[dict[str, Any]], *, alpha: float) -> None:
     ``beats_all``: the instrument reads the model and every test's Holm p is below ``alpha``."""
     for test in TESTS:
         raw = [r[test]["p"] for r in records]
+        # a test not measured (a dimension not judged) counts as p = 1 in the correction,
+        # so the others' family stays the four dimensions; its own Holm p stays None
         finite = [p if p is not None and math.isfinite(p) else 1.0 for p in raw]
-        for record, adjusted in zip(records, holm(finite), strict=True):
-            record[test]["p_holm"] = adjusted
+        for record, p, adjusted in zip(records, raw, holm(finite), strict=True):
+            record[test]["p_holm"] = None if p is None else adjusted
     for record in records:
         record["beats_all"] = bool(
-            record["prompt"]["reads"] and all(record[t]["p_holm"] < alpha for t in TESTS)
+            record["prompt"]["reads"] and all(_below(record[t]["p_holm"], alpha) for t in TESTS)
         )
+
+
+def _below(p: float | None, alpha: float) -> bool:
+    return p is not None and p < alpha
 
 
 def tally(records: Sequence[Mapping[str, Any]], *, alpha: float) -> dict[str, int]:
@@ -146,10 +160,22 @@ def tally(records: Sequence[Mapping[str, Any]], *, alpha: float) -> dict[str, in
     how many the instrument can read."""
     return {
         "beats_all": sum(bool(r["beats_all"]) for r in records),
-        "moves": sum(r["moves"]["p_holm"] < alpha for r in records),
+        "moves": sum(_below(r["moves"].get("p_holm"), alpha) for r in records),
         "reads": sum(bool(r["prompt"]["reads"]) for r in records),
         "of": len(records),
     }
 
 
-__all__ = ["FLIPS", "READS_ALPHA", "TESTS", "adjust", "band", "clean", "judge", "summary", "tally"]
+__all__ = [
+    "FLIPS",
+    "READS_ALPHA",
+    "TESTS",
+    "adjust",
+    "band",
+    "clean",
+    "judge",
+    "persona",
+    "summary",
+    "tally",
+    "unjudged",
+]

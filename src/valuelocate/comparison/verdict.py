@@ -3,6 +3,12 @@
 Usage: ``verdict = run_verdict(run_dir, lm=lm)`` after ``locate`` (which writes the ladder of
 located sets into ``neurons.safetensors``). Per dimension:
 
+0. **The positive controls first**: each judged instrument's test items are read under each
+   pole's persona prompt. Where none of them separates the poles (no instrument can read the
+   model on this dimension), the dimension is not judged and costs seconds
+   (:mod:`~valuelocate.comparison.unreadable`: the band's edit calibrated for serving, the
+   record says why), unless ``sweep_unreadable``; otherwise steps 1-4
+   (:func:`~valuelocate.comparison.dimension.judge_dimension`).
 1. **The ladder** (:mod:`valuelocate.locating.ladder`): the band's neurons ranked by the
    paired effect size of the forced-choice search answers, at nested sparsities (0.1% ...
    10% of the model's MLP neurons, then the whole band). Each point's edit adds
@@ -16,9 +22,9 @@ located sets into ``neurons.safetensors``). Per dimension:
 3. **Reads** (:func:`~valuelocate.comparison.linear.read_linear`): on the dev split of the
    forced-choice items, the test split, and the test decision pairs: the unedited reading, its
    mean gradient (every null and every ladder point is then a dot product) and the
-   word-priming readings. Exact reads of the chosen point's edits and of the persona prompts
-   (the positive controls) on the test instruments; a sample of nulls read exactly on the
-   first items, for the linear read's agreement.
+   word-priming readings. Exact reads of the chosen point's edits on the test instruments
+   (beside the persona prompts' of step 0); a sample of nulls read exactly on the first
+   items, for the linear read's agreement.
 4. **The default point** is chosen on the DEV split by a rule fixed before any run
    (:data:`RULE`), then judged once on the TEST split: the test split chooses nothing.
 5. **Statistics** (:mod:`valuelocate.comparison.judging`): one test per dimension and
@@ -40,34 +46,22 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-
 from valuelocate.artifacts import ladders as ladder_store
 from valuelocate.artifacts.files import ArtifactError, atomic_write
-from valuelocate.artifacts.verdict import VERDICT_DIR, edit_tensors, write_verdict
+from valuelocate.artifacts.verdict import VERDICT_DIR, write_verdict
 from valuelocate.comparison import judging
 from valuelocate.comparison.cost import BiasCost
-from valuelocate.comparison.curve import (
-    DimensionReads,
-    calibrate_ladder,
-    choose_default,
-    curve_rows,
-)
-from valuelocate.comparison.forced_choice import choice_reading, likelihood_reading
-from valuelocate.comparison.grid import prompt_prefix, study_rows
-from valuelocate.comparison.linear import agreement, read_linear
+from valuelocate.comparison.dimension import dimension_items, judge_dimension
+from valuelocate.comparison.grid import study_rows
 from valuelocate.comparison.partial import Partial, partial_key
 from valuelocate.comparison.progress import VerdictProgress
-from valuelocate.data.decision_pairs import load_decision_pairs
+from valuelocate.comparison.unreadable import persona_readings, unread_dimension
 from valuelocate.data.forced_choice import load_forced_choice
 from valuelocate.data.neutral import load_neutral_texts
 from valuelocate.locating.ladder import locate_ladders
 from valuelocate.models import LoadedModel
 from valuelocate.optionspec import option
-from valuelocate.prompting import answer_text
-from valuelocate.steering.budget import BudgetSearchOptions, find_gamma
-from valuelocate.steering.word_priming import output_module, unigram_log_odds
+from valuelocate.steering.budget import BudgetSearchOptions
 from valuelocate.vocab import POLES
 
 FORMAT = "valuelocate.Verdict"
@@ -106,6 +100,12 @@ class VerdictOptions(BudgetSearchOptions):
         False,
         "Also judge the A/B choice reading of the test items (slow; for models that read it).",
     )
+    sweep_unreadable: bool = option(
+        False,
+        "Measure the sparsity curve and every null even for a dimension no judged instrument "
+        "can read (the persona prompt separates the poles on none): minutes a dimension. By "
+        "default such a dimension is reported as not judged, in seconds.",
+    )
     seed: int = option(0, "Seed of the nulls, bootstraps and sign flips.")
 
     def validate(self) -> None:
@@ -133,49 +133,6 @@ class Verdict:
 
     def to_json(self) -> dict[str, Any]:
         return self.record
-
-
-def _word_bias(lm: LoadedModel, items: Sequence[Any], chat_template: bool) -> torch.Tensor:
-    """The word-priming control's bias: the unigram log-odds of the search answers' tokens
-    between the poles, each answer tokenized as the reading scores it."""
-    texts = {
-        p: [answer_text(lm, getattr(i, p), chat_template=chat_template) for i in items]
-        for p in POLES
-    }
-    weight = getattr(output_module(lm.model), "weight", None)
-    size = weight.shape[0] if isinstance(weight, torch.Tensor) else None
-    return unigram_log_odds(lm.tokenizer, texts["affirm"], texts["oppose"], vocab_size=size)
-
-
-def _strengths(
-    cost: BiasCost, bias: torch.Tensor, level: float, steps: int
-) -> dict[str, tuple[float, float]]:
-    """Per pole, the strength at which the bias reaches the budget and its measured cost."""
-    out = {}
-    for pole, sign in (("affirm", 1.0), ("oppose", -1.0)):
-
-        def at(strength: float, _sign: float = sign) -> float:
-            return cost(_sign * strength * bias)
-
-        found = find_gamma(at, budget=level, steps=steps + 4)
-        out[pole] = (found.gamma, found.cost)
-    return out
-
-
-def _tagged(say: Callable[[str], None], dimension: str, line: str) -> None:
-    say(f"{dimension}: {line}")
-
-
-def _reading(instrument: str) -> str:
-    return "choice" if instrument == "choice" else "likelihood"
-
-
-def _exact(
-    lm: LoadedModel, items: Sequence[Any], chat_template: bool, instrument: str, **kwargs: Any
-) -> np.ndarray:
-    """An instrument's exact reading of ``items`` (under an edit or a prefix)."""
-    read = choice_reading if instrument == "choice" else likelihood_reading
-    return read(lm, items, chat_template=chat_template, **kwargs).numpy()
 
 
 def run_verdict(
@@ -240,118 +197,32 @@ def run_verdict(
             say(f"{dimension}: kept from an interrupted verdict ({partial.folder})")
             track.dimension_done(d)
             continue
-        first_row = len(item_rows)
         ladder = ladders[dimension]
-        diffs, _ids = ladder_store.load_item_differences(run_dir, dimension)
-        search = load_forced_choice(dimension=dimension, split="search")
-        bias = _word_bias(lm, search, chat_template)
-        strength = _strengths(bias_cost, bias, budget.level, options.steps)
-        biases = {
-            "word_affirm": strength["affirm"][0] * bias,
-            "word_oppose": -strength["oppose"][0] * bias,
-        }
-        instruments = {
-            "dev": sorted(load_forced_choice(dimension=dimension, split="dev"), key=lambda i: i.id),
-            "forced_choice": sorted(
-                load_forced_choice(dimension=dimension, split="test"), key=lambda i: i.id
-            )[: options.verdict_items],
-            "decision_pairs": sorted(
-                load_decision_pairs(dimension=dimension, split="test"), key=lambda i: i.id
-            ),
-        }
-        if options.choice_reading:  # the A/B reading of the same test items
-            instruments["choice"] = instruments["forced_choice"]
-        head = instruments["forced_choice"][: options.agreement_items]
-        reads = {}
-        for k, (name, items) in enumerate(instruments.items()):
-            reads[name] = read_linear(
-                lm, items, ladder.layers, biases=biases, chat_template=chat_template,
-                reading=_reading(name), head=len(head) if name == "forced_choice" else 0,
-            )  # fmt: skip
-            say(f"{dimension}: read {name} ({len(items)} items) with its gradient")
-            track.at(d, "reads", (k + 1) / len(instruments))
-        # the agreement sample's gradient comes from the same passes as the test items'
-        head_read = reads["forced_choice"].head(len(head)) if head else None
-        dim_reads = DimensionReads(ladder, diffs, reads, head_read)
-        calibrated = calibrate_ladder(
-            lm,
-            dim_reads,
-            neutral,
-            budget=budget.level,
-            options=options,
-            progress=functools.partial(_tagged, say, dimension),
-            share=functools.partial(track.at, d, "calibration"),
+        instruments = dimension_items(dimension, options)
+        prompts = persona_readings(
+            lm, {name: instruments[name] for name in judged}, dimension, chat_template
         )
-        point, accepted = choose_default(calibrated)
-        how = "accepted" if accepted else "none accepted: the band"
-        say(f"{dimension}: default point {ladder.labels[point]} ({how})")
-        gammas = calibrated.gammas[point]
-        plus = ladder.edit(point, gammas["affirm"])
-        minus = ladder.edit(point, gammas["oppose"], sign=-1.0)
-        instrument_records = {}
-        for done, name in enumerate(judged, start=1):
-            items = instruments[name]
-            read = reads[name]
-            affirm = _exact(lm, items, chat_template, name, edit=plus)
-            oppose = _exact(lm, items, chat_template, name, edit=minus)
-            prompt = {
-                p: _exact(lm, items, chat_template, name, prefix=prompt_prefix(dimension, p))
-                for p in POLES
-            }
-            record = judging.judge(
-                base=read.reading,
-                affirm=affirm,
-                oppose=oppose,
-                word_affirm=read.biased["word_affirm"],
-                word_oppose=read.biased["word_oppose"],
-                prompt_affirm=prompt["affirm"],
-                prompt_oppose=prompt["oppose"],
-                linear_gap=calibrated.edit_gap(point, name),
-                random_gaps=calibrated.random_gaps(point, name),
-                shuffle_gaps=calibrated.shuffle_gaps(point, name),
-                seed=options.seed,
-            )
-            record["linear"] = agreement(
-                calibrated.edit_gap(point, name), float(np.mean(affirm - oppose))
-            )
-            record["word_priming"]["strength"] = {p: strength[p][0] for p in POLES}
-            record["word_priming"]["cost"] = {p: strength[p][1] for p in POLES}
-            record["random_sets"]["costs"] = calibrated.random_costs(point)
-            record["shuffles"]["cost_sample"] = calibrated.shuffle_cost_sample(point)
-            instrument_records[name] = record
-            for k, item in enumerate(items):
-                item_rows.append({
-                    "dimension": dimension, "instrument": name, "id": item.id,
-                    "base": float(read.reading[k]), "edit_affirm": float(affirm[k]),
-                    "edit_oppose": float(oppose[k]),
-                    "word_affirm": float(read.biased["word_affirm"][k]),
-                    "word_oppose": float(read.biased["word_oppose"][k]),
-                    "prompt_affirm": float(prompt["affirm"][k]),
-                    "prompt_oppose": float(prompt["oppose"][k]),
-                })  # fmt: skip
-            say(f"{dimension}: judged {name}")
-            track.at(d, "judging", done / len(judged))
-        agreed = calibrated.agreement(lm, head, chat_template, point) if head else {}
-        records.append({
-            "dimension": dimension,
-            "default": {
-                "point": point, "label": ladder.labels[point], "neurons": ladder.sizes[point],
-                "fraction": ladder.fractions[point], "accepted": accepted,
-                "chosen_by": "the sparsest point the dev rule accepted" if accepted
-                else "no point was accepted on the dev split: the whole band",
-            },
-            "gamma": gammas["affirm"], "gammas": gammas, "cost": calibrated.costs[point],
-            "readings": instrument_records,
-            "agreement": agreed,
-            "curve": curve_rows(calibrated),
-        })  # fmt: skip
-        own: dict[str, Any] = {}
-        for pole, edit in (("affirm", plus), ("oppose", minus)):
-            own.update(edit_tensors(f"{dimension}.{pole}.edit", edit.with_gamma(1.0)))
-            control = calibrated.control_edit(point, pole)
-            own.update(edit_tensors(f"{dimension}.{pole}.control", control))
+        say(f"{dimension}: read the persona prompts (the positive controls)")
+        readable = [
+            name for name in judged
+            if judging.persona(prompts[name]["affirm"], prompts[name]["oppose"],
+                               seed=options.seed)["reads"]
+        ]  # fmt: skip
+        if readable or options.sweep_unreadable:
+            record, rows, own = judge_dimension(
+                lm, run_dir, ladder, instruments, prompts, judged, neutral, bias_cost,
+                options, chat_template, say, functools.partial(track.at, d),
+            )  # fmt: skip
+        else:
+            record, rows, own = unread_dimension(
+                lm, dimension, ladder, neutral, {name: instruments[name] for name in judged},
+                prompts, budget=budget.level, options=options,
+            )  # fmt: skip
+            say(f"{dimension}: not judged: {record['why']}")
+        records.append(record)
+        item_rows.extend(rows)
         tensors.update(own)
-        partial.save(dimension, records[-1], item_rows[first_row:], own)
+        partial.save(dimension, record, rows, own)
         track.dimension_done(d)
     for name in judged:
         judging.adjust([r["readings"][name] for r in records], alpha=alpha)
@@ -359,15 +230,17 @@ def run_verdict(
         name: judging.tally([r["readings"][name] for r in records], alpha=alpha) for name in judged
     }
     study: list[dict[str, Any]] = []
-    if options.study_rule:
-        kept_study = partial.load_study(chosen)
+    # the study's row only where a dimension was measured (the same instruments read it)
+    read = [r["dimension"] for r in records if r.get("measured", True)]
+    if options.study_rule and read:
+        kept_study = partial.load_study(read)
         study = (
             kept_study
             if kept_study is not None
-            else study_rows(run_dir, lm, chosen, options, chat_template, say)
+            else study_rows(run_dir, lm, read, options, chat_template, say)
         )
-        partial.save_study(chosen, study)
-        track.study_at(1.0)
+        partial.save_study(read, study)
+    track.study_at(1.0)
     record = {
         "format": FORMAT, "version": VERSION, "model": lm.model_id,
         "budget": str(budget), "alpha": alpha,
