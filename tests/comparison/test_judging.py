@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from valuelocate.comparison.judging import adjust, band, clean, judge, tally
+from valuelocate.comparison.judging import adjust, band, clean, judge, persona, tally, unjudged
 
 
 def _record(edit: float, word: float, prompt: float, *, seed: int = 0) -> dict:
@@ -66,6 +66,28 @@ def test_holm_is_applied_across_dimensions_per_test() -> None:
     # Hand-worked Holm: sorted 0.005, 0.01, 0.03, 0.04 -> 0.02, 0.03, 0.06, 0.06
     assert [r["word_priming"]["p_holm"] for r in records] == pytest.approx([0.03, 0.06, 0.06, 0.02])
     assert not any(r["beats_all"] for r in records)
+
+
+def test_a_dimension_not_measured_stays_in_holms_family_as_p_one() -> None:
+    records = [_record(edit=0.5, word=0.1, prompt=0.4, seed=s) for s in range(3)]
+    for r, p in zip(records, [0.01, 0.004, 0.02], strict=True):
+        r["word_priming"]["p"] = p
+    rng = np.random.default_rng(9)
+    flat = rng.normal(0, 0.1, 30)
+    silent = unjudged(persona(flat, flat + 0.05 + rng.normal(0, 0.01, 30)), 30)
+    assert not silent["prompt"]["reads"] and silent["n"] == 30
+    records.insert(1, silent)
+    adjust(records, alpha=0.01)
+    # Hand-worked Holm over four with the unmeasured one as p = 1: sorted 0.004, 0.01, 0.02, 1
+    # -> 0.016, 0.03, 0.04, 1; the unmeasured dimension's own Holm p is None
+    assert [r["word_priming"]["p_holm"] for r in records] == [
+        pytest.approx(0.03),
+        None,
+        pytest.approx(0.016),
+        pytest.approx(0.04),
+    ]
+    assert silent["beats_all"] is False and silent["moves"] == {"p": None, "p_holm": None}
+    assert tally(records, alpha=0.01) == {"beats_all": 0, "moves": 3, "reads": 3, "of": 4}
 
 
 def test_clean_and_band() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,14 +20,19 @@ from valuelocate import run_edit
 from valuelocate.artifacts import ArtifactError
 from valuelocate.artifacts.ladders import load_ladders
 from valuelocate.artifacts.verdict import load_verdict
+from valuelocate.comparison.cost import BiasCost
+from valuelocate.comparison.dimension import dimension_items
 from valuelocate.comparison.forced_choice import likelihood_reading
 from valuelocate.comparison.options import default_band
 from valuelocate.comparison.progress import PARTS, STUDY
 from valuelocate.comparison.verdict import RULE, VerdictOptions, run_verdict
+from valuelocate.comparison.word_control import strengths, word_bias
 from valuelocate.data.decision_pairs import load_decision_pairs
 from valuelocate.data.forced_choice import load_forced_choice
+from valuelocate.data.neutral import load_neutral_texts
 from valuelocate.evaluation.statistics import holm
 from valuelocate.reporting import write_report
+from valuelocate.steering.budget import NeutralCost
 from valuelocate.steering.mean_diff import MeanDiffEdit
 
 lm, located_run = fx.lm, fx.run_dir  # the shared stories260k model and its located run
@@ -169,6 +175,15 @@ def test_run_edit_returns_exactly_the_set_and_vector_the_verdict_read(judged, lm
         assert reading == pytest.approx([mine[i.id][f"edit_{pole}"] for i in items], abs=1e-9)
         control = run_edit(run_dir, "conservation", pole, control=True)
         assert sum(v.numel() for v in control.indices.values()) == ladder.sizes[point]
+        # served at matched cost toward either pole: the null negated has a gamma of its own
+        assert control.gamma == edit.gamma
+        measured = NeutralCost(lm, "ppl", load_neutral_texts()[: OPTIONS.neutral_texts])(control)
+        assert measured == pytest.approx(d["control"]["costs"][pole], abs=2e-4)
+        assert 1.10**0.95 - 1e-9 <= d["control"]["costs"][pole] <= 1.10 + 1e-9
+    # toward the affirming pole it is the first random null, as the verdict calibrated it
+    assert (
+        d["control"]["costs"]["affirm"] == d["readings"]["forced_choice"]["random_sets"]["costs"][0]
+    )
     assert run_edit(run_dir, "conservation", "oppose", gamma=0.5).gamma == 0.5
 
 
@@ -328,3 +343,28 @@ def _differences(a: object, b: object, path: str = "") -> list[str]:
         return [d for i, (x, y) in enumerate(zip(a, b, strict=True))
                 for d in _differences(x, y, f"{path}/{i}")]  # fmt: skip
     return [] if a == b else [f"{path}: {a!r} != {b!r}"]
+
+
+def test_a_dimensions_items_are_the_first_test_items_by_id() -> None:
+    items = dimension_items("conservation", replace(OPTIONS, choice_reading=True))
+    test = sorted(load_forced_choice(dimension="conservation", split="test"), key=lambda i: i.id)
+    assert [i.id for i in items["forced_choice"]] == [i.id for i in test[:4]]
+    assert items["choice"] is items["forced_choice"]  # the A/B reading of the same items
+    dev = load_forced_choice(dimension="conservation", split="dev")
+    assert [i.id for i in items["dev"]] == sorted(i.id for i in dev)
+    pairs = load_decision_pairs(dimension="conservation", split="test")
+    assert [i.id for i in items["decision_pairs"]] == sorted(i.id for i in pairs)
+    assert "choice" not in dimension_items("conservation", OPTIONS)
+
+
+def test_the_word_priming_control_meets_the_budget_toward_each_pole(lm) -> None:  # type: ignore[no-untyped-def]
+    search = load_forced_choice(dimension="conservation", split="search")
+    bias = word_bias(lm, search, True)
+    assert bias.shape == (lm.model.get_output_embeddings().weight.shape[0],)
+    assert bool(bias.abs().sum() > 0)
+    cost = BiasCost(lm, load_neutral_texts()[:2])
+    found = strengths(cost, bias, 1.10, steps=1)
+    for pole, sign in (("affirm", 1.0), ("oppose", -1.0)):
+        strength, measured = found[pole]
+        assert strength > 0 and measured <= 1.10 + 1e-9
+        assert cost(sign * strength * bias) == pytest.approx(measured, abs=1e-12)

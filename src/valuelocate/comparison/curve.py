@@ -70,7 +70,9 @@ class Calibrated:
     signs: Tensor
     shuffles: ShuffleReads
     shuffle_norms: list[float]  # per point: the norm at which a label shuffle meets the budget
+    budget: float = 1.10
     _samples: dict[int, list[float]] = field(default_factory=dict)
+    _controls: dict[int, dict[str, dict[str, float]]] = field(default_factory=dict)
 
     @property
     def ladder(self) -> Ladder:
@@ -119,10 +121,27 @@ class Calibrated:
             self._samples[point] = [float(c) for c in self.cost(torch.stack(rows))]
         return self._samples[point]
 
-    def control_edit(self, point: int, pole: str) -> MeanDiffEdit:
-        """The first random null as the served control (see :func:`control_edit`)."""
+    def control(self, point: int, options: Any) -> dict[str, dict[str, float]]:
+        """The served control's gamma and cost per pole: the first random null, toward the
+        affirming pole at its calibrated gamma, toward the opposing one (the null negated, whose
+        cost differs) by a search of its own here (``options``: ``steps``, ``start_gamma``)."""
+        if point not in self._controls:
+            flat, values = self.nulls[point][0]
+            minus = -dense(flat, values, self.ladder.delta.numel())[None]
+            passes = max(options.steps, 3) + EXTRA_PASSES
+            start = self.null_gammas[point][:1].clone()
+            found, cost = calibrate(self.cost, minus, start, budget=self.budget, steps=passes)
+            self._controls[point] = {
+                "gammas": {"affirm": float(self.null_gammas[point][0]), "oppose": float(found[0])},
+                "costs": {"affirm": float(self.null_costs[point][0]), "oppose": float(cost[0])},
+            }
+        return self._controls[point]
+
+    def control_edit(self, point: int, pole: str, options: Any) -> MeanDiffEdit:
+        """The first random null as the served control (see :func:`control_edit`), at its
+        own matched-cost gamma toward ``pole`` (:meth:`control`)."""
         flat, values = self.nulls[point][0]
-        gamma = float(self.null_gammas[point][0])
+        gamma = self.control(point, options)["gammas"][pole]
         return control_edit(self.ladder, flat, values, gamma, self.gammas[point][pole], pole)
 
     def agreement(
@@ -158,9 +177,10 @@ class Calibrated:
 def control_edit(
     ladder: Ladder, flat: Tensor, values: Tensor, gamma: float, edit_gamma: float, pole: str
 ) -> MeanDiffEdit:
-    """A random null calibrated to ``gamma`` as the served control of a pole's edit, stored at
-    gamma 1 scaled by ``gamma / edit_gamma``, so that at the edit's gamma it adds exactly its
-    own calibrated strength."""
+    """A random null as the served control of a pole's edit: ``gamma`` is the null's own
+    calibrated gamma toward that pole (the null negated for ``oppose``); stored at gamma 1
+    scaled by ``gamma / edit_gamma``, so that at the edit's gamma it adds exactly its own
+    calibrated strength."""
     sign = 1.0 if pole == "affirm" else -1.0
     scale = gamma / max(edit_gamma, 1e-30)
     return vector_edit(
@@ -274,7 +294,7 @@ def calibrate_ladder(
     )
     return Calibrated(
         data, cost, gammas, costs, drawn_all, null_gammas, null_costs, signs, shuffles,
-        shuffle_norms,
+        shuffle_norms, budget,
     )  # fmt: skip
 
 

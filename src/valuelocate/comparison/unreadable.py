@@ -78,14 +78,15 @@ def unread_dimension(
     """A dimension that is not judged: its record, per-item rows and served edit tensors.
 
     The default is the whole band (no dev rule was applied: it needs the curve), its +/- edit
-    calibrated to the budget with the band's first random null (the served control, the same
-    null the full sweep draws first) by one search (:func:`~.comparison.cost.calibrate`).
+    calibrated to the budget with the band's first random null +/- (the served control, the
+    same null the full sweep draws first) by one search (:func:`~.comparison.cost.calibrate`).
     ``options`` carries ``steps``, ``start_gamma`` and ``seed``."""
     band = len(ladder.sizes) - 1
     v = ladder.vector(band)
     ((flat, values),) = point_nulls(ladder, band, 1, options.seed + band)
-    vectors = torch.stack([v, -v, dense(flat, values, v.numel())])
-    start = torch.full((3,), float(options.start_gamma), dtype=torch.float64)
+    null = dense(flat, values, v.numel())
+    vectors = torch.stack([v, -v, null, -null])
+    start = torch.full((4,), float(options.start_gamma), dtype=torch.float64)
     cost = VectorCost(lm, neutral, ladder.layers)
     passes = max(options.steps, 3) + EXTRA_PASSES
     found, measured = calibrate(cost, vectors, start, budget=budget, steps=passes + 1)
@@ -103,6 +104,10 @@ def unread_dimension(
              "prompt_oppose": float(prompts[name]["oppose"][k])}
             for k, item in enumerate(items)
         ]  # fmt: skip
+    control = {
+        "gammas": {"affirm": float(found[2]), "oppose": float(found[3])},
+        "costs": {"affirm": float(measured[2]), "oppose": float(measured[3])},
+    }
     record = {
         "dimension": dimension,
         "measured": False,
@@ -113,14 +118,14 @@ def unread_dimension(
             "chosen_by": "not judged (no instrument reads this model): the whole band",
         },
         "gamma": gammas["affirm"], "gammas": gammas, "cost": costs,
-        "control_cost": float(measured[2]),
+        "control": control,
         "readings": readings, "agreement": {}, "curve": [],
     }  # fmt: skip
     tensors: dict[str, Any] = {}
     for pole, sign in (("affirm", 1.0), ("oppose", -1.0)):
         tensors.update(edit_tensors(f"{dimension}.{pole}.edit", ladder.edit(band, 1.0, sign=sign)))
-        control = control_edit(ladder, flat, values, float(found[2]), gammas[pole], pole)
-        tensors.update(edit_tensors(f"{dimension}.{pole}.control", control))
+        own = control_edit(ladder, flat, values, control["gammas"][pole], gammas[pole], pole)
+        tensors.update(edit_tensors(f"{dimension}.{pole}.control", own))
     return record, rows, tensors
 
 

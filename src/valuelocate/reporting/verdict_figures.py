@@ -172,8 +172,13 @@ def _curve_panel(ax: Axes, dimension: Mapping[str, Any], keys: Sequence[str], al
         ax.set_xticks(x, [mpl_text(str(p.get("label"))) for p in points])
         ax.xaxis.set_minor_locator(NullLocator())
     else:
-        ax.text(0.5, 0.5, "no curve in the file", transform=ax.transAxes, ha="center",
-                color=GREY_TEXT)  # fmt: skip
+        # a dimension the verdict did not measure (no instrument reads the model on it)
+        why = (
+            "not measured: no instrument\nreads this model"
+            if dimension.get("measured") is False
+            else "no curve in the file"
+        )
+        ax.text(0.5, 0.5, why, transform=ax.transAxes, ha="center", color=GREY_TEXT)
     ax.set_title(mpl_text(dimension_label(str(dimension.get("dimension")))), fontsize=11)
 
 

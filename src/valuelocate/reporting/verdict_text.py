@@ -243,11 +243,17 @@ def dimension_sentence(dimension: Mapping[str, Any], alpha: float, keys: Sequenc
     nulls it beats, and where an instrument cannot read the model."""
     name = dimension_label(str(dimension.get("dimension")))
     subject = set_phrase(dimension.get("default"))
+    # a dimension the verdict did not measure (no instrument reads it) says so and how
+    not_measured = (
+        " Its sparsity curve and nulls were not measured (--sweep-unreadable measures them)."
+        if dimension.get("measured") is False
+        else ""
+    )
     if len(keys) > 1 and all(reads(reading_of(dimension, k)) is False for k in keys):
         names = _join([instrument_name(k) for k in keys])
         return (
             f"{name}: {subject} cannot be judged: on {names} alike the persona prompt itself "
-            "does not separate the poles, so no instrument can read this model."
+            f"does not separate the poles, so no instrument can read this model.{not_measured}"
         )
     clauses, said = [], False
     for key in keys:
@@ -256,7 +262,8 @@ def dimension_sentence(dimension: Mapping[str, Any], alpha: float, keys: Sequenc
         clauses.append(clause)
         said = said or used
     if not said:  # no instrument judged the edit: name the set all the same
-        return f"{name}: {subject} cannot be judged: {'; '.join(clauses) or 'nothing was read'}."
+        clause = "; ".join(clauses) or "nothing was read"
+        return f"{name}: {subject} cannot be judged: {clause}.{not_measured}"
     return f"{name}: {'; '.join(clauses)}."
 
 
