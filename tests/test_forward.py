@@ -19,8 +19,9 @@ from valuelocate.forward import (
     layers_from,
     output_cache,
     position_ids,
+    stop_after,
 )
-from valuelocate.hooks import NeuronEdit, edit_neurons
+from valuelocate.hooks import NeuronEdit, edit_neurons, trace_neurons
 
 from tiny_models import FAMILIES, build, left_padded_batch
 
@@ -79,6 +80,42 @@ def test_running_from_a_layer_equals_the_full_forward_under_an_edit_above_it(fam
         again = forward_logits(model, texts, last_only=False)
         unedited = model(**texts, position_ids=position_ids(texts["attention_mask"])).logits
     assert torch.equal(again, unedited)
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_a_forward_stopped_after_a_layer_shows_its_hooks_what_a_whole_one_does(family) -> None:
+    """Activations of layers up to ``layer`` bit for bit as in the whole forward; the layers
+    above and the head never run; the hooks are gone afterwards and other errors still
+    propagate."""
+    model = build(family)
+    batch = left_padded_batch([[5, 17, 33, 41, 8, 9], [12, 60, 7]])
+    layers = list(range(model.config.num_hidden_layers))
+    stop = 1
+
+    def run(stopped: bool) -> dict[int, torch.Tensor]:
+        seen: dict[int, torch.Tensor] = {}
+
+        def keep(layer: int, values: torch.Tensor, _mask: torch.Tensor) -> None:
+            seen[layer] = values.clone()
+
+        with (
+            stop_after(model, stop) if stopped else torch.no_grad(),
+            torch.no_grad(),
+            trace_neurons(model, keep, site="act", layers=layers),
+        ):
+            out = model(**batch, position_ids=position_ids(batch["attention_mask"]))
+            assert not stopped, "the model call should not return"
+            assert out.logits is not None
+        return seen
+
+    whole, stopped = run(False), run(True)
+    assert sorted(stopped) == list(range(stop + 1)) and len(whole) == len(layers) > stop + 1
+    for layer in stopped:
+        assert torch.equal(stopped[layer], whole[layer])
+    handles = [m._forward_hooks for m in model.modules()]
+    assert not any(handles)  # nothing left hooked
+    with pytest.raises(ZeroDivisionError), stop_after(model, stop):
+        raise ZeroDivisionError
 
 
 # Each family's own step after the output head, made non-trivial where its default is.

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from valuelocate.architectures import arch_for
+from valuelocate.architectures import ArchSpec, arch_for
 
 
 def position_ids(attention_mask: Tensor) -> Tensor:
@@ -83,14 +83,40 @@ class _Replay(nn.Module):
         return self.hidden.repeat(rows // texts, 1, 1).to(hidden_states.dtype)
 
 
+class _Stopped(Exception):
+    """Raised by :func:`stop_after`'s hook to end a forward pass; never leaves its block."""
+
+
+@contextmanager
+def stop_after(model: nn.Module, layer: int, arch: ArchSpec | None = None) -> Iterator[None]:
+    """End every forward pass in the block once decoder layer ``layer`` has run: for a pass
+    that needs nothing above it (activations read at ``layer`` and below), the layers above
+    and the output head, a third or more of the model's time, are never computed. The model
+    call returns nothing (its ``with`` block simply ends after it); hooks of layers up to
+    ``layer`` see exactly what a whole forward would show them. ``arch``: an architecture
+    override for a family outside the table."""
+    handle = _layer_list(model, arch)[layer].register_forward_hook(_stop)
+    try:
+        yield
+    except _Stopped:
+        pass
+    finally:
+        handle.remove()
+
+
+def _stop(_module: nn.Module, _args: Any, _out: Any) -> None:
+    raise _Stopped
+
+
 def layer_output(model: nn.Module, layer: int, batch: dict[str, Tensor]) -> Tensor | None:
     """Decoder layer ``layer``'s output on ``batch`` (left-padded; no cache), or ``None`` where
-    the layer returns more than one tensor (older families return tuples)."""
+    the layer returns more than one tensor (older families return tuples). The layers above
+    are not run (:func:`stop_after`)."""
     container = _layer_list(model)
     seen: list[Any] = []
     handle = container[layer].register_forward_hook(lambda _m, _a, out: seen.append(out))
     try:
-        with torch.no_grad():
+        with torch.no_grad(), stop_after(model, layer):
             model(**batch, position_ids=position_ids(batch["attention_mask"]), use_cache=False)
     finally:
         handle.remove()
@@ -178,9 +204,9 @@ def head_logits(model: nn.Module, hidden: Tensor) -> Tensor:
     return logits
 
 
-def _layer_list(model: nn.Module) -> nn.ModuleList:
+def _layer_list(model: nn.Module, arch: ArchSpec | None = None) -> nn.ModuleList:
     obj: Any = model
-    for part in arch_for(model).layers.split("."):
+    for part in arch_for(model, arch).layers.split("."):
         obj = getattr(obj, part)
     if not isinstance(obj, nn.ModuleList):
         raise TypeError(f"{type(model).__name__}'s decoder layers are not a ModuleList")
