@@ -32,7 +32,7 @@ EOF
 )"
 fi
 
-REPORT="$("$PY" -c 'import sys; from pathlib import Path; from valuelocate.report import write_report; print(write_report(Path(sys.argv[1])))' "$RUN_DIR")"
+REPORT="$("$PY" -c 'import sys; from pathlib import Path; from valuelocate.reporting import write_report; print(write_report(Path(sys.argv[1])))' "$RUN_DIR")"
 echo "report: $REPORT" >&2
 
 shoot() {  # shoot HEIGHT PNG

@@ -166,8 +166,8 @@ def _curve_panel(ax: Axes, dimension: Mapping[str, Any], keys: Sequence[str], al
         if yd is not None:
             ax.plot([xd], [yd], marker="*", markersize=15, color="#f0b429",
                     markeredgecolor="#222222", zorder=5, linestyle="none")  # fmt: skip
-    ax.axhline(0.0, color="#222222", linewidth=0.9)
     if x:
+        ax.axhline(0.0, color="#222222", linewidth=0.9)
         ax.set_xscale("log")
         ax.set_xticks(x, [mpl_text(str(p.get("label"))) for p in points])
         ax.xaxis.set_minor_locator(NullLocator())
@@ -179,6 +179,8 @@ def _curve_panel(ax: Axes, dimension: Mapping[str, Any], keys: Sequence[str], al
             else "no curve in the file"
         )
         ax.text(0.5, 0.5, why, transform=ax.transAxes, ha="center", color=GREY_TEXT)
+        ax.set_xticks([])  # no axis, no zero line: an empty panel must not read as a zero
+        ax.set_yticks([])
     ax.set_title(mpl_text(dimension_label(str(dimension.get("dimension")))), fontsize=11)
 
 
