@@ -35,6 +35,7 @@ OPTIONS = VerdictOptions(
     agreement_items=2,
 )  # fmt: skip
 LINES: list[str] = []
+SHARES: list[float] = []
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +45,10 @@ def verdicts(lm, located_run, tmp_path_factory):  # type: ignore[no-untyped-def]
     for name, options in (("brief", OPTIONS), ("full", replace(OPTIONS, sweep_unreadable=True))):
         run_dir = tmp_path_factory.mktemp(name) / "run"
         shutil.copytree(located_run, run_dir)
-        say = LINES.append if name == "brief" else None
-        out[name] = (run_dir, run_verdict(run_dir, lm=lm, options=options, progress=say))
+        say, share = (LINES.append, SHARES.append) if name == "brief" else (None, None)
+        out[name] = (
+            run_dir, run_verdict(run_dir, lm=lm, options=options, progress=say, fraction=share)
+        )  # fmt: skip
     return out
 
 
@@ -72,6 +75,8 @@ def test_a_dimension_no_instrument_reads_is_not_judged(verdicts) -> None:  # typ
             for test in judging.TESTS:
                 assert reading[test] == {"p": None, "p_holm": None}
         assert any(f"{d['dimension']}: not judged" in line for line in LINES)
+    # the progress bar's share still rises to one, each unread dimension weighing little
+    assert sorted(SHARES) == SHARES and SHARES[-1] == pytest.approx(1.0)
     # the study's row reads only the measured dimensions
     measured = {d["dimension"] for d in records if d["measured"]}
     assert {row["dimension"] for row in data["study"]} == measured

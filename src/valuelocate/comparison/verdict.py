@@ -195,6 +195,8 @@ def run_verdict(
             item_rows.extend(kept[1])
             tensors.update(kept[2])
             say(f"{dimension}: kept from an interrupted verdict ({partial.folder})")
+            if kept[0].get("measured") is False:
+                track.unread(d)
             track.dimension_done(d)
             continue
         ladder = ladders[dimension]
@@ -214,6 +216,7 @@ def run_verdict(
                 options, chat_template, say, functools.partial(track.at, d),
             )  # fmt: skip
         else:
+            track.unread(d)
             record, rows, own = unread_dimension(
                 lm, dimension, ladder, neutral, {name: instruments[name] for name in judged},
                 prompts, budget=budget.level, options=options,
