@@ -12,6 +12,8 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import torch
+from safetensors.torch import load_file
 
 import serve_fixtures as fx
 from valuelocate import run_edit
@@ -153,3 +155,36 @@ def test_every_reader_says_what_was_not_measured(verdicts, tmp_path) -> None:  #
     folder = export_run(run_dir, tmp_path / "export")
     card = (folder / "README.md").read_text()
     assert "| conservation | forced_choice |" in card
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_an_interrupted_verdict_keeps_its_unread_dimensions(  # type: ignore[no-untyped-def]
+    verdicts, lm, located_run, tmp_path
+) -> None:
+    """Killed in its second dimension, the default verdict keeps the first (not measured) and,
+    run again, writes what an uninterrupted run wrote."""
+    run_dir, _ = verdicts["brief"]
+    again = tmp_path / "run"
+    shutil.copytree(located_run, again)
+    first = load_verdict(run_dir)["dimensions"][0]["dimension"]
+
+    def stop_in_second(line: str) -> None:
+        if not line.startswith(first):
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        run_verdict(again, lm=lm, options=OPTIONS, progress=stop_in_second)
+    lines: list[str] = []
+    run_verdict(again, lm=lm, options=OPTIONS, progress=lines.append)
+    assert any(line.startswith(f"{first}: kept from an interrupted verdict") for line in lines)
+    want, got = load_verdict(run_dir), load_verdict(again)
+    want.pop("seconds"), got.pop("seconds")
+    assert got == want
+    for name in ("items.jsonl",):
+        assert (again / "verdict" / name).read_text() == (run_dir / "verdict" / name).read_text()
+    edits = [load_file(str(d / "verdict" / "edits.safetensors")) for d in (again, run_dir)]
+    assert sorted(edits[0]) == sorted(edits[1])
+    assert all(torch.equal(edits[0][k], edits[1][k]) for k in edits[1])
