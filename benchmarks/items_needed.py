@@ -50,11 +50,13 @@ def main() -> None:
           "| edit minus word priming | persona prompt |")  # fmt: skip
     print("|---|---|---:|---|---|---|")
     for (dimension, instrument), rows in sorted(groups.items()):
-        edit = [r["edit_affirm"] - r["edit_oppose"] for r in rows]
-        word = [r["word_affirm"] - r["word_oppose"] for r in rows]
         prompt = [r["prompt_affirm"] - r["prompt_oppose"] for r in rows]
-        cells = []
-        for values in (edit, [e - w for e, w in zip(edit, word, strict=True)], prompt):
+        measured = all("edit_affirm" in r for r in rows)  # else: a dimension not measured
+        edit = [r["edit_affirm"] - r["edit_oppose"] for r in rows] if measured else []
+        word = [r["word_affirm"] - r["word_oppose"] for r in rows] if measured else []
+        cells = ["not measured", "not measured"] if not measured else []
+        columns = [edit, [e - w for e, w in zip(edit, word, strict=True)]] if measured else []
+        for values in (*columns, prompt):
             mean, sd, n = needed(values, args.alpha)
             cells.append(f"{mean:+.3f} ({sd:.3f}): {'never' if math.isinf(n) else f'{n:,}'}")
         print(f"| {dimension} | {instrument} | {len(rows)} | " + " | ".join(cells) + " |")
