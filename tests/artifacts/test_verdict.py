@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors import safe_open
 
 from valuelocate.artifacts.files import ArtifactError
 from valuelocate.artifacts.verdict import (
@@ -62,6 +63,11 @@ def test_default_edits_carry_the_written_tensors_and_gammas(run_dir: Path) -> No
     assert gamma == 2.5 and edit.gamma == 1.0 and edit.kind == "band"
     assert list(edit.indices) == [1, 2]
     assert edit.indices[1].tolist() == [0, 3] and edit.deltas[2].tolist() == [2.0]
+    # indices are int32 on disk and int64 again in the edit, the deltas float64 throughout
+    with safe_open(str(run_dir / VERDICT_DIR / "edits.safetensors"), "pt") as handle:
+        assert handle.get_tensor("conservation.affirm.edit.1.index").dtype == torch.int32
+        assert handle.get_tensor("conservation.affirm.edit.1.delta").dtype == torch.float64
+    assert all(i.dtype == torch.int64 for i in edit.indices.values())
     control, _ = edits[("conservation", "affirm", True)]
     assert control.kind == "band-control" and control.deltas[1].tolist() == [-1.0, 1.0]
     assert edits[("conservation", "oppose", False)][1] == 0.0  # a gamma that did not calibrate

@@ -15,6 +15,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import Tensor
@@ -51,7 +52,9 @@ def edit_tensors(prefix: str, edit: MeanDiffEdit) -> dict[str, Any]:
     ``{prefix}.{layer}.delta`` (its gamma is not stored: it is written at gamma 1)."""
     out: dict[str, Any] = {}
     for layer, index in edit.indices.items():
-        out[f"{prefix}.{layer}.index"] = index.contiguous()
+        # int32 on disk (a layer's neuron indices are far below 2**31; read back as int64):
+        # a quarter of the file for an edit of every band neuron
+        out[f"{prefix}.{layer}.index"] = index.to(torch.int32).contiguous()
         out[f"{prefix}.{layer}.delta"] = edit.deltas[layer].contiguous()
     return out
 
@@ -89,7 +92,10 @@ def load_default_edits(
             for key, value in tensors.items():
                 if key.startswith(prefix):
                     layer, part = key.removeprefix(prefix).split(".")
-                    (indices if part == "index" else deltas)[int(layer)] = value
+                    if part == "index":
+                        indices[int(layer)] = value.long()  # int32 on disk since 2026-12-05
+                    else:
+                        deltas[int(layer)] = value
             edit = MeanDiffEdit(
                 dict(sorted(indices.items())),
                 dict(sorted(deltas.items())),
