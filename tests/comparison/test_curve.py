@@ -106,15 +106,15 @@ def test_the_dev_rule_and_the_curve_agree(calibrated) -> None:  # type: ignore[n
 def test_the_control_edit_adds_its_own_calibrated_strength(calibrated) -> None:  # type: ignore[no-untyped-def]
     cal, _ = calibrated
     flat, values = cal.nulls[0][0]
-    gammas = cal.control(0, OPTIONS)["gammas"]
+    gammas = cal.control(0)["gammas"]
     # toward the affirming pole: the first random null at the gamma the curve calibrated
     assert gammas["affirm"] == float(cal.null_gammas[0][0])
     for pole, sign in (("affirm", 1.0), ("oppose", -1.0)):
-        control = cal.control_edit(0, pole, OPTIONS).with_gamma(cal.gammas[0][pole])
+        control = cal.control_edit(0, pole).with_gamma(cal.gammas[0][pole])
         added = torch.cat([control.gamma * control.deltas[k] for k in sorted(control.deltas)])
         assert added == pytest.approx((sign * gammas[pole] * values).tolist(), rel=1e-9)
     # toward the opposing one the negated null has its own search, within the budget's window
-    costs = cal.control(0, OPTIONS)["costs"]
+    costs = cal.control(0)["costs"]
     assert 1.10**0.95 - 1e-9 <= costs["oppose"] <= 1.10 + 1e-9
 
 

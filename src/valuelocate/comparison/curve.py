@@ -45,6 +45,11 @@ COST_SAMPLE = 8  # label shuffles whose exact cost is measured at a point
 EXTRA_PASSES = 9
 
 
+def search_passes(options: Any) -> int:
+    """Passes of a calibration search under ``options`` (its ``steps``)."""
+    return max(options.steps, 3) + EXTRA_PASSES
+
+
 @dataclass
 class DimensionReads:
     """One dimension's ladder, its contrast items' differences and its linear reads
@@ -71,6 +76,7 @@ class Calibrated:
     shuffles: ShuffleReads
     shuffle_norms: list[float]  # per point: the norm at which a label shuffle meets the budget
     budget: float = 1.10
+    passes: int = 3 + EXTRA_PASSES  # of each search (:func:`search_passes`)
     _samples: dict[int, list[float]] = field(default_factory=dict)
     _controls: dict[int, dict[str, dict[str, float]]] = field(default_factory=dict)
 
@@ -121,27 +127,26 @@ class Calibrated:
             self._samples[point] = [float(c) for c in self.cost(torch.stack(rows))]
         return self._samples[point]
 
-    def control(self, point: int, options: Any) -> dict[str, dict[str, float]]:
+    def control(self, point: int) -> dict[str, dict[str, float]]:
         """The served control's gamma and cost per pole: the first random null, toward the
         affirming pole at its calibrated gamma, toward the opposing one (the null negated, whose
-        cost differs) by a search of its own here (``options``: ``steps``, ``start_gamma``)."""
+        cost differs) by a search of its own here, started at the affirming gamma."""
         if point not in self._controls:
             flat, values = self.nulls[point][0]
             minus = -dense(flat, values, self.ladder.delta.numel())[None]
-            passes = max(options.steps, 3) + EXTRA_PASSES
             start = self.null_gammas[point][:1].clone()
-            found, cost = calibrate(self.cost, minus, start, budget=self.budget, steps=passes)
+            found, cost = calibrate(self.cost, minus, start, budget=self.budget, steps=self.passes)
             self._controls[point] = {
                 "gammas": {"affirm": float(self.null_gammas[point][0]), "oppose": float(found[0])},
                 "costs": {"affirm": float(self.null_costs[point][0]), "oppose": float(cost[0])},
             }
         return self._controls[point]
 
-    def control_edit(self, point: int, pole: str, options: Any) -> MeanDiffEdit:
+    def control_edit(self, point: int, pole: str) -> MeanDiffEdit:
         """The first random null as the served control (see :func:`control_edit`), at its
         own matched-cost gamma toward ``pole`` (:meth:`control`)."""
         flat, values = self.nulls[point][0]
-        gamma = self.control(point, options)["gammas"][pole]
+        gamma = self.control(point)["gammas"][pole]
         return control_edit(self.ladder, flat, values, gamma, self.gammas[point][pole], pole)
 
     def agreement(
@@ -232,7 +237,7 @@ def calibrate_ladder(
     share of the search done (an estimate, for a progress bar).
     """
     say = progress or (lambda _line: None)
-    passes = max(options.steps, 3) + EXTRA_PASSES
+    passes = search_passes(options)
     ladder = data.ladder
     width = ladder.delta.numel()
     cost = VectorCost(lm, neutral, ladder.layers)
@@ -294,7 +299,7 @@ def calibrate_ladder(
     )
     return Calibrated(
         data, cost, gammas, costs, drawn_all, null_gammas, null_costs, signs, shuffles,
-        shuffle_norms, budget,
+        shuffle_norms, budget, passes,
     )  # fmt: skip
 
 
@@ -357,6 +362,7 @@ __all__ = [
     "control_edit",
     "dense",
     "point_nulls",
+    "search_passes",
     "curve_rows",
     "point_test",
 ]

@@ -158,7 +158,7 @@ def judge_dimension(
             else "no point was accepted on the dev split: the whole band",
         },
         "gamma": gammas["affirm"], "gammas": gammas, "cost": calibrated.costs[point],
-        "control": calibrated.control(point, options),
+        "control": calibrated.control(point),
         "readings": instrument_records,
         "agreement": agreed,
         "curve": curve_rows(calibrated),
@@ -166,7 +166,7 @@ def judge_dimension(
     own: dict[str, Any] = {}
     for pole, edit in (("affirm", plus), ("oppose", minus)):
         own.update(edit_tensors(f"{dimension}.{pole}.edit", edit.with_gamma(1.0)))
-        control = calibrated.control_edit(point, pole, options)
+        control = calibrated.control_edit(point, pole)
         own.update(edit_tensors(f"{dimension}.{pole}.control", control))
     return record, rows, own
 

@@ -24,7 +24,7 @@ import torch
 from valuelocate.artifacts.verdict import edit_tensors
 from valuelocate.comparison import judging
 from valuelocate.comparison.cost import VectorCost, calibrate
-from valuelocate.comparison.curve import EXTRA_PASSES, control_edit, dense, point_nulls
+from valuelocate.comparison.curve import control_edit, dense, point_nulls, search_passes
 from valuelocate.comparison.forced_choice import choice_reading, likelihood_reading
 from valuelocate.comparison.grid import prompt_prefix
 from valuelocate.locating.ladder import Ladder
@@ -71,11 +71,14 @@ def unread_dimension(
     neutral: Sequence[str],
     instruments: Mapping[str, Sequence[Any]],
     prompts: Mapping[str, Mapping[str, np.ndarray]],
+    personas: Mapping[str, dict[str, Any]],
     *,
     budget: float,
     options: Any,
 ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
     """A dimension that is not judged: its record, per-item rows and served edit tensors.
+    ``prompts``: each instrument's persona readings per pole; ``personas``: their tests
+    (:func:`~valuelocate.comparison.judging.persona`).
 
     The default is the whole band (no dev rule was applied: it needs the curve), its +/- edit
     calibrated to the budget with the band's first random null +/- (the served control, the
@@ -88,16 +91,14 @@ def unread_dimension(
     vectors = torch.stack([v, -v, null, -null])
     start = torch.full((4,), float(options.start_gamma), dtype=torch.float64)
     cost = VectorCost(lm, neutral, ladder.layers)
-    passes = max(options.steps, 3) + EXTRA_PASSES
-    found, measured = calibrate(cost, vectors, start, budget=budget, steps=passes + 1)
+    found, measured = calibrate(
+        cost, vectors, start, budget=budget, steps=search_passes(options) + 1
+    )
     gammas = {"affirm": float(found[0]), "oppose": float(found[1])}
     costs = {"affirm": float(measured[0]), "oppose": float(measured[1])}
     readings, rows = {}, []
     for name, items in instruments.items():
-        prompt = judging.persona(
-            prompts[name]["affirm"], prompts[name]["oppose"], seed=options.seed
-        )
-        readings[name] = judging.unjudged(prompt, len(items))
+        readings[name] = judging.unjudged(personas[name], len(items))
         rows += [
             {"dimension": dimension, "instrument": name, "id": item.id,
              "prompt_affirm": float(prompts[name]["affirm"][k]),

@@ -201,16 +201,14 @@ def run_verdict(
             continue
         ladder = ladders[dimension]
         instruments = dimension_items(dimension, options)
-        prompts = persona_readings(
-            lm, {name: instruments[name] for name in judged}, dimension, chat_template
-        )
+        tested = {name: instruments[name] for name in judged}
+        prompts = persona_readings(lm, tested, dimension, chat_template)
         say(f"{dimension}: read the persona prompts (the positive controls)")
-        readable = [
-            name for name in judged
-            if judging.persona(prompts[name]["affirm"], prompts[name]["oppose"],
-                               seed=options.seed)["reads"]
-        ]  # fmt: skip
-        if readable or options.sweep_unreadable:
+        personas = {
+            name: judging.persona(p["affirm"], p["oppose"], seed=options.seed)
+            for name, p in prompts.items()
+        }
+        if any(persona["reads"] for persona in personas.values()) or options.sweep_unreadable:
             record, rows, own = judge_dimension(
                 lm, run_dir, ladder, instruments, prompts, judged, neutral, bias_cost,
                 options, chat_template, say, functools.partial(track.at, d),
@@ -218,8 +216,8 @@ def run_verdict(
         else:
             track.unread(d)
             record, rows, own = unread_dimension(
-                lm, dimension, ladder, neutral, {name: instruments[name] for name in judged},
-                prompts, budget=budget.level, options=options,
+                lm, dimension, ladder, neutral, tested, prompts, personas,
+                budget=budget.level, options=options,
             )  # fmt: skip
             say(f"{dimension}: not judged: {record['why']}")
         records.append(record)
