@@ -1,5 +1,6 @@
 """The ladders on disk: a bit-exact round trip inside ``neurons.safetensors`` (whose neuron sets
-still load), the per-item differences, the readable view, and errors that name the file."""
+still load) with the items' ids and the differences' digest, the readable view, and errors that
+name the file."""
 
 from __future__ import annotations
 
@@ -13,15 +14,10 @@ from safetensors.torch import load_file, save_file
 
 from valuelocate.architectures import ModelShape
 from valuelocate.artifacts import ArtifactError, load_neuron_sets, save_neuron_sets
-from valuelocate.artifacts.ladders import (
-    differences_path,
-    load_item_differences,
-    load_ladders,
-    save_ladders,
-)
+from valuelocate.artifacts.ladders import load_ladders, save_ladders
 from valuelocate.selection.methods import DeltaP
 from valuelocate.stats.accumulator import NeuronStats
-from valuelocate.steering.ladder import Ladder, build_ladder
+from valuelocate.steering.ladder import Ladder, build_ladder, differences_digest
 
 SHAPE = ModelShape("llama", 5, 4)  # 20 neurons; the band is layers 1-3 (12 neurons)
 LAYERS = (1, 2, 3)
@@ -50,8 +46,9 @@ def _run(tmp_path: Path) -> Path:
 
 def _ladder(dimension: str, seed: int) -> Ladder:
     return build_ladder(
-        _diffs(seed), dimension=dimension, layers=LAYERS, total_neurons=20, fractions=(0.1, 0.2)
-    )
+        _diffs(seed), dimension=dimension, layers=LAYERS, total_neurons=20, fractions=(0.1, 0.2),
+        item_ids=IDS,
+    )  # fmt: skip
 
 
 def _same(a: Ladder, b: Ladder) -> None:
@@ -71,16 +68,15 @@ def test_ladders_round_trip_bit_exactly_beside_the_neuron_sets(tmp_path: Path) -
         header_before, keys_before = dict(handle.metadata()), set(handle.keys())
     tensors_before = load_file(str(path))
     ladders = {d: _ladder(d, seed) for seed, d in enumerate(("conservation", "self_enhancement"))}
-    diffs = {"conservation": _diffs(0), "self_enhancement": _diffs(1)}
-    save_ladders(run, ladders, diffs, {d: IDS for d in ladders})
+    save_ladders(run, ladders)
 
     loaded = load_ladders(run)
     assert list(loaded) == ["conservation", "self_enhancement"]
-    for dimension, ladder in ladders.items():
+    for seed, (dimension, ladder) in enumerate(ladders.items()):
         _same(ladder, loaded[dimension])
-        values, ids = load_item_differences(run, dimension)
-        assert ids == IDS and values.dtype == torch.float32
-        assert torch.equal(values, diffs[dimension])
+        assert loaded[dimension].item_ids == tuple(IDS)
+        assert loaded[dimension].digest == differences_digest(_diffs(seed))
+    assert not (run / "contrast").exists(), "the differences themselves are not kept"
     # Every earlier key and header field is kept, bit for bit; the neuron sets still load.
     with safe_open(str(path), framework="pt") as handle:
         header, keys = dict(handle.metadata()), set(handle.keys())
@@ -95,7 +91,7 @@ def test_ladders_round_trip_bit_exactly_beside_the_neuron_sets(tmp_path: Path) -
     assert entry == {
         "layers": [1, 2, 3], "neurons_per_layer": 4, "total_neurons": 20, "sizes": [2, 4, 12],
         "labels": ["10%", "20%", "band"], "fractions": [0.1, 0.2, 0.6], "items": 4,
-        "contrast": "pairs",
+        "contrast": "pairs", "item_ids": IDS, "digest": differences_digest(_diffs(0)),
     }  # fmt: skip
     sets = load_neuron_sets(run, expect=SHAPE)
     for before, now in zip(sets_before["conservation"], sets["conservation"], strict=True):
@@ -111,8 +107,7 @@ def test_ladders_round_trip_bit_exactly_beside_the_neuron_sets(tmp_path: Path) -
         assert point["per_layer"] == {str(layer): n for layer, n in ladder.counts(k).items()}
     assert points[-1]["per_layer"] == {"1": 4, "2": 4, "3": 4}
     # Written again for one dimension: that one is replaced, the other kept.
-    save_ladders(run, {"conservation": _ladder("conservation", 5)}, {"conservation": _diffs(5)},
-                 {"conservation": IDS})  # fmt: skip
+    save_ladders(run, {"conservation": _ladder("conservation", 5)})
     again = load_ladders(run)
     _same(again["conservation"], _ladder("conservation", 5))
     _same(again["self_enhancement"], ladders["self_enhancement"])
@@ -123,8 +118,6 @@ def test_a_file_without_ladders_still_loads_its_sets_and_says_so(tmp_path: Path)
     assert load_neuron_sets(run, expect=SHAPE)["conservation"].affirm.method == "delta-p"
     with pytest.raises(ArtifactError, match=r"neurons.safetensors holds no sparsity ladder"):
         load_ladders(run)
-    with pytest.raises(ArtifactError, match=r"conservation.pairs.safetensors does not exist"):
-        load_item_differences(run, "conservation")
     with pytest.raises(ArtifactError, match="does not exist"):
         load_ladders(tmp_path / "elsewhere")
 
@@ -141,8 +134,7 @@ def _rewrite(path: Path, change_header=None, drop: str | None = None) -> None:  
 def test_malformed_ladders_are_errors_naming_the_file(tmp_path: Path) -> None:
     run = _run(tmp_path)
     path = run / "neurons.safetensors"
-    save_ladders(run, {"conservation": _ladder("conservation", 0)}, {"conservation": _diffs(0)},
-                 {"conservation": IDS})  # fmt: skip
+    save_ladders(run, {"conservation": _ladder("conservation", 0)})
     good = path.read_bytes()
 
     def sizes(header: dict) -> None:
@@ -155,8 +147,14 @@ def test_malformed_ladders_are_errors_naming_the_file(tmp_path: Path) -> None:
         del entries["conservation"]["labels"]
         header["ladders"] = json.dumps(entries)
 
+    def ids_short(header: dict) -> None:
+        entries = json.loads(header["ladders"])
+        entries["conservation"]["item_ids"] = IDS[:3]
+        header["ladders"] = json.dumps(entries)
+
     cases = [
         (lambda h: h.update(ladders="{not json"), None),
+        (ids_short, None),
         (lambda h: h.update(ladders="[1, 2]"), None),
         (sizes, None),
         (no_labels, None),
@@ -168,29 +166,30 @@ def test_malformed_ladders_are_errors_naming_the_file(tmp_path: Path) -> None:
         with pytest.raises(ArtifactError, match=r"neurons.safetensors has a malformed sparsity"):
             load_ladders(run)
         assert load_neuron_sets(run, expect=SHAPE), "the sets are untouched by a bad ladder"
-    # A corrupt differences file, and ids that do not fit.
-    target = differences_path(run, "conservation")
-    target.write_bytes(b"\x00" * 32)
-    with pytest.raises(ArtifactError, match="conservation.pairs.safetensors is corrupt"):
-        load_item_differences(run, "conservation")
-    save_file({"diffs": _diffs(0)}, str(target), {"format": "valuelocate.ItemDifferences",
-              "item_ids": json.dumps(IDS[:3]), "layers": "[1, 2, 3]"})  # fmt: skip
-    with pytest.raises(ArtifactError, match="conservation.pairs.safetensors is malformed"):
-        load_item_differences(run, "conservation")
+
+    # A ladder written before ids and digests (both absent) still loads, with neither.
+    def old(header: dict) -> None:
+        entries = json.loads(header["ladders"])
+        del entries["conservation"]["item_ids"], entries["conservation"]["digest"]
+        header["ladders"] = json.dumps(entries)
+
+    path.write_bytes(good)
+    _rewrite(path, old)
+    ladder = load_ladders(run)["conservation"]
+    assert ladder.item_ids == () and ladder.digest == ""
+    assert torch.equal(ladder.order, _ladder("conservation", 0).order)
 
 
 def test_save_refuses_what_does_not_fit(tmp_path: Path) -> None:
     ladder = {"conservation": _ladder("conservation", 0)}
     with pytest.raises(ArtifactError, match="does not exist"):
-        save_ladders(tmp_path, ladder, {"conservation": _diffs(0)}, {"conservation": IDS})
+        save_ladders(tmp_path, ladder)
     run = _run(tmp_path)
-    with pytest.raises(ValueError, match="do not fit"):
-        save_ladders(run, ladder, {"conservation": _diffs(0)[:3]}, {"conservation": IDS})
-    with pytest.raises(ValueError, match="do not fit"):
-        save_ladders(run, ladder, {"conservation": _diffs(0)}, {"conservation": IDS[:3]})
+    with pytest.raises(ValueError, match="3 item ids for a ladder of 4 items"):
+        build_ladder(_diffs(0), dimension="conservation", layers=LAYERS, total_neurons=20,
+                     item_ids=IDS[:3])  # fmt: skip
     other = build_ladder(_diffs(0), dimension="conservation", layers=LAYERS, total_neurons=40)
     with pytest.raises(ValueError, match="another model"):
-        save_ladders(run, {"conservation": other}, {"conservation": _diffs(0)},
-                     {"conservation": IDS})  # fmt: skip
+        save_ladders(run, {"conservation": other})
     with pytest.raises(ArtifactError, match="holds no sparsity ladder"):
         load_ladders(run)  # nothing was written

@@ -21,7 +21,7 @@ from valuelocate.artifacts import ArtifactError
 from valuelocate.artifacts.ladders import load_ladders
 from valuelocate.artifacts.verdict import load_verdict
 from valuelocate.comparison.cost import BiasCost
-from valuelocate.comparison.dimension import dimension_items
+from valuelocate.comparison.dimension import dimension_items, ladder_differences
 from valuelocate.comparison.forced_choice import likelihood_reading
 from valuelocate.comparison.options import default_band
 from valuelocate.comparison.progress import PARTS, STUDY
@@ -104,6 +104,8 @@ def test_every_dimension_and_instrument_is_judged(judged) -> None:  # type: igno
         )
         assert fc["random_sets"]["count"] == 3 and fc["shuffles"]["count"] == 20
         assert set(d["agreement"]) >= {"edit", "random_set", "shuffle", "items"}
+        # the label shuffles re-ranked the located differences, recomputed to the bit
+        assert d["differences_match"] is True
         # every control's own cost is recorded beside the edit's
         assert set(d["cost"]) == {"affirm", "oppose"}
         for record in (fc, dp):
@@ -368,3 +370,17 @@ def test_the_word_priming_control_meets_the_budget_toward_each_pole(lm) -> None:
         strength, measured = found[pole]
         assert strength > 0 and measured <= 1.10 + 1e-9
         assert cost(sign * strength * bias) == pytest.approx(measured, abs=1e-12)
+
+
+def test_the_ladders_differences_are_recomputed_and_checked(lm, located_run) -> None:  # type: ignore[no-untyped-def]
+    ladder = load_ladders(located_run)["conservation"]
+    search = load_forced_choice(dimension="conservation", split="search")
+    diffs, same = ladder_differences(lm, ladder, search, True)
+    assert same is True and diffs.shape == (ladder.items, len(ladder.layers), 172)
+    # the ranking they give is the located one
+    mean = diffs.double().reshape(ladder.items, -1).mean(0)
+    assert torch.equal(mean, ladder.delta)
+    assert ladder_differences(lm, replace(ladder, digest="0" * 64), search, True)[1] is False
+    assert ladder_differences(lm, replace(ladder, digest=""), search, True)[1] is None
+    with pytest.raises(ArtifactError, match="ranked on other search items"):
+        ladder_differences(lm, ladder, search[::-1], True)

@@ -29,7 +29,6 @@ from valuelocate.artifacts import (
     ArtifactError,
     RunManifest,
     RunSummary,
-    load_item_differences,
     load_ladders,
     load_neuron_sets,
 )
@@ -45,6 +44,7 @@ from valuelocate.locating.run import run_pole
 from valuelocate.models import LoadedModel, load_model
 from valuelocate.prompting import chat_inputs, stop_token_ids
 from valuelocate.stats import NeuronStats
+from valuelocate.steering.ladder import differences_digest
 
 from tiny_models import STORIES
 
@@ -275,14 +275,16 @@ def test_locate_writes_the_ladders_of_the_search_items(finished_run, lm) -> None
     assert list(ladders) == ["conservation", "self_enhancement"]
     for dimension, ladder in ladders.items():
         items = load_forced_choice(dimension=dimension, split="search")
-        diffs, ids = load_item_differences(run_dir, dimension)
-        assert ids == [item.id for item in items]
-        # The same forward passes, so the same numbers bit for bit (site act, whatever --site).
-        assert torch.equal(diffs, item_differences(lm, items, (1, 2, 3, 4)))
+        assert ladder.item_ids == tuple(item.id for item in items)
+        # The same forward passes, so the same numbers bit for bit (site act, whatever --site):
+        # the differences are not kept, their digest is.
+        diffs = item_differences(lm, items, (1, 2, 3, 4))
+        assert ladder.digest == differences_digest(diffs)
         again = build_ladder(diffs, dimension=dimension, layers=(1, 2, 3, 4), total_neurons=860)
         for name in ("order", "effect", "delta"):
             assert torch.equal(getattr(again, name), getattr(ladder, name)), name
         assert ladder.sizes == (1, 3, 9, 26, 86, 688) and ladder.layers == (1, 2, 3, 4)
+    assert not (run_dir / "contrast").exists()
     readable = json.loads((run_dir / "neurons.json").read_text())
     points = readable["conservation"]["ladder"]["points"]
     assert [p["label"] for p in points] == ["0.1%", "0.3%", "1%", "3%", "10%", "band"]

@@ -11,8 +11,6 @@ A run directory (``RUN_DIR``) holds:
 - ``neurons.safetensors``: the selected neuron sets (``{dimension}.{pole}.{field}``, see
   :mod:`~valuelocate.artifacts.neurons`) and the sparsity ladders (``ladder.{dimension}.*``,
   see :mod:`~valuelocate.artifacts.ladders`), and ``neurons.json``, a readable summary of both.
-- ``contrast/{dimension}.pairs.safetensors``: the per-item differences each ladder was
-  ranked by.
 - ``summary.json`` (:class:`RunSummary`): sparsity per dimension and pole, layer profile,
   overlaps.
 
@@ -36,11 +34,7 @@ from valuelocate.artifacts.files import (
     read_json,
     write_json,
 )
-from valuelocate.artifacts.ladders import (
-    load_item_differences,
-    load_ladders,
-    save_ladders,
-)
+from valuelocate.artifacts.ladders import load_ladders, save_ladders
 from valuelocate.artifacts.neurons import (
     NEURONS_FORMAT,
     NEURONS_VERSION,
@@ -69,7 +63,6 @@ __all__ = [
     "RunSummary",
     "atomic_write",
     "library_versions",
-    "load_item_differences",
     "load_ladders",
     "load_neuron_sets",
     "neuron_sets_summary",

@@ -1,30 +1,27 @@
-"""The sparsity ladders on disk: inside the run's ``neurons.safetensors``, and the per-item
-differences they were ranked by in ``contrast/``.
+"""The sparsity ladders on disk, inside the run's ``neurons.safetensors``.
 
-In ``neurons.safetensors``, beside the neuron sets (:mod:`~valuelocate.artifacts.neurons`),
-each dimension's :class:`~valuelocate.steering.ladder.Ladder` is three tensors,
-``ladder.{dimension}.order`` (int64), ``.effect`` and ``.delta`` (float64), all
-``[band_size]``, and the header key ``ladders``: JSON, per dimension ``layers``,
-``neurons_per_layer``, ``total_neurons``, ``sizes``, ``labels``, ``fractions``, ``items`` and
-``contrast``. ``contrast/{dimension}.pairs.safetensors`` holds the tensor ``diffs``
-(``[items, layers, neurons]`` float32) with the item ids and the layers (JSON) in its header:
-what the verdict's label shuffles re-rank. ``neurons.json`` gets a readable ``ladder`` entry
-per dimension (:func:`ladder_summary`).
+Beside the neuron sets (:mod:`~valuelocate.artifacts.neurons`), each dimension's
+:class:`~valuelocate.steering.ladder.Ladder` is three tensors, ``ladder.{dimension}.order``
+(int64), ``.effect`` and ``.delta`` (float64), all ``[band_size]``, and the header key
+``ladders``: JSON, per dimension ``layers``, ``neurons_per_layer``, ``total_neurons``, ``sizes``,
+``labels``, ``fractions``, ``items``, ``contrast``, ``item_ids`` and ``digest``. The per-item
+differences the ladder was ranked by are not kept (3.6 MB a dimension on SmolLM2, read only by
+the verdict's label shuffles): the verdict recomputes them from ``item_ids`` and checks them
+against ``digest`` (:func:`~valuelocate.steering.ladder.differences_digest`). ``neurons.json``
+gets a readable ``ladder`` entry per dimension (:func:`ladder_summary`).
 
 Example:
-    >>> save_ladders(run_dir, ladders, diffs, item_ids)
+    >>> save_ladders(run_dir, ladders)
     >>> load_ladders(run_dir)["conservation"].neurons(0)
-    >>> diffs, ids = load_item_differences(run_dir, "conservation")
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 from torch import Tensor
@@ -35,8 +32,6 @@ from valuelocate.steering.ladder import Ladder
 
 LADDERS_KEY = "ladders"
 LADDER_TENSORS = ("order", "effect", "delta")
-CONTRAST_DIR = "contrast"
-DIFFS_FORMAT = "valuelocate.ItemDifferences"
 _HEADER_FIELDS = ("layers", "neurons_per_layer", "total_neurons", "sizes", "labels",
                   "fractions", "items", "contrast")  # fmt: skip
 
@@ -44,11 +39,6 @@ _HEADER_FIELDS = ("layers", "neurons_per_layer", "total_neurons", "sizes", "labe
 def _neurons_file(run_dir: str | Path) -> Path:
     path = Path(run_dir)
     return path / "neurons.safetensors" if path.is_dir() else path
-
-
-def differences_path(run_dir: str | Path, dimension: str, contrast: str = "pairs") -> Path:
-    """``RUN_DIR/contrast/{dimension}.{contrast}.safetensors``."""
-    return Path(run_dir) / CONTRAST_DIR / f"{dimension}.{contrast}.safetensors"
 
 
 def _read(path: Path) -> tuple[dict[str, str], dict[str, Tensor]]:
@@ -66,19 +56,14 @@ def _save(path: Path, tensors: dict[str, Tensor], header: dict[str, str]) -> Non
     atomic_write(path, lambda tmp: save_file(tensors, str(tmp), header))
 
 
-def save_ladders(
-    run_dir: str | Path,
-    ladders: Mapping[str, Ladder],
-    diffs: Mapping[str, Tensor],
-    item_ids: Mapping[str, Sequence[str]],
-) -> None:
+def save_ladders(run_dir: str | Path, ladders: Mapping[str, Ladder]) -> None:
     """Write ``ladders`` into the run's ``neurons.safetensors`` (rewritten atomically, every
-    other key and header field kept; a dimension's earlier ladder is replaced), each
-    dimension's differences to ``contrast/``, and the ladders' view into ``neurons.json``.
+    other key and header field kept; a dimension's earlier ladder is replaced) and the
+    ladders' view into ``neurons.json``.
 
     Raises:
         ArtifactError: the run has no neuron-set file yet.
-        ValueError: differences, ids or the file's geometry that do not fit a ladder.
+        ValueError: a ladder for another model than the file's.
     """
     run_dir = Path(run_dir)
     path = run_dir / "neurons.safetensors"
@@ -86,28 +71,11 @@ def save_ladders(
     geometry = (int(header.get("num_layers", -1)), int(header.get("neurons_per_layer", -1)))
     entries = json.loads(header.get(LADDERS_KEY, "{}"))
     for dimension, ladder in ladders.items():
-        values, ids = diffs[dimension], list(item_ids[dimension])
-        expected = (ladder.items, len(ladder.layers), ladder.neurons_per_layer)
-        if tuple(values.shape) != expected or len(ids) != ladder.items:
-            raise ValueError(
-                f"{dimension}: differences {tuple(values.shape)} and {len(ids)} item ids do not "
-                f"fit a ladder of {ladder.items} items x {len(ladder.layers)} layers x "
-                f"{ladder.neurons_per_layer} neurons"
-            )
         if (
             ladder.total_neurons != geometry[0] * geometry[1]
             or ladder.neurons_per_layer != (geometry[1])
         ):
             raise ValueError(f"The {dimension} ladder is for another model than {path}")
-        target = differences_path(run_dir, dimension, ladder.contrast)
-        meta = {
-            "format": DIFFS_FORMAT,
-            "dimension": dimension,
-            "contrast": ladder.contrast,
-            "item_ids": json.dumps(ids),
-            "layers": json.dumps(list(ladder.layers)),
-        }
-        _save(target, {"diffs": values.detach().float().cpu().contiguous()}, meta)
         for name in LADDER_TENSORS:
             tensors[f"{LADDER_PREFIX}{dimension}.{name}"] = getattr(ladder, name).contiguous()
         entries[dimension] = {
@@ -119,6 +87,8 @@ def save_ladders(
             "fractions": list(ladder.fractions),
             "items": ladder.items,
             "contrast": ladder.contrast,
+            "item_ids": list(ladder.item_ids),
+            "digest": ladder.digest,
         }
     header[LADDERS_KEY] = json.dumps(entries, sort_keys=True)
     _save(path, tensors, header)
@@ -173,6 +143,9 @@ def load_ladders(run_dir: str | Path) -> dict[str, Ladder]:
                     fractions=tuple(float(f) for f in fields["fractions"]),
                     items=int(fields["items"]),
                     contrast=str(fields["contrast"]),
+                    # absent from runs written before the differences left the run
+                    item_ids=tuple(str(i) for i in entry.get("item_ids", [])),
+                    digest=str(entry.get("digest", "")),
                 )
     except ArtifactError:
         raise
@@ -181,36 +154,6 @@ def load_ladders(run_dir: str | Path) -> dict[str, Ladder]:
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ArtifactError(f"{path} has a malformed sparsity ladder: {exc!r}") from exc
     return out
-
-
-def load_item_differences(run_dir: str | Path, dimension: str) -> tuple[Tensor, list[str]]:
-    """The per-item differences a dimension's ladder was ranked by, and the items' ids.
-
-    Returns:
-        ``(diffs [items, layers, neurons] float32, item ids)``.
-
-    Raises:
-        ArtifactError: the file is missing, corrupt or inconsistent (the message names it).
-    """
-    path = differences_path(run_dir, dimension)
-    header, tensors = _read(path)
-    try:
-        diffs = tensors["diffs"]
-        ids = json.loads(header["item_ids"])
-        layers = json.loads(header["layers"])
-        if header.get("format") != DIFFS_FORMAT:
-            raise ValueError("not a ValueLocate item-differences file")
-        if diffs.dim() != 3 or diffs.dtype != torch.float32:
-            raise ValueError(f"diffs is {diffs.dtype} {tuple(diffs.shape)}, not 3-D float32")
-        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-            raise ValueError("item_ids is not a list of ids")
-        if len(ids) != diffs.shape[0] or len(layers) != diffs.shape[1]:
-            raise ValueError(f"{len(ids)} ids and {len(layers)} layers for {tuple(diffs.shape)}")
-        if not bool(diffs.isfinite().all()):
-            raise ValueError("diffs holds NaN or inf")
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ArtifactError(f"{path} is malformed: {exc!r}") from exc
-    return diffs, ids
 
 
 def ladder_summary(ladder: Ladder) -> dict[str, Any]:

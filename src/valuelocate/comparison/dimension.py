@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from torch import Tensor
 
-from valuelocate.artifacts import ladders as ladder_store
+from valuelocate.artifacts import ArtifactError
 from valuelocate.artifacts.verdict import edit_tensors
 from valuelocate.comparison import judging
 from valuelocate.comparison.cost import BiasCost
@@ -28,8 +28,9 @@ from valuelocate.comparison.unreadable import exact_reading
 from valuelocate.comparison.word_control import strengths, word_bias
 from valuelocate.data.decision_pairs import load_decision_pairs
 from valuelocate.data.forced_choice import load_forced_choice
-from valuelocate.locating.ladder import Ladder
+from valuelocate.locating.ladder import Ladder, item_differences
 from valuelocate.models import LoadedModel
+from valuelocate.steering.ladder import differences_digest
 from valuelocate.vocab import POLES
 
 if TYPE_CHECKING:
@@ -53,9 +54,29 @@ def dimension_items(dimension: str, options: VerdictOptions) -> dict[str, list[A
     return instruments
 
 
+def ladder_differences(
+    lm: LoadedModel, ladder: Ladder, search: Sequence[Any], chat_template: bool
+) -> tuple[Tensor, bool | None]:
+    """The per-item differences ``ladder`` was ranked by, recomputed (the run keeps only
+    their digest), and whether they are the located ones to the bit (None: a ladder written
+    before digests). Another device or precision than locating's may differ in the last bits:
+    the label shuffles then re-rank differences a rounding away from the ranked ones.
+
+    Raises:
+        ArtifactError: the ladder was ranked on other search items than ``search``.
+    """
+    ids = tuple(item.id for item in search)
+    if ladder.item_ids and ladder.item_ids != ids:
+        raise ArtifactError(
+            f"The {ladder.dimension} ladder was ranked on other search items than this "
+            "version's: locate the run again (valuelocate locate --resume)"
+        )
+    diffs = item_differences(lm, search, ladder.layers, chat_template=chat_template)
+    return diffs, differences_digest(diffs) == ladder.digest if ladder.digest else None
+
+
 def judge_dimension(
     lm: LoadedModel,
-    run_dir: Path,
     ladder: Ladder,
     instruments: dict[str, list[Any]],
     prompts: dict[str, dict[str, np.ndarray]],
@@ -71,8 +92,10 @@ def judge_dimension(
     and served edit tensors. ``prompts``: each judged instrument's persona readings."""
     budget = options.budget_spec()
     dimension = ladder.dimension
-    diffs, _ids = ladder_store.load_item_differences(run_dir, dimension)
     search = load_forced_choice(dimension=dimension, split="search")
+    diffs, same = ladder_differences(lm, ladder, search, chat_template)
+    if same is False:
+        say(f"{dimension}: the recomputed ladder differences differ from the located ones")
     bias = word_bias(lm, search, chat_template)
     strength = strengths(bias_cost, bias, budget.level, options.steps)
     biases = {
@@ -159,6 +182,7 @@ def judge_dimension(
         },
         "gamma": gammas["affirm"], "gammas": gammas, "cost": calibrated.costs[point],
         "control": calibrated.control(point),
+        "differences_match": same,
         "readings": instrument_records,
         "agreement": agreed,
         "curve": curve_rows(calibrated),
@@ -171,4 +195,4 @@ def judge_dimension(
     return record, rows, own
 
 
-__all__ = ["dimension_items", "judge_dimension"]
+__all__ = ["dimension_items", "judge_dimension", "ladder_differences"]

@@ -174,9 +174,8 @@ def run_verdict(
     missing = [d for d in chosen if d not in ladders]
     if missing:
         say(f"locating the ladder of {', '.join(missing)} (the run has none)")
-        new, new_diffs = locate_ladders(lm, missing, chat_template=chat_template)
-        ids = {d: [i.id for i in load_forced_choice(dimension=d, split="search")] for d in missing}
-        ladder_store.save_ladders(run_dir, new, new_diffs, ids)
+        new, _diffs = locate_ladders(lm, missing, chat_template=chat_template)
+        ladder_store.save_ladders(run_dir, new)
         ladders.update(new)
     judged = ["forced_choice", "decision_pairs"] + (["choice"] if options.choice_reading else [])
     neutral = load_neutral_texts()[: options.neutral_texts]
@@ -210,7 +209,7 @@ def run_verdict(
         }
         if any(persona["reads"] for persona in personas.values()) or options.sweep_unreadable:
             record, rows, own = judge_dimension(
-                lm, run_dir, ladder, instruments, prompts, judged, neutral, bias_cost,
+                lm, ladder, instruments, prompts, judged, neutral, bias_cost,
                 options, chat_template, say, functools.partial(track.at, d),
             )  # fmt: skip
         else:

@@ -11,7 +11,8 @@ Usage:
    band by dz and fixes the points (0.1% ... 10% of all neurons, then the band).
 3. ``ladders, diffs = locate_ladders(lm, DIMENSIONS)`` does both for every dimension on the
    search split; ``valuelocate locate`` runs it after the neuron sets and writes the result
-   into the run (:func:`valuelocate.artifacts.save_ladders`), where the verdict reads it.
+   into the run (:func:`valuelocate.artifacts.save_ladders`), where the verdict reads it;
+   the differences are not kept: the verdict recomputes them (the ladder keeps their digest).
 
 Only search items locate: the ``dev`` and ``test`` splits are refused by name.
 """
@@ -26,7 +27,7 @@ from torch import Tensor
 
 from valuelocate.architectures import ArchSpec, model_shape
 from valuelocate.artifacts import ArtifactError
-from valuelocate.artifacts.ladders import load_item_differences, load_ladders
+from valuelocate.artifacts.ladders import load_ladders
 from valuelocate.data.forced_choice import ForcedChoiceLike, load_forced_choice
 from valuelocate.forward import input_device, position_ids, stop_after
 from valuelocate.hooks import trace_neurons
@@ -45,7 +46,6 @@ __all__ = [
     "DEFAULT_FRACTIONS",
     "REFUSED_SPLITS",
     "Ladder",
-    "RunLadders",
     "build_ladder",
     "default_band",
     "item_differences",
@@ -53,9 +53,6 @@ __all__ = [
     "locate_ladders",
     "paired_effect",
 ]
-
-# What a locate run writes, by dimension: (ladders, per-item differences, item ids).
-RunLadders = tuple[dict[str, Ladder], dict[str, Tensor], dict[str, list[str]]]
 
 # Splits that evaluate: never used to rank neurons.
 REFUSED_SPLITS: tuple[str, ...] = ("dev", "test")
@@ -215,6 +212,7 @@ def locate_ladders(
             layers=layers,
             total_neurons=shape.total_neurons,
             fractions=fractions,
+            item_ids=[item.id for item in items],
         )
     return ladders, diffs
 
@@ -228,51 +226,33 @@ def ladders_of_run(
     chat_template: bool = True,
     reuse: bool = False,
     arch: ArchSpec | None = None,
-) -> RunLadders:
-    """The ladders a locate run writes: with ``reuse`` (a resumed run), a dimension whose
-    ladder ``run_dir`` already holds for the same band, points and search items is read
-    back instead of recomputed; the others are computed.
-
-    Returns:
-        ``(ladders, diffs, item_ids)``, each by dimension: what
-        :func:`valuelocate.artifacts.save_ladders` takes.
-    """
+) -> dict[str, Ladder]:
+    """The ladders a locate run writes, by dimension: with ``reuse`` (a resumed run), a
+    dimension whose ladder ``run_dir`` already holds for the same band, points and search
+    items is read back instead of recomputed; the others are computed."""
     shape = model_shape(lm.model, arch)
     band = default_band(shape.num_layers)
     points = ladder_points(
         fractions, total_neurons=shape.total_neurons, band_size=len(band) * shape.neurons_per_layer
     )
-    ids = {
-        d: [item.id for item in load_forced_choice(dimension=d, split="search")] for d in dimensions
-    }
     ladders: dict[str, Ladder] = {}
-    diffs: dict[str, Tensor] = {}
     if reuse:
         try:
             stored = load_ladders(run_dir)
         except ArtifactError:
             stored = {}  # none yet (or damaged): compute them
         for dimension, ladder in stored.items():
-            if dimension not in ids or ladder.layers != band:
+            if dimension not in dimensions or ladder.layers != band:
                 continue
-            if (ladder.sizes, ladder.labels) != points or ladder.items != len(ids[dimension]):
+            if (ladder.sizes, ladder.labels) != points or not ladder.digest:
                 continue
-            try:
-                values, stored_ids = load_item_differences(run_dir, dimension)
-            except ArtifactError:
-                continue
-            if stored_ids == ids[dimension]:
-                ladders[dimension], diffs[dimension] = ladder, values
+            ids = tuple(i.id for i in load_forced_choice(dimension=dimension, split="search"))
+            if ladder.item_ids == ids:
+                ladders[dimension] = ladder
     missing = [d for d in dimensions if d not in ladders]
     if missing:
-        fresh, fresh_diffs = locate_ladders(
+        fresh, _diffs = locate_ladders(
             lm, missing, fractions=fractions, band=band, chat_template=chat_template, arch=arch
         )
         ladders.update(fresh)
-        diffs.update(fresh_diffs)
-    order = list(dimensions)
-    return (
-        {d: ladders[d] for d in order},
-        {d: diffs[d] for d in order},
-        {d: ids[d] for d in order},
-    )
+    return {d: ladders[d] for d in dimensions}

@@ -46,7 +46,7 @@ from valuelocate.artifacts import (
 from valuelocate.artifacts.lock import LOCK_NAME, RunLock
 from valuelocate.locating.distributed import Shard
 from valuelocate.locating.jobs import PoleJob, build_jobs, load_dataset
-from valuelocate.locating.ladder import RunLadders, ladders_of_run
+from valuelocate.locating.ladder import Ladder, ladders_of_run
 from valuelocate.locating.options import LADDER_OPTIONS, LocateOptions
 from valuelocate.locating.run import PoleProgress, run_or_resume
 from valuelocate.locating.summary import summarize
@@ -314,7 +314,7 @@ def _write_results(
     manifest: RunManifest,
     lm: Any,
     options: LocateOptions,
-    ladders: RunLadders | None,
+    ladders: dict[str, Ladder] | None,
 ) -> None:
     """Write the neuron sets and the ladders, the summary, and mark the manifest complete."""
     save_neuron_sets(
@@ -325,7 +325,7 @@ def _write_results(
     )
     write_json(run_dir / "neurons.json", neuron_sets_summary(selections))
     if ladders is not None:
-        save_ladders(run_dir, *ladders)
+        save_ladders(run_dir, ladders)
     summary.write(run_dir / "summary.json")
     manifest.status = "complete"
     manifest.write(run_dir / "manifest.json")

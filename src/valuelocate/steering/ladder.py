@@ -25,6 +25,7 @@ previous one. This module is data and arithmetic only: the model's forward passe
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -68,6 +69,18 @@ def paired_effect(diffs: Tensor) -> tuple[Tensor, Tensor]:
     sd = flat.std(dim=0, correction=1)
     dz = torch.where(sd > 0, mean / torch.where(sd > 0, sd, 1.0), torch.zeros_like(mean))
     return mean, dz
+
+
+def differences_digest(diffs: Tensor) -> str:
+    """The sha256 of per-item differences as float32 (their shape included), hex.
+
+    A run keeps this digest, not the differences (3.6 MB a dimension on SmolLM2): the verdict
+    recomputes them in seconds and checks that it ranks what locating ranked.
+    """
+    values = diffs.detach().float().cpu().contiguous()
+    digest = hashlib.sha256(repr(tuple(values.shape)).encode())
+    digest.update(values.numpy().tobytes())
+    return digest.hexdigest()
 
 
 def fraction_label(fraction: float) -> str:
@@ -121,6 +134,9 @@ class Ladder:
         fractions: ``sizes[k] / total_neurons``.
         items: contrast items the ranking was computed on.
         contrast: the contrast source (``pairs``: the forced-choice search items).
+        item_ids: those items' ids, in the differences' order (empty when not known).
+        digest: :func:`differences_digest` of the differences ranked (empty when not known:
+            a ladder read from a run written before digests).
 
     Raises:
         ValueError: inconsistent fields (a file that does not describe a ladder).
@@ -138,6 +154,8 @@ class Ladder:
     fractions: tuple[float, ...]
     items: int
     contrast: str = "pairs"
+    item_ids: tuple[str, ...] = ()
+    digest: str = ""
 
     def __post_init__(self) -> None:
         band = len(self.layers) * self.neurons_per_layer
@@ -165,6 +183,8 @@ class Ladder:
             raise ValueError(f"sizes {self.sizes} must ascend strictly from >= 1 to {band}")
         if not len(self.labels) == len(self.fractions) == len(sizes):
             raise ValueError("sizes, labels and fractions differ in length")
+        if self.item_ids and len(self.item_ids) != self.items:
+            raise ValueError(f"{len(self.item_ids)} item ids for a ladder of {self.items} items")
 
     @property
     def band_size(self) -> int:
@@ -216,6 +236,7 @@ def build_ladder(
     layers: Sequence[int],
     total_neurons: int,
     fractions: Sequence[float] = DEFAULT_FRACTIONS,
+    item_ids: Sequence[str] = (),
 ) -> Ladder:
     """Rank the band's neurons by the paired effect size of ``diffs`` and fix the points.
 
@@ -225,10 +246,11 @@ def build_ladder(
         layers: the band's model layers, ascending (``diffs``' layer axis, in order).
         total_neurons: MLP neurons of the whole model.
         fractions: of ``total_neurons``, each in (0, 1) (see :func:`ladder_points`).
+        item_ids: the items' ids, in ``diffs``' order (kept with the ladder).
 
     Raises:
-        ValueError: a shape that does not match ``layers``, fewer than two items, or
-            non-finite differences.
+        ValueError: a shape that does not match ``layers``, fewer than two items, ids that
+            do not match the items, or non-finite differences.
 
     Example:
         >>> ladder = build_ladder(diffs, dimension="conservation", layers=(1, 2, 3, 4),
@@ -260,4 +282,6 @@ def build_ladder(
         labels=labels,
         fractions=tuple(size / total_neurons for size in sizes),
         items=int(diffs.shape[0]),
+        item_ids=tuple(str(i) for i in item_ids),
+        digest=differences_digest(diffs),
     )
