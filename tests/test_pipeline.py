@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
+from safetensors.torch import load_file
 
 from valuelocate.artifacts import load_neuron_sets
 from valuelocate.data import load_questionnaire
@@ -44,13 +46,31 @@ def test_every_option_is_checked_before_any_work(
 
 def test_stage_options_come_from_the_run_options() -> None:
     options = RunOptions(prompts_per_pole=3, max_new_tokens=5, gammas=(0.0, 2.0),
-                         judge_prompts=4, answer_tokens=6, seed=7)  # fmt: skip
+                         judge_prompts=4, answer_tokens=6, seed=7, dtype="bfloat16")  # fmt: skip
     locate = options.locate_options()
     assert (locate.prompts_per_pole, locate.max_new_tokens, locate.seed) == (3, 5, 7)
+    assert locate.dtype == "bfloat16" and RunOptions().locate_options().dtype == "float32"
     assert locate.dimensions == DIMENSIONS
     evaluate = options.evaluate_options()
     assert (evaluate.gammas, evaluate.judge_prompts, evaluate.max_new_tokens, evaluate.seed) == (
         (0.0, 2.0), 4, 6, 7)  # fmt: skip
+
+
+@pytest.mark.skipif(not STORIES.is_dir(), reason="../shared/models is absent")
+def test_run_loads_the_model_in_the_asked_precision(tmp_path: Path) -> None:
+    stats = {}
+    for dtype in ("float32", "bfloat16"):
+        options = RunOptions(model=str(STORIES), dtype=dtype, prompts_per_pole=2,
+                             max_new_tokens=3, evaluate="off", verdict=False)  # fmt: skip
+        run(options, tmp_path / dtype)
+        manifest = json.loads((tmp_path / dtype / "manifest.json").read_text())
+        assert manifest["options"]["dtype"] == dtype
+        stats[dtype] = load_file(tmp_path / dtype / "stats" / "conservation.affirm.safetensors")
+    # the same prompts read in another precision: the activations' statistics differ
+    assert stats["float32"].keys() == stats["bfloat16"].keys()
+    assert any(
+        not torch.equal(stats["float32"][key], stats["bfloat16"][key]) for key in stats["float32"]
+    )
 
 
 @pytest.mark.slow
