@@ -62,7 +62,8 @@ class RunOptions:
     dtype: str = option(
         "float32",
         "The model's precision: float32, or bfloat16 (about 1.4x faster on a CPU with native "
-        "bfloat16; the verdict's figures move by rounding, docs/benchmarks.md), float16, auto.",
+        "bfloat16; the study's located sets differ from float32's and the verdict's figures "
+        "move by rounding: docs/run.md), float16, auto.",
         choices=("float32", "bfloat16", "float16", "auto"),
     )
     verdict: bool = option(
