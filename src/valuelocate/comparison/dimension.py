@@ -80,6 +80,7 @@ def judge_dimension(
     ladder: Ladder,
     instruments: dict[str, list[Any]],
     prompts: dict[str, dict[str, np.ndarray]],
+    personas: dict[str, dict[str, Any]],
     judged: Sequence[str],
     neutral: Sequence[str],
     bias_cost: BiasCost,
@@ -89,7 +90,8 @@ def judge_dimension(
     at: Callable[[str, float], None],
 ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
     """One dimension judged (steps 1-4 of the module docstring): its record, per-item rows
-    and served edit tensors. ``prompts``: each judged instrument's persona readings."""
+    and served edit tensors. ``prompts``: each judged instrument's persona readings;
+    ``personas``: their tests (:func:`~valuelocate.comparison.judging.persona`)."""
     budget = options.budget_spec()
     dimension = ladder.dimension
     search = load_forced_choice(dimension=dimension, split="search")
@@ -143,8 +145,7 @@ def judge_dimension(
             oppose=oppose,
             word_affirm=read.biased["word_affirm"],
             word_oppose=read.biased["word_oppose"],
-            prompt_affirm=prompt["affirm"],
-            prompt_oppose=prompt["oppose"],
+            prompt=personas[name],
             linear_gap=calibrated.edit_gap(point, name),
             random_gaps=calibrated.random_gaps(point, name),
             shuffle_gaps=calibrated.shuffle_gaps(point, name),

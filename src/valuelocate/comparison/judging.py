@@ -68,8 +68,7 @@ def judge(
     oppose: np.ndarray,
     word_affirm: np.ndarray,
     word_oppose: np.ndarray,
-    prompt_affirm: np.ndarray,
-    prompt_oppose: np.ndarray,
+    prompt: dict[str, Any],
     linear_gap: float,
     random_gaps: np.ndarray,
     shuffle_gaps: np.ndarray,
@@ -80,7 +79,8 @@ def judge(
     Args:
         base, affirm, oppose: ``[items]`` readings unedited and under the +/- edit (exact).
         word_affirm, word_oppose: under the word-priming control toward each pole.
-        prompt_affirm, prompt_oppose: under each pole's persona prompt.
+        prompt: the positive control's record on the same items (:func:`persona`), computed
+            once by the caller, which reads it first to decide whether to judge at all.
         linear_gap: the edit's linear gap (the scale its nulls are read on).
         random_gaps, shuffle_gaps: the nulls' linear gaps.
     """
@@ -117,7 +117,7 @@ def judge(
             "p": word_p,
             "mc_error": word_error,
         },
-        "prompt": persona(prompt_affirm, prompt_oppose, seed=seed),
+        "prompt": prompt,
     }
 
 

@@ -209,7 +209,7 @@ def run_verdict(
         }
         if any(persona["reads"] for persona in personas.values()) or options.sweep_unreadable:
             record, rows, own = judge_dimension(
-                lm, ladder, instruments, prompts, judged, neutral, bias_cost,
+                lm, ladder, instruments, prompts, personas, judged, neutral, bias_cost,
                 options, chat_template, say, functools.partial(track.at, d),
             )  # fmt: skip
         else:
