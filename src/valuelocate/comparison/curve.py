@@ -75,8 +75,8 @@ class Calibrated:
     signs: Tensor
     shuffles: ShuffleReads
     shuffle_norms: list[float]  # per point: the norm at which a label shuffle meets the budget
-    budget: float = 1.10
-    passes: int = 3 + EXTRA_PASSES  # of each search (:func:`search_passes`)
+    budget: float  # the perplexity ratio every vector was calibrated to
+    passes: int  # of each search (:func:`search_passes`)
     _samples: dict[int, list[float]] = field(default_factory=dict)
     _controls: dict[int, dict[str, dict[str, float]]] = field(default_factory=dict)
 
