@@ -143,6 +143,20 @@ def layers_from(model: nn.Module, first: int, hidden: Tensor) -> Iterator[None]:
             container[i] = layer
 
 
+@contextmanager
+def frozen_weights(model: nn.Module) -> Iterator[None]:
+    """The model's weights without gradients, restored after: for a backward whose only
+    gradient is an edit's offset (no weight gradient is then computed)."""
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    for param in trainable:
+        param.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for param in trainable:
+            param.requires_grad_(True)
+
+
 def output_module(model: nn.Module) -> nn.Module:
     """The module whose output is the logits (``get_output_embeddings()``, else ``lm_head``).
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from valuelocate.comparison.cost import VectorCost, calibrate
+from valuelocate.comparison.cost import VectorCost
 from valuelocate.comparison.linear import vector_edit
 from valuelocate.comparison.nulls import (
     prediction_pvalue,
@@ -139,39 +139,3 @@ def test_vector_cost_defers_the_head_only_where_it_equals_the_forward(
         del stories_lm.model.config.final_logit_softcapping
     assert not unknown.deferred
     torch.testing.assert_close(unknown(vectors), deferred, rtol=1e-6, atol=0)
-
-
-def test_calibrate_reaches_the_budget() -> None:
-    scales = torch.tensor([0.5, 2.0, 7.0], dtype=torch.float64)
-
-    def fake(vectors: torch.Tensor) -> torch.Tensor:
-        # vector k (a multiple of e_k) costs exp((scale_k |v|)^2 + 0.1 |v|)
-        norm = vectors.norm(dim=1)
-        which = vectors.abs().argmax(dim=1)
-        return torch.exp((scales[which] * norm) ** 2 + 0.1 * norm)
-
-    vectors = torch.eye(3, dtype=torch.float64)
-    gammas, costs = calibrate(fake, vectors, torch.ones(3), budget=1.10, steps=6)
-    assert torch.allclose(
-        costs.log(), torch.full((3,), math.log(1.10), dtype=torch.float64), rtol=0.05
-    )
-    assert bool((gammas > 0).all())
-
-
-def test_calibrate_never_returns_a_gamma_over_budget_even_when_the_cost_is_lopsided() -> None:
-    # a first-order term makes +v much dearer than -v (as real edits are); a secant that
-    # assumes log cost ~ gamma**2 alone would overshoot
-    def lopsided(vectors: torch.Tensor) -> torch.Tensor:
-        s = vectors.sum(dim=1)
-        return torch.exp(0.02 * s * s + 0.05 * s)
-
-    vectors = torch.tensor([[1.0], [-1.0]], dtype=torch.float64)
-    for steps in (1, 2, 3, 8):
-        gammas, costs = calibrate(
-            lopsided, vectors, torch.full((2,), 3.0), budget=1.10, steps=steps
-        )
-        assert bool((costs <= 1.10).all())
-        assert torch.allclose(costs, lopsided(vectors * gammas[:, None]))
-        assert torch.allclose(costs[gammas == 0], torch.ones(1, dtype=torch.float64))
-    assert bool((costs.log() >= 0.95 * math.log(1.10)).all())  # converged with 8 steps
-    assert gammas[0] < gammas[1]

@@ -1,21 +1,23 @@
-"""What an edit costs, and the strength that spends a budget: the verdict's neutral-text
-perplexity ratio of many added vectors at once (:class:`VectorCost`: one padded batch, one row
-per text and vector), of an output-logit bias (:class:`BiasCost`: exact, without a forward),
-and :func:`calibrate`, which searches every vector's gamma at once (secant on log cost, started
-from the norm of a reference vector) until each spends the budget (METHOD.md section 8).
+"""What an edit costs: the verdict's neutral-text perplexity ratio of many added vectors at
+once (:class:`VectorCost`: one padded batch, one row per text and vector; its exact slope at
+zero for every vector from one backward pass) and of an output-logit bias (:class:`BiasCost`:
+exact, without a forward). :mod:`~valuelocate.comparison.search` finds the strengths that spend
+a budget (METHOD.md section 8).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from valuelocate.architectures import model_shape
 from valuelocate.forward import (
+    frozen_weights,
     head_deferred,
     head_logits,
     input_device,
@@ -109,6 +111,7 @@ class VectorCost:
         self.skip_layers = skip_layers
         # first edited layer -> per text, the unedited output of the layer below it (or None)
         self._below: dict[int, list[Tensor] | None] = {}
+        self._gradient: Tensor | None = None
         self.deferred = False
         self.base = self._nll(None)  # [texts]
         try:
@@ -205,6 +208,28 @@ class VectorCost:
                 out[j, t] = means[r]
         return out[0] if vectors is None else out
 
+    def slopes(self, vectors: Tensor) -> Tensor:
+        """``[k]`` each vector's exact ``d log cost / d gamma`` at gamma 0 (the cost of adding
+        ``gamma * v``): ``v . gradient``, where the gradient of the texts' mean NLL with respect
+        to a value added to every band neuron at every position comes from one forward and
+        backward per text, once (:func:`~valuelocate.comparison.search.calibrate` uses it)."""
+        if self._gradient is None:
+            model = self.lm.model
+            device = input_device(model)
+            width = model_shape(model).neurons_per_layer
+            rows = torch.zeros(1, len(self.layers), width, device=device, requires_grad=True)
+            offsets = _RowOffsets(self.layers, rows)
+            with frozen_weights(model), edit_neurons(model, offsets, scope="all"):
+                for tokens in self.tokens:
+                    ids = torch.tensor([tokens], device=device)
+                    logits = model(input_ids=ids).logits[0, :-1].float()
+                    picked = logits.gather(-1, ids[0, 1:, None]).squeeze(-1)
+                    nll = (torch.logsumexp(logits, dim=-1) - picked).double().mean()
+                    (nll / len(self.tokens)).backward()
+            assert rows.grad is not None
+            self._gradient = rows.grad.detach().double().flatten().cpu()
+        return vectors.double() @ self._gradient
+
     def __call__(self, vectors: Tensor) -> Tensor:
         """``[vectors]`` perplexity ratios of adding each row of ``vectors`` ``[k, D]``."""
         self.calls += 1
@@ -214,70 +239,6 @@ class VectorCost:
             chosen = [i for i, f in enumerate(firsts) if f == first]
             nll[chosen] = self._nll(vectors[chosen], first)
         return (nll.mean(1) - self.base.mean()).exp()
-
-
-def calibrate(
-    cost: Callable[[Tensor], Tensor],
-    vectors: Tensor,
-    start: Tensor,
-    *,
-    budget: float,
-    steps: int = 3,
-    tolerance: float = 0.05,
-    on_pass: Callable[[int], None] | None = None,
-) -> tuple[Tensor, Tensor]:
-    """Every vector's largest measured gamma within ``budget`` (perplexity ratio), all at once.
-
-    Each step evaluates, in one batched pass, every vector whose best gamma within budget is
-    not yet within ``tolerance`` of it (relative, on log cost: ``[(1 - tol) log b, log b]``).
-    The next gamma is a secant on ``log log cost`` against ``log gamma`` (the first assumes a
-    quadratic cost), kept strictly inside the bracket of the largest gamma measured within
-    budget and the smallest measured over it (bisection where the secant leaves it). The cost
-    need not be symmetric in the vector's sign or exactly quadratic. ``on_pass`` is told how
-    many vectors each pass measured.
-
-    Returns:
-        ``(gammas, costs)`` ``[k]``: per vector the largest gamma measured within budget and
-        its measured cost; ``(0, 1)`` (no edit) if every gamma tried was over budget.
-    """
-    target = math.log(budget)
-    aim = (1 - tolerance / 2) * target  # the middle of the accepted window, so steps land in it
-    k = start.numel()
-    nxt = start.double().clone()  # the next gamma to try, per vector
-    low = torch.zeros(k, dtype=torch.float64)  # largest gamma measured within budget
-    low_cost = torch.ones(k, dtype=torch.float64)
-    high = torch.full((k,), math.inf, dtype=torch.float64)  # smallest gamma measured over it
-    last: list[tuple[float, float] | None] = [None] * k
-    for _ in range(max(steps, 1)):
-        done = low_cost.log() >= (1 - tolerance) * target
-        todo = ~done
-        if not bool(todo.any()):
-            break
-        measured = cost(vectors[todo] * nxt[todo, None]).double()
-        if on_pass is not None:
-            on_pass(int(todo.sum()))
-        for j, i in enumerate(torch.nonzero(todo).flatten().tolist()):
-            g, c = float(nxt[i]), float(measured[j])
-            log_c = max(math.log(c), 1e-9)
-            if c <= budget:
-                if g > float(low[i]):
-                    low[i], low_cost[i] = g, c
-            else:
-                high[i] = min(float(high[i]), g)
-            slope = 2.0  # log cost ~ gamma**2 until two points say otherwise
-            previous = last[i]
-            if previous is not None and previous[0] != g and previous[1] > 1e-9:
-                slope = (math.log(log_c) - math.log(previous[1])) / (
-                    math.log(g) - math.log(previous[0])
-                )
-                slope = min(max(slope, 0.5), 4.0)
-            last[i] = (g, log_c)
-            guess = g * min(max((aim / log_c) ** (1.0 / slope), 0.25), 4.0)
-            lo, hi = float(low[i]), float(high[i])
-            if not lo < guess < hi:
-                guess = (lo + hi) / 2 if math.isfinite(hi) else max(2 * lo, guess)
-            nxt[i] = guess
-    return low, low_cost
 
 
 class BiasCost:
@@ -312,4 +273,4 @@ class BiasCost:
         return math.exp(self._nll(bias) - self.base)
 
 
-__all__ = ["BiasCost", "VectorCost", "calibrate"]
+__all__ = ["BiasCost", "VectorCost"]

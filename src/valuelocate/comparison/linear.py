@@ -34,7 +34,7 @@ from valuelocate.architectures import model_shape
 from valuelocate.comparison.answers import answer_logits
 from valuelocate.comparison.forced_choice import choice_prompts
 from valuelocate.data.forced_choice import ForcedChoiceLike
-from valuelocate.forward import input_device, run_padded
+from valuelocate.forward import frozen_weights, input_device, run_padded
 from valuelocate.hooks import edit_neurons
 from valuelocate.models import LoadedModel
 from valuelocate.prompting import answer_ids, context_ids, left_pad, pad_token_id
@@ -227,10 +227,6 @@ def read_linear(
     rows = _rows(lm, items, prefix, chat_template) if reading == "likelihood" else []
     readings: list[Tensor] = []
     biased: dict[str, list[Tensor]] = {name: [] for name in biases or {}}
-    # Only the offsets need gradients: switch the weights' off for the read, then restore.
-    trainable = [p for p in lm.model.parameters() if p.requires_grad]
-    for param in trainable:
-        param.requires_grad_(False)
     if reading == "choice":
         prompts, letters = choice_prompts(lm, items, prefix=prefix, chat_template=chat_template)
     elif reading != "likelihood":
@@ -245,14 +241,11 @@ def read_linear(
         else:
             _run(lm, rows[begin:end], edit, biases or {}, readings, biased, batch_size)
 
-    try:
+    with frozen_weights(lm.model):  # only the offsets need gradients
         if head:
             run(0, head)
             head_gradient = _mean_gradient(offsets, chosen, neurons, head)
         run(head, len(items))
-    finally:
-        for param in trainable:
-            param.requires_grad_(True)
     return LinearRead(
         reading=torch.cat(readings).numpy() if readings else np.zeros(0),
         gradient=_mean_gradient(offsets, chosen, neurons, len(items)),

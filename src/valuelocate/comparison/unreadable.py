@@ -23,10 +23,11 @@ import torch
 
 from valuelocate.artifacts.verdict import edit_tensors
 from valuelocate.comparison import judging
-from valuelocate.comparison.cost import VectorCost, calibrate
+from valuelocate.comparison.cost import VectorCost
 from valuelocate.comparison.curve import control_edit, dense, point_nulls, search_passes
 from valuelocate.comparison.forced_choice import choice_reading, likelihood_reading
 from valuelocate.comparison.grid import prompt_prefix
+from valuelocate.comparison.search import calibrate
 from valuelocate.locating.ladder import Ladder
 from valuelocate.models import LoadedModel
 from valuelocate.vocab import POLES
@@ -92,8 +93,9 @@ def unread_dimension(
     start = torch.full((4,), float(options.start_gamma), dtype=torch.float64)
     cost = VectorCost(lm, neutral, ladder.layers)
     found, measured = calibrate(
-        cost, vectors, start, budget=budget, steps=search_passes(options) + 1
-    )
+        cost, vectors, start, budget=budget, steps=search_passes(options) + 1,
+        slopes=cost.slopes(vectors),
+    )  # fmt: skip
     gammas = {"affirm": float(found[0]), "oppose": float(found[1])}
     costs = {"affirm": float(measured[0]), "oppose": float(measured[1])}
     readings, rows = {}, []
