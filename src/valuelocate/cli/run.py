@@ -43,9 +43,9 @@ def _run(options: RunOptions, *, out: Path | None, judge: list[str], resume: boo
     locate: about 2 min, the ladder of sparse sets included;
     evaluate: --evaluate probe (default) costs seconds and runs the sweep only
     where the questionnaire registers a persona prompt; full: about 5 min; off;
-    verdict: about 5 min per dimension some instrument can read (its persona
-    prompt separates the poles), seconds for one none can read (--sweep-unreadable
-    measures it all the same); --no-verdict skips it; --choice-reading adds the
+    verdict: 3-5 min per dimension some instrument can read (its persona
+    prompt separates the poles), under a minute for one none can read (its persona
+    prompts only; --sweep-unreadable measures it all the same); --no-verdict skips it; --choice-reading adds the
     A/B reading, for models that read it;
     report: seconds.
     """
