@@ -17,7 +17,8 @@ Modules, in the order the work flows:
   with respect to added neuron values), so that a null costs a dot product.
 - :mod:`~valuelocate.comparison.nulls`: label shuffles, random same-count sets, p-values.
 - :mod:`~valuelocate.comparison.cost`: the batched neutral cost of many added vectors (and of a
-  logit bias), and the calibration of many vectors to the budget at once.
+  logit bias), and every vector's exact slope at gamma 0.
+- :mod:`~valuelocate.comparison.search`: the calibration of many vectors to the budget at once.
 - :mod:`~valuelocate.comparison.curve`: the sparsity curve: every ladder point at the budget
   against its nulls, and the dev rule that picks the default point.
 - :mod:`~valuelocate.comparison.judging`: one test per dimension and instrument, Holm.
