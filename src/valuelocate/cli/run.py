@@ -45,8 +45,8 @@ def _run(options: RunOptions, *, out: Path | None, judge: list[str], resume: boo
     where the questionnaire registers a persona prompt; full: about 5 min; off;
     verdict: 3-5 min per dimension some instrument can read (its persona
     prompt separates the poles), under a minute for one none can read (its persona
-    prompts only; --sweep-unreadable measures it all the same); --no-verdict skips it; --choice-reading adds the
-    A/B reading, for models that read it;
+    prompts only; --sweep-unreadable measures it all the same); --no-verdict skips
+    it; --choice-reading adds the A/B reading, for models that read it;
     report: seconds.
     """
     options = dataclasses.replace(options, judge=tuple(judge))
