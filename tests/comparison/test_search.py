@@ -111,10 +111,15 @@ def test_quadratic_starts_from_a_shared_curvature_land_at_once() -> None:
     )
 
 
-def test_curvature_is_none_when_nothing_was_calibrated() -> None:
+def test_curvature_is_none_when_nothing_was_calibrated_or_the_cost_does_not_bend_up() -> None:
     vectors = torch.eye(2, dtype=torch.float64)
     none = torch.zeros(2, dtype=torch.float64)
     assert curvature(vectors, none, none, torch.ones(2, dtype=torch.float64)) is None
+    # log cost 0.1 at gamma 1 where the slope alone predicts 0.2: no upward bend to start from
+    slopes = torch.full((2,), 0.2, dtype=torch.float64)
+    gammas = torch.ones(2, dtype=torch.float64)
+    costs = torch.full((2,), math.exp(0.1), dtype=torch.float64)
+    assert curvature(vectors, slopes, gammas, costs) is None
 
 
 def test_vector_cost_slopes_equal_finite_differences(stories_lm) -> None:  # type: ignore[no-untyped-def]

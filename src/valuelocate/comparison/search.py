@@ -135,13 +135,15 @@ def curvature(vectors: Tensor, slopes: Tensor, gammas: Tensor, costs: Tensor) ->
     """The mean second-order coefficient of calibrated vectors' log cost per unit squared norm,
     ``(log cost - a gamma) / (gamma |v|)**2`` (None when none was calibrated): on SmolLM2 it
     varies about 25% between random sets of a ladder point and little between points, so it
-    starts other vectors' searches near the budget (:func:`quadratic_gammas`)."""
+    starts other vectors' searches near the budget (:func:`quadratic_gammas`). None too when
+    it is not positive (a cost that does not bend upward gives no start)."""
     found = gammas > 0
     if not bool(found.any()):
         return None
     norm = vectors[found].double().norm(dim=1) * gammas[found]
     second = costs[found].log() - slopes[found].double() * gammas[found]
-    return float((second / norm.clamp(min=1e-30) ** 2).mean())
+    bend = float((second / norm.clamp(min=1e-30) ** 2).mean())
+    return bend if bend > 0 else None
 
 
 def quadratic_gammas(
@@ -151,7 +153,7 @@ def quadratic_gammas(
     of the budget's window (``a``: ``slopes``): where :func:`calibrate` starts them."""
     aim = (1 - tolerance / 2) * math.log(budget)
     a = slopes.double()
-    b = (vectors.double().norm(dim=1) ** 2 * max(curvature, 1e-30)).clamp(min=1e-30)
+    b = (vectors.double().norm(dim=1) ** 2 * curvature).clamp(min=1e-30)
     return (-a + (a * a + 4 * b * aim).sqrt()) / (2 * b)
 
 
