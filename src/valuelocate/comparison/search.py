@@ -10,10 +10,11 @@ The next gamma comes from a model of the log cost along each vector,
 (``slopes``: :meth:`~valuelocate.comparison.cost.VectorCost.slopes`, one backward pass for
 every vector) and ``b``, ``c`` are fitted to the one or two measurements nearest the budget.
 The slope matters: an edit's first-order effect on the neutral texts' likelihood is often as
-large as its second-order one at the budget, of either sign, so a search that assumes a pure
-square (``a = 0``) misses the window far more often (on SmolLM2's 180 vectors a dimension,
-2026-12-05: 640 vector measurements in 12 passes without it, 429 in 4 with it and with
-:func:`quadratic_gammas` as the starts). Every guess stays strictly inside the bracket of the
+large as its second-order one at the budget, of either sign, and a search blind to it misses
+the window far more often (on SmolLM2's 180 vectors a dimension, 2026-12-05: the log-log
+secant used before needed 640 vector measurements in 12 passes, this search 429 in 4 with
+:func:`quadratic_gammas` as the starts). Without ``slopes`` ``a`` is taken as 0 and the fitted
+terms absorb it locally. Every guess stays strictly inside the bracket of the
 largest gamma measured within budget and the smallest over it, so no gamma over budget is
 ever returned.
 """
