@@ -277,11 +277,11 @@ def calibrate_ladder(
 
     say(f"calibrating {len(blocks)} points ({vectors.shape[0]} vectors) to the budget")
     slopes = cost.slopes(vectors)
-    start = (
-        quadratic_gammas(vectors, slopes, bend, budget=budget)
-        if bend is not None
-        else torch.full((vectors.shape[0],), float(options.start_gamma), dtype=torch.float64)
-    )
+    if bend is not None:
+        start = quadratic_gammas(vectors, slopes, bend, budget=budget)
+    else:  # no curvature to start from: the norm at which the band met the budget
+        gamma = float(g[g > 0].mean()) if bool((g > 0).any()) else float(options.start_gamma)
+        start = gamma * float(pair[0].norm()) / vectors.norm(dim=1).clamp(min=1e-30)
     found_all, measured_all = calibrate(
         cost, vectors, start, budget=budget, steps=passes, slopes=slopes, on_pass=on_pass
     )
