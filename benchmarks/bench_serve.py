@@ -3,7 +3,7 @@
 Usage:
     PYTHONPATH=src python benchmarks/bench_serve.py [--model default] [--neurons RUN_DIR]
         [--clients 1 4 16] [--requests 2] [--max-tokens 32] [--repeats 3]
-        [--configs default located dynamic] [--threads N]
+        [--configs default located dynamic] [--threads N] [--ignore-eos]
 
 One server runs in this process on a free loopback port. Each configuration of ``--configs``
 is a steering rule and the dimensions the steered clients ask for:
@@ -13,6 +13,8 @@ is a steering rule and the dimensions the steered clients ask for:
 - ``located``: ``mean-diff`` on the dimensions whose verdict edit is a sparse located set
   (under 10% of its layers' neurons; skipped when there is none or no verdict);
 - ``dynamic``: the study's rule on the run's neuron sets;
+- ``none``: no steering on either side (an A/A control: how far the ratio scatters when
+  both sides do the same work);
 - ``RULE`` or ``RULE:dim1,dim2``: that rule, on those dimensions (default all).
 
 For each configuration, number of clients and repeat, the unsteered and the steered rounds
@@ -26,6 +28,11 @@ disturbs much less than wall time (the process holds the clients too; their shar
 in both rounds), the median tokens generated per round and the near-tie re-runs (solo
 generations) summed over each side's rounds. Without ``--neurons`` a small neuron run is
 located first (a minute or two).
+
+``--ignore-eos`` sends vLLM's ``ignore_eos`` field with every request: each answer runs to
+``--max-tokens`` whatever its stop token, so both sides generate the same number of tokens in
+batches of the same rows, and the ratio is the steering's own cost. Without it, a steered
+answer that ends sooner (or later) than the unsteered one changes the work of its round.
 """
 
 from __future__ import annotations
@@ -54,6 +61,7 @@ def one_round(
     dims: list[str],
     steered: bool,
     rule: str | None = None,
+    ignore_eos: bool = False,
 ) -> tuple[float, float, float, float]:
     """(tokens per wall second, median latency in seconds, tokens per process CPU second,
     tokens generated) of one round."""
@@ -64,8 +72,9 @@ def one_round(
 
     def client(i: int) -> None:
         api = openai.OpenAI(base_url=base_url, api_key="x", max_retries=0, timeout=600)
-        values = row_values(i, dims)
-        body: dict[str, object] = {"values": values} | ({"rule": rule} if rule else {})
+        body: dict[str, object] = {"ignore_eos": True} if ignore_eos else {}
+        if steered and dims:
+            body |= {"values": row_values(i, dims)} | ({"rule": rule} if rule else {})
         barrier.wait()
         for k in range(requests):
             start = time.perf_counter()
@@ -74,7 +83,7 @@ def one_round(
                 messages=[{"role": "user", "content": PROMPTS[(i + k) % len(PROMPTS)]}],
                 max_tokens=max_tokens,
                 temperature=0,
-                extra_body=body if steered else None,
+                extra_body=body or None,
             )
             with lock:
                 latencies.append(time.perf_counter() - start)
@@ -98,6 +107,8 @@ def configurations(names: list[str], catalog: SteeringCatalog) -> list[tuple[str
     for name in names:
         if name == "default":
             out.append((f"default ({catalog.default_rule})", catalog.default_rule, dims))
+        elif name == "none":
+            out.append(("none (A/A: both sides unsteered)", "", []))
         elif name == "located":
             sparse = []
             for dim in dims:
@@ -132,7 +143,10 @@ def main() -> None:
         "--configs",
         nargs="+",
         default=["default", "located", "dynamic"],
-        help="steering configurations: default, located, dynamic, RULE[:dim1,dim2]",
+        help="steering configurations: default, located, dynamic, none, RULE[:dim1,dim2]",
+    )
+    parser.add_argument(
+        "--ignore-eos", action="store_true", help="every answer runs to --max-tokens"
     )
     args = parser.parse_args()
     if args.threads is not None:
@@ -167,6 +181,7 @@ def main() -> None:
                                 dims,
                                 steered,
                                 rule,
+                                args.ignore_eos,
                             )
                             + (server.engine.stats.solo_retries - before,)
                         )
@@ -180,7 +195,8 @@ def main() -> None:
         stats = server.engine.stats
     print(
         f"\nmodel {args.model}, torch threads {torch.get_num_threads()}, "
-        f"{args.max_tokens} tokens/request, {args.requests} requests/"
+        f"{args.max_tokens} tokens/request{' (ignore_eos)' if args.ignore_eos else ''}, "
+        f"{args.requests} requests/"
         f"client, median of {args.repeats} repeats; largest batch {stats.largest_batch}, "
         f"near-tie solo retries {stats.solo_retries}\n"
     )

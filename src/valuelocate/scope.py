@@ -86,7 +86,7 @@ class ScopeTracker:
 
         if past == 0 and self.fixed_prompt_length is None:
             self.prompt_length = seq
-        if past == 0:
+        if past == 0 and self.stop_token_ids:
             self._finished = torch.zeros(batch, dtype=torch.bool, device=device)
         prompt_length = self.prompt_length if self.prompt_length is not None else past + seq
 

@@ -12,6 +12,7 @@ import torch
 
 import serve_fixtures as fx
 from valuelocate.artifacts import load_neuron_sets
+from valuelocate.hooks import edit_neurons
 from valuelocate.prompting import stop_token_ids
 from valuelocate.serve import batch as batching
 from valuelocate.serve.decode import Row, TokenEvent, decode_batch
@@ -19,6 +20,7 @@ from valuelocate.serve.engine import Engine, GenerateJob
 from valuelocate.serve.server import build_catalog
 from valuelocate.serve.steering import Steering
 from valuelocate.steering.dynamic import steering_edit
+from valuelocate.steering.simple import add_edit
 
 lm, run_dir = fx.lm, fx.run_dir  # the shared fixtures
 
@@ -216,3 +218,42 @@ def test_steering_goes_on_after_the_longest_row_leaves(lm, run_dir) -> None:  # 
     plain.edit = None
     assert [e.token_id for e in joined[1]] == [e.token_id for e in alone]
     assert [e.token_id for e in alone] != [e.token_id for e in _decode(lm, [plain])[0]]
+
+
+def test_a_row_that_ignores_its_stop_token_is_fed_it_and_stays_steered(lm, run_dir) -> None:  # type: ignore[no-untyped-def]
+    # The stories model does not end its stories within these budgets: its period stands in
+    # for the stop token. A row ends at its first period; the same row with ``ignore_eos``
+    # goes on to its budget, fed the periods like any token and steered at every position:
+    # its tokens and log-probabilities are those of one forward of its whole text under the
+    # edit, where the edit changes them after the first period (so a row left unsteered
+    # there would not match). In a batch with an unsteered row.
+    edit = add_edit(load_neuron_sets(run_dir)["conservation"].affirm, 2.0)
+    ids = _ids(lm, "Once upon a time")
+    period = next(i for i in _ids(lm, "It was big.") if lm.tokenizer.decode([i]) == ".")
+
+    def row(ignore_eos: bool, steered: bool = True) -> Row:
+        return Row(
+            ids=ids, edit=edit if steered else None, scope="all", max_tokens=40, logprobs=0,
+            ignore_eos=ignore_eos,
+        )  # fmt: skip
+
+    rows = [row(False), row(True), row(True, steered=False)]
+    events: list[list[TokenEvent]] = [[] for _ in rows]
+    for i, r in enumerate(rows):
+        r.on_token = events[i].append
+    decode_batch(lm, rows, stop_ids=[period], site="act")
+    stopped, going = rows[0].generated, rows[1].generated
+    assert period not in stopped and going[: len(stopped) + 1] == stopped + [period]
+    assert len(going) == 40
+    full = torch.tensor([ids + going[:-1]])
+    with torch.no_grad():
+        with edit_neurons(lm.model, edit, scope="all"):
+            edited = torch.log_softmax(lm.model(input_ids=full).logits[0, len(ids) - 1 :], -1)
+        plain = torch.log_softmax(lm.model(input_ids=full).logits[0, len(ids) - 1 :], -1)
+    assert edited.argmax(-1).tolist() == going
+    reported = torch.tensor([e.logprob for e in events[1] if e.token_id >= 0], dtype=torch.float64)
+    chosen = edited.gather(1, torch.tensor(going)[:, None])[:, 0]
+    assert torch.allclose(reported, chosen.double(), atol=1e-4)
+    after = len(stopped) + 1
+    assert (edited[after:] - plain[after:]).abs().max() > 0.1  # the edit matters there
+    assert fx.settled_hooks(lm.model) == 0

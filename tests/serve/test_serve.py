@@ -19,6 +19,7 @@ from valuelocate import generation
 from valuelocate.artifacts import load_neuron_sets
 from valuelocate.hooks import edit_neurons
 from valuelocate.prompting import stop_token_ids
+from valuelocate.serve import build_server, running_server
 from valuelocate.steering.compose import EditStack
 from valuelocate.steering.dynamic import steering_edit
 
@@ -273,6 +274,7 @@ def test_every_bad_input_gets_its_4xx_and_the_server_keeps_serving(server, lm) -
         ("/chat/completions", {**good, "temperature": "hot"}, None, 400, "temperature"),
         ("/chat/completions", {**good, "rule": "magic"}, None, 400, "rule"),
         ("/chat/completions", {**good, "scope": "everything"}, None, 400, "scope"),
+        ("/chat/completions", {**good, "ignore_eos": "yes"}, None, 400, "ignore_eos"),
         ("/completions", {"model": NAME}, None, 400, "prompt"),
         ("/completions", {"model": NAME, "prompt": [[1, 99999]]}, None, 400, "prompt"),
         ("/completions", {"model": NAME, "prompt": "x", "logprobs": 99}, None, 400, "logprobs"),
@@ -286,3 +288,32 @@ def test_every_bad_input_gets_its_4xx_and_the_server_keeps_serving(server, lm) -
         assert code == 200 and reply["choices"][0]["message"]["content"]
     with pytest.raises(openai.NotFoundError):
         client(server).chat.completions.create(model="nope", messages=good["messages"])
+
+
+def test_ignore_eos_generates_max_tokens_through_the_stop_token(lm, run_dir) -> None:  # type: ignore[no-untyped-def]
+    # The stories model does not end its stories within these budgets, so a server whose stop
+    # token is the period stands in for one whose model stops: vLLM's ``ignore_eos`` field
+    # (equal work for benchmarks) makes a request go on through it to ``max_tokens``.
+    parts = build_server(lm, run_dir, name=NAME, max_batch=4, max_queue=8)
+    parts.engine.stop_ids = [period_id(lm)]
+    with running_server(parts) as period_server:
+        api = client(period_server)
+
+        def ask(**extra: Any) -> Any:
+            reply = api.completions.create(
+                model=NAME, prompt=PROMPT, max_tokens=N, temperature=0, extra_body=extra
+            )
+            return reply.choices[0], reply.usage
+
+        (stopped, used), (going, all_used) = ask(), ask(ignore_eos=True)
+        assert stopped.finish_reason == "stop" and used.completion_tokens < N
+        assert going.finish_reason == "length" and all_used.completion_tokens == N
+        assert going.text.startswith(stopped.text + ".")
+        steered, _ = ask(ignore_eos=True, values={"conservation": 4})
+        assert steered.finish_reason == "length" and steered.text != going.text
+    assert fx.settled_hooks(lm.model) == 0
+
+
+def period_id(lm) -> int:  # type: ignore[no-untyped-def]
+    ids = lm.tokenizer("It was big.")["input_ids"]
+    return next(i for i in ids if lm.tokenizer.decode([i]) == ".")

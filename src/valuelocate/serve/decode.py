@@ -56,6 +56,8 @@ class Row:
 
     ``on_token(event)`` and ``on_done(finish_reason)`` are called from the engine thread.
     ``skip`` tokens are computed but not reported (a row resumed alone after a near tie).
+    ``ignore_eos``: the model's stop tokens do not end the row (it generates ``max_tokens``
+    unless a stop string ends it); they are fed back like any token and the row stays steered.
     """
 
     ids: list[int]
@@ -66,6 +68,7 @@ class Row:
     top_p: float = 1.0
     seed: int | None = None
     stop: list[str] = field(default_factory=list)
+    ignore_eos: bool = False
     logprobs: int | None = None
     on_token: Callable[[TokenEvent], None] = lambda e: None
     on_done: Callable[[str], None] = lambda r: None
@@ -168,7 +171,7 @@ def decode_batch(
     stops = set(stop_ids)
     batched = len(rows) > 1  # a batch that shrinks to one row still checks its near ties
     slots = [_Slot.of(row, tokenizer) for row in rows]  # the rows still generating
-    with torch.no_grad(), _row_edits(model, rows, site, stop_ids, fast) as row_edits:
+    with torch.no_grad(), _row_edits(model, rows, site, fast) as row_edits:
         state, logits = batching.prefill(model, [r.ids for r in rows], pad, device)
         joinable = fast and batching.can_join(state)
         while True:
@@ -220,7 +223,9 @@ class _Slot:
 
     def advance(self, logits: Tensor, batched: bool, tie_margin: float, stops: set[int]) -> int:
         """Choose and report the row's next token (-1 when it is over)."""
-        token = _step_row(self.row, logits, self.generator, batched, tie_margin, stops)
+        token = _step_row(self.row, logits, self.generator, batched, tie_margin)
+        if self.row.ignore_eos:
+            stops = set()
         if not self.row.done:
             _report(self.row, token, logits, self.detok, self.detok.tokenizer, stops)
         return token
@@ -283,7 +288,7 @@ def _alone_to_the_tie(
     alone = RowSteering([row.edit], [row.scope], site=steering.site)
     steering.paused = True
     try:
-        with steer_rows(model, alone, stop_token_ids=stop_ids):
+        with steer_rows(model, alone):  # no stop tokens: see _row_edits
             device = next(model.parameters()).device
             state, logits = batching.prefill(model, [row.ids], pad, device)
             token = slot.advance(logits[0], False, 0.0, stops)
@@ -296,19 +301,23 @@ def _alone_to_the_tie(
 
 @contextmanager
 def _row_edits(
-    model: Any, rows: list[Row], site: Site, stop_ids: list[int], fast: bool
+    model: Any, rows: list[Row], site: Site, fast: bool
 ) -> Iterator[RowSteering | EditStack]:
     """The rows' edits on ``model``: the fast path's ``RowSteering`` or the reference
     ``EditStack``. The loop sets ``phase`` (which only the reference reads) and tells either
-    which rows stay in the batch (``keep_rows``)."""
+    which rows stay in the batch (``keep_rows``).
+
+    Their scope trackers get no stop tokens: a row leaves the batch on its stop token, which
+    is never fed, except in a row that ignores it (``Row.ignore_eos``), which stays steered.
+    """
     edits, scopes = [r.edit for r in rows], [r.scope for r in rows]
     if fast:
         steering = RowSteering(edits, scopes, site=site)
-        with steer_rows(model, steering, stop_token_ids=stop_ids):
+        with steer_rows(model, steering):
             yield steering
         return
     stack = EditStack(edits, rows=1, scopes=scopes, site=site)
-    with edit_neurons(model, stack, scope="all", site=site, stop_token_ids=stop_ids) as tracker:
+    with edit_neurons(model, stack, scope="all", site=site) as tracker:
         stack.tracker = tracker
         yield stack
 
@@ -319,7 +328,6 @@ def _step_row(
     generator: torch.Generator | None,
     batched: bool,
     tie_margin: float,
-    stops: set[int],
 ) -> int:
     """The row's next token, or -1 when the row is over (cancelled, or left on a near tie)."""
     if row.done:

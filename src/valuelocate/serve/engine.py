@@ -51,6 +51,7 @@ class GenerateJob:
     top_p: float = 1.0
     seed: int | None = None
     stop: list[str] = field(default_factory=list)
+    ignore_eos: bool = False
     logprobs: int | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
     skip: int = 0
@@ -315,6 +316,7 @@ class Engine:
             top_p=job.top_p,
             seed=job.seed,
             stop=job.stop,
+            ignore_eos=job.ignore_eos,
             logprobs=job.logprobs,
             on_token=job.on_token,
             on_done=on_done,

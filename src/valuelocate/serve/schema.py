@@ -60,6 +60,7 @@ class Sampling:
     seed: int | None
     stop: list[str]
     stream: bool
+    ignore_eos: bool = False
 
 
 @dataclass
@@ -138,6 +139,9 @@ def _sampling(body: dict[str, Any], default_max_tokens: int, max_tokens_limit: i
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise bad("stream must be true or false", "stream", "invalid_type")
+    ignore_eos = body.get("ignore_eos", False)  # vLLM's field: equal work for benchmarks
+    if not isinstance(ignore_eos, bool):
+        raise bad("ignore_eos must be true or false", "ignore_eos", "invalid_type")
     return Sampling(
         max_tokens=max_tokens,
         temperature=_number(body, "temperature", 1.0, 0.0, 2.0),
@@ -145,6 +149,7 @@ def _sampling(body: dict[str, Any], default_max_tokens: int, max_tokens_limit: i
         seed=_integer(body, "seed", None),
         stop=stops,
         stream=stream,
+        ignore_eos=ignore_eos,
     )
 
 

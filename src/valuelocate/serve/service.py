@@ -276,6 +276,7 @@ class Service:
             top_p=sampling.top_p,
             seed=sampling.seed,
             stop=sampling.stop,
+            ignore_eos=sampling.ignore_eos,
             **extra,
         )
 
