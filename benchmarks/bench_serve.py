@@ -190,7 +190,7 @@ def main() -> None:
                     + (sum(r[4] for r in results[s]),)
                     for s in results
                 }
-                rows.append((label, ",".join(dims), clients, med[False], med[True]))
+                rows.append((label, ",".join(dims) or "-", clients, med[False], med[True]))
                 print(f"{label}, clients {clients}: done", flush=True)
         stats = server.engine.stats
     print(
