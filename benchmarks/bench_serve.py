@@ -25,9 +25,10 @@ number of clients: the medians over repeats of throughput (generated tokens per 
 and of the median request latency, the steered/unsteered throughput ratio, and the same ratio
 counted in the process's CPU seconds (tokens per CPU second), which other processes' load
 disturbs much less than wall time (the process holds the clients too; their share is the same
-in both rounds), the median tokens generated per round and the near-tie re-runs (solo
-generations) summed over each side's rounds. Without ``--neurons`` a small neuron run is
-located first (a minute or two).
+in both rounds), the median tokens generated per round, the near-tie re-runs (solo
+generations) summed over each side's rounds and the median seconds they took a round (the
+exactness guarantee's price: the batch's other rows wait meanwhile). Without ``--neurons`` a
+small neuron run is located first (a minute or two).
 
 ``--ignore-eos`` sends vLLM's ``ignore_eos`` field with every request: each answer runs to
 ``--max-tokens`` whatever its stop token, so both sides generate the same number of tokens in
@@ -170,7 +171,8 @@ def main() -> None:
                     for steered in (False, True):
                         # Near-tie re-runs are solo generations: count them per round, so that
                         # a ratio can be told apart from the re-runs that fell in its rounds.
-                        before = server.engine.stats.solo_retries
+                        stats = server.engine.stats
+                        before = (stats.solo_retries, stats.solo_seconds)
                         results[steered].append(
                             one_round(
                                 server.base_url,
@@ -183,15 +185,17 @@ def main() -> None:
                                 rule,
                                 args.ignore_eos,
                             )
-                            + (server.engine.stats.solo_retries - before,)
+                            + (stats.solo_retries - before[0], stats.solo_seconds - before[1])
                         )
                 med = {
                     s: tuple(statistics.median(r[i] for r in results[s]) for i in range(4))
-                    + (sum(r[4] for r in results[s]),)
+                    + (sum(r[4] for r in results[s]), statistics.median(r[5] for r in results[s]))
                     for s in results
                 }
                 rows.append((label, ",".join(dims) or "-", clients, med[False], med[True]))
-                print(f"{label}, clients {clients}: done", flush=True)
+                pairs = zip(results[False], results[True], strict=True)
+                ratios = " ".join(f"{steered[0] / plain[0]:.3f}" for plain, steered in pairs)
+                print(f"{label}, clients {clients}: done (ratio per repeat {ratios})", flush=True)
         stats = server.engine.stats
     print(
         f"\nmodel {args.model}, torch threads {torch.get_num_threads()}, "
@@ -203,14 +207,16 @@ def main() -> None:
     print(
         "| steering | dimensions | clients | unsteered tok/s | steered tok/s | "
         "steered/unsteered | same, in CPU time | unsteered latency s | steered latency s | "
-        "tokens per round, unsteered / steered | near-tie re-runs, unsteered / steered |"
+        "tokens per round, unsteered / steered | near-tie re-runs, unsteered / steered | "
+        "seconds of re-runs per round, unsteered / steered |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label, dims_text, clients, plain, steer in rows:
         print(
             f"| {label} | {dims_text} | {clients} | {plain[0]:.1f} | {steer[0]:.1f} | "
             f"{steer[0] / plain[0]:.3f} | {steer[2] / plain[2]:.3f} | {plain[1]:.2f} | "
-            f"{steer[1]:.2f} | {plain[3]:.0f} / {steer[3]:.0f} | {plain[4]:.0f} / {steer[4]:.0f} |"
+            f"{steer[1]:.2f} | {plain[3]:.0f} / {steer[3]:.0f} | {plain[4]:.0f} / {steer[4]:.0f} | "
+            f"{plain[5]:.2f} / {steer[5]:.2f} |"
         )
 
 

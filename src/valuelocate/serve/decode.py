@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -76,6 +77,7 @@ class Row:
     skip: int = 0
     retry_solo: bool = False
     retries: int = 0
+    retry_seconds: float = 0.0  # spent serving it alone to its near ties
     generated: list[int] = field(default_factory=list)
     text: str = ""
     done: bool = False
@@ -287,6 +289,7 @@ def _alone_to_the_tie(
     slot, stops = _Slot.of(row, tokenizer), set(stop_ids)
     alone = RowSteering([row.edit], [row.scope], site=steering.site)
     steering.paused = True
+    start = time.perf_counter()
     try:
         with steer_rows(model, alone):  # no stop tokens: see _row_edits
             device = next(model.parameters()).device
@@ -296,6 +299,7 @@ def _alone_to_the_tie(
                 token = slot.advance(batching.step(model, state, [token])[0], False, 0.0, stops)
     finally:
         steering.paused = False
+        row.retry_seconds += time.perf_counter() - start
     return None if row.done else (state, [slot], [token])
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -80,11 +81,13 @@ Job = GenerateJob | ScoreJob
 @dataclass
 class EngineStats:
     """What the engine did, for tests and the log: batches run, the largest batch, rows
-    served again alone after a near tie, and requests that joined a running batch."""
+    served again alone after a near tie and the seconds that took (the price of every greedy
+    answer equalling its solo one), and requests that joined a running batch."""
 
     batches: int = 0
     largest_batch: int = 0
     solo_retries: int = 0
+    solo_seconds: float = 0.0
     joined: int = 0
 
 
@@ -235,6 +238,7 @@ class Engine:
             self.stats.batches += 1
             self.stats.largest_batch = max(self.stats.largest_batch, len(served))
             solo = len(jobs) == 1 and jobs[0].solo  # a near-tie retry runs alone to the end
+            start = time.perf_counter()
             decode_batch(
                 self.lm,
                 [row for _, row in served],
@@ -244,6 +248,8 @@ class Engine:
                 admit=None if solo or self.max_batch == 1 else self._admitter(served),
                 max_rows=self.max_batch,
             )
+            if solo:
+                self.stats.solo_seconds += time.perf_counter() - start
         except Exception as exc:  # a failed batch fails its open requests, nothing else
             log.exception("generation failed")
             unbuilt = [] if built else jobs[len(served) :]
@@ -304,6 +310,7 @@ class Engine:
     def _row(self, job: GenerateJob) -> Row:
         def on_done(reason: str) -> None:
             self.stats.solo_retries += row.retries  # served alone to a near tie and back
+            self.stats.solo_seconds += row.retry_seconds
             self._release()
             job.on_done(reason, None)
 
