@@ -139,6 +139,9 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--max-batch", type=int, default=16)
+    parser.add_argument(
+        "--tie-margin", type=float, default=1e-3, help="the server's --tie-margin (0: no re-runs)"
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument(
         "--configs",
@@ -159,7 +162,10 @@ def main() -> None:
         t0 = time.perf_counter()
         neurons = small_run(lm, args.model, "bench-serve-")
         print(f"located a small run in {time.perf_counter() - t0:.0f} s: {neurons}")
-    parts = build_server(lm, neurons, name="bench", max_batch=args.max_batch, max_queue=256)
+    parts = build_server(
+        lm, neurons, name="bench", max_batch=args.max_batch, max_queue=256,
+        tie_margin=args.tie_margin,
+    )  # fmt: skip
     configs = configurations(args.configs, parts.engine.catalog)
     rows = []
     with running_server(parts) as server:
@@ -200,6 +206,7 @@ def main() -> None:
     print(
         f"\nmodel {args.model}, torch threads {torch.get_num_threads()}, "
         f"{args.max_tokens} tokens/request{' (ignore_eos)' if args.ignore_eos else ''}, "
+        f"tie margin {args.tie_margin:g}, "
         f"{args.requests} requests/"
         f"client, median of {args.repeats} repeats; largest batch {stats.largest_batch}, "
         f"near-tie solo retries {stats.solo_retries}\n"

@@ -47,6 +47,7 @@ def _serve(options: ServeOptions) -> None:
         max_gamma=options.max_gamma,
         alias_gamma=options.alias_gamma,
         max_tokens_limit=options.max_tokens,
+        tie_margin=options.tie_margin,
         on_ready=lambda: typer.echo(
             f"Serving {model_id} steered by {neurons} on http://{host}:{port}/v1"
         ),

@@ -26,6 +26,9 @@ class ServeOptions:
         max_gamma: the largest ``|gamma|`` a request may ask.
         alias_gamma: the gamma of a model alias without ``@gamma``.
         max_tokens: the largest ``max_tokens`` accepted.
+        tie_margin: a greedy row in a batch whose two best tokens are closer than this is
+            served again alone up to that token (:mod:`valuelocate.serve.decode`); 0 turns
+            the check off.
         log_text: also log prompts and answers.
         device, dtype: how the model is loaded.
         threads: CPU threads for torch; None leaves torch's choice.
@@ -53,6 +56,13 @@ class ServeOptions:
     max_gamma: float = option(4.0, "Largest |gamma| a request may ask.", min=0.0)
     alias_gamma: float = option(1.0, "Gamma of a model alias without @gamma.")
     max_tokens: int = option(1024, "Largest max_tokens accepted.", min=1)
+    tie_margin: float = option(
+        1e-3,
+        "A greedy row whose two best tokens are closer than this in a batch is served again "
+        "alone up to that token, so every greedy answer equals its solo one; 0: no check "
+        "(faster under load; a near tie may then answer otherwise than alone).",
+        min=0.0,
+    )
     log_text: bool = option(False, "Also log prompts and answers.")
     device: str | None = option(None, "cpu, cuda, ...")
     dtype: str = option("float32", "float32, bfloat16, float16 or auto.")
