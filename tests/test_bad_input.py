@@ -810,6 +810,16 @@ def test_serve_with_model_reads_a_bare_neurons_file(
     assert _reached(["serve", "--model", str(STORIES), "--neurons", str(bare)])[0][1] == bare
 
 
+def test_serve_hands_its_tie_margin_to_the_server(
+    spaced: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _reach(monkeypatch, LIBRARY["serve"])
+    run = str(spaced / "run 1")
+    assert _reached(["serve", "--neurons", run])[1]["tie_margin"] == 1e-3
+    assert _reached(["serve", "--neurons", run, "--tie-margin", "0"])[1]["tie_margin"] == 0.0
+    assert _main(["serve", "--neurons", run, "--tie-margin", "-1"]) == 2
+
+
 def test_the_model_commands_take_paths_with_spaces_and_non_ascii(
     spaced: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
