@@ -3,7 +3,8 @@
 Usage:
     PYTHONPATH=src python benchmarks/bench_serve.py [--model default] [--neurons RUN_DIR]
         [--clients 1 4 16] [--requests 2] [--max-tokens 32] [--repeats 3]
-        [--configs default located dynamic] [--threads N] [--ignore-eos]
+        [--configs default located dynamic none] [--threads N] [--ignore-eos]
+        [--tie-margin M]
 
 One server runs in this process on a free loopback port. Each configuration of ``--configs``
 is a steering rule and the dimensions the steered clients ask for:
@@ -146,7 +147,7 @@ def main() -> None:
     parser.add_argument(
         "--configs",
         nargs="+",
-        default=["default", "located", "dynamic"],
+        default=["default", "located", "dynamic", "none"],
         help="steering configurations: default, located, dynamic, none, RULE[:dim1,dim2]",
     )
     parser.add_argument(
