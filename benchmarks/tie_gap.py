@@ -8,32 +8,50 @@ the two sets of logits are compared step by step. Prints the largest and the 99.
 absolute difference of a logit and of the top-2 margin, and how many batched steps fall below
 each candidate margin: a margin is safe while it exceeds twice the largest logit difference.
 
+With ``--neurons RUN`` every row is steered as the serving benchmarks steer it (row ``i`` asks
+for one of ``--dims`` at size +-1 under ``--rule``, default the run's), on both sides: the batch
+through the server's row steering, each solo row through the same steering of its own edit.
+
     PYTHONPATH=src python benchmarks/tie_gap.py --model default --rows 16 --steps 32
+    PYTHONPATH=src python benchmarks/tie_gap.py --neurons RUN --dims self_enhancement --steps 128
 """
 
 from __future__ import annotations
 
 import argparse
+from contextlib import nullcontext
+from pathlib import Path
 from typing import Any
 
 import torch
-from serve_setup import PROMPTS
+from serve_setup import PROMPTS, row_values
 from transformers import DynamicCache
 
 from valuelocate.models import LoadedModel, load_model
 from valuelocate.prompting import left_pad, pad_token_id
+from valuelocate.serve.server import build_catalog
+from valuelocate.serve.steering import SteeringCatalog
+from valuelocate.steering.rows import RowSteering, steer_rows
 
 
-def decode(lm: LoadedModel, prompts: list[list[int]], steps: int, forced: Any = None) -> Any:
+def decode(
+    lm: LoadedModel,
+    prompts: list[list[int]],
+    steps: int,
+    forced: Any = None,
+    steering: RowSteering | None = None,
+) -> Any:
     """Greedy logits [rows, steps, vocab] of a left-padded batch, fed as the server feeds it;
-    with ``forced`` [rows, steps] the rows follow those tokens instead of their own."""
+    with ``forced`` [rows, steps] the rows follow those tokens instead of their own; with
+    ``steering`` each row under its own edit."""
     model, tok = lm.model, lm.tokenizer
     ids, mask = left_pad(prompts, pad_token_id(tok))
     padded = not bool(mask.all())
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     cache = DynamicCache(config=model.config.get_text_config(decoder=True))
     out_logits, step_ids = [], ids
-    with torch.no_grad():
+    steered = steer_rows(model, steering) if steering is not None else nullcontext()
+    with torch.no_grad(), steered:
         for step in range(steps):
             kwargs: dict[str, Any] = {"position_ids": positions, "cache": cache}
             if padded:
@@ -58,8 +76,14 @@ def main() -> None:
     parser.add_argument("--model", default="default")
     parser.add_argument("--rows", type=int, default=16)
     parser.add_argument("--steps", type=int, default=32)
+    parser.add_argument("--neurons", type=Path, default=None, help="steer every row (a run)")
+    parser.add_argument("--rule", default=None, help="default: the run's")
+    parser.add_argument("--dims", nargs="*", default=None, help="default: every dimension")
     args = parser.parse_args()
     lm = load_model(args.model)
+    catalog = None
+    if args.neurons is not None:
+        catalog = build_catalog(lm, args.neurons, name="t", max_gamma=4.0, alias_gamma=1.0)
     tok = lm.tokenizer
     texts = [PROMPTS[i % len(PROMPTS)] for i in range(args.rows)]
     # Vary repeated prompts a little, so a batch of 16 has 16 different rows.
@@ -71,15 +95,20 @@ def main() -> None:
         for t in texts
     ]
     prompts = [list(p["input_ids"]) if hasattr(p, "keys") else list(p) for p in prompts]
-    batched = decode(lm, prompts, args.steps)
+    rows = range(len(prompts))
+    batched = decode(lm, prompts, args.steps, steering=_steering(catalog, rows, args))
     tokens = batched.argmax(-1)
     solo = torch.cat(
-        [decode(lm, [p], args.steps, forced=tokens[i : i + 1]) for i, p in enumerate(prompts)]
+        [
+            decode(lm, [p], args.steps, tokens[i : i + 1], _steering(catalog, [i], args))
+            for i, p in enumerate(prompts)
+        ]
     )
     diff = (batched - solo).abs()
     gap_diff = (margin(batched) - margin(solo)).abs()
     per_step = diff.amax(-1).flatten()
-    print(f"model {args.model}, {args.rows} rows x {args.steps} steps, greedy")
+    how = "unsteered" if catalog is None else f"steered ({args.rule or catalog.default_rule})"
+    print(f"model {args.model}, {args.rows} rows x {args.steps} steps, greedy, {how}")
     print(
         f"|logit batch - solo|: max {float(diff.max()):.3g}, "
         f"99.9th pct of per-step max {float(per_step.quantile(0.999)):.3g}, "
@@ -91,6 +120,20 @@ def main() -> None:
     gaps = margin(batched).flatten()
     for m in (1e-2, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5):
         print(f"batched steps with margin < {m:g}: {int((gaps < m).sum())} of {gaps.numel()}")
+
+
+def _steering(
+    catalog: SteeringCatalog | None, rows: Any, args: argparse.Namespace
+) -> RowSteering | None:
+    """Fresh edits (a rule's draws start from its seed) for ``rows``, as the server builds
+    them; None unsteered."""
+    if catalog is None:
+        return None
+    dims = args.dims or list(catalog.sets)
+    built = [catalog.steering("t", row_values(i, dims), args.rule, None, None) for i in rows]
+    return RowSteering(
+        [catalog.build(b) for b in built], [b.scope for b in built], site=catalog.site
+    )
 
 
 if __name__ == "__main__":
