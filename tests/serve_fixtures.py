@@ -61,6 +61,13 @@ def server(lm: LoadedModel, run_dir: Path) -> Iterator[RunningServer]:
         yield running
 
 
+def period_id(lm: LoadedModel) -> int:
+    """The token of ".": the stories model does not end its stories within the tests' budgets,
+    so the ``ignore_eos`` tests make its period stand in for a stop token."""
+    ids = lm.tokenizer("It was big.")["input_ids"]
+    return next(i for i in ids if lm.tokenizer.decode([i]) == ".")
+
+
 def settled_hooks(model: nn.Module, expected: int = 0, timeout: float = 10.0) -> int:
     """The model's hook count once it reaches ``expected`` (or ``timeout`` passes).
 

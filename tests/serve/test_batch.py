@@ -229,7 +229,7 @@ def test_a_row_that_ignores_its_stop_token_is_fed_it_and_stays_steered(lm, run_d
     # there would not match). In a batch with an unsteered row.
     edit = add_edit(load_neuron_sets(run_dir)["conservation"].affirm, 2.0)
     ids = _ids(lm, "Once upon a time")
-    period = next(i for i in _ids(lm, "It was big.") if lm.tokenizer.decode([i]) == ".")
+    period = fx.period_id(lm)
 
     def row(ignore_eos: bool, steered: bool = True) -> Row:
         return Row(

@@ -295,7 +295,7 @@ def test_ignore_eos_generates_max_tokens_through_the_stop_token(lm, run_dir) -> 
     # token is the period stands in for one whose model stops: vLLM's ``ignore_eos`` field
     # (equal work for benchmarks) makes a request go on through it to ``max_tokens``.
     parts = build_server(lm, run_dir, name=NAME, max_batch=4, max_queue=8)
-    parts.engine.stop_ids = [period_id(lm)]
+    parts.engine.stop_ids = [fx.period_id(lm)]
     with running_server(parts) as period_server:
         api = client(period_server)
 
@@ -312,8 +312,3 @@ def test_ignore_eos_generates_max_tokens_through_the_stop_token(lm, run_dir) -> 
         steered, _ = ask(ignore_eos=True, values={"conservation": 4})
         assert steered.finish_reason == "length" and steered.text != going.text
     assert fx.settled_hooks(lm.model) == 0
-
-
-def period_id(lm) -> int:  # type: ignore[no-untyped-def]
-    ids = lm.tokenizer("It was big.")["input_ids"]
-    return next(i for i in ids if lm.tokenizer.decode([i]) == ".")
