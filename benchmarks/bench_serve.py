@@ -4,7 +4,7 @@ Usage:
     PYTHONPATH=src python benchmarks/bench_serve.py [--model default] [--neurons RUN_DIR]
         [--clients 1 4 16] [--requests 2] [--max-tokens 32] [--repeats 3]
         [--configs default located dynamic none] [--threads N] [--ignore-eos]
-        [--tie-margin M]
+        [--tie-margin M] [--prompts situations|everyday]
 
 One server runs in this process on a free loopback port. Each configuration of ``--configs``
 is a steering rule and the dimensions the steered clients ask for:
@@ -20,14 +20,22 @@ is a steering rule and the dimensions the steered clients ask for:
 
 For each configuration, number of clients and repeat, the unsteered and the steered rounds
 alternate (so both see the same machine load); each client sends ``--requests`` chat requests
-one after the other (greedy, ``--max-tokens`` tokens, different prompts per client). Steered
+one after the other (greedy, ``--max-tokens`` tokens). With ``--prompts situations`` (the
+default) every request of a repeat sends its own ValueInsight situational prompt, and each
+repeat new ones (the steered and the unsteered round of a repeat the same ones): a round then
+meets near ties at the rate real traffic does, on both sides. ``--prompts everyday`` cycles
+through eight short prompts (the benchmark before 2026-12-06): the unsteered side then decodes
+8 distinct answers a round and the steered side up to 32 (each prompt under several steerings),
+so the near ties of a few answers, repeated every round, decide the ratio. Steered
 clients each ask for another dimension and sign at size 1. Reported per configuration and
 number of clients: the medians over repeats of throughput (generated tokens per wall second)
-and of the median request latency, the steered/unsteered throughput ratio, and the same ratio
+and of the median request latency, the steered/unsteered throughput ratio, the same ratio
+pooled over every round (all tokens over all seconds: what rare events such as near-tie re-runs
+cost sustained serving, which a median of rounds leaves out), and the same ratio
 counted in the process's CPU seconds (tokens per CPU second), which other processes' load
 disturbs much less than wall time (the process holds the clients too; their share is the same
 in both rounds), the median tokens generated per round, the near-tie re-runs (solo
-generations) summed over each side's rounds and the median seconds they took a round (the
+generations) summed over each side's rounds and the mean seconds they took a round (the
 exactness guarantee's price: the batch's other rows wait meanwhile). Without ``--neurons`` a
 small neuron run is located first (a minute or two).
 
@@ -47,7 +55,7 @@ from pathlib import Path
 
 import openai
 import torch
-from serve_setup import PROMPTS, row_values, small_run
+from serve_setup import PROMPTS, row_values, situation_texts, small_run
 
 from valuelocate.models import load_model
 from valuelocate.serve import build_server, running_server
@@ -64,9 +72,13 @@ def one_round(
     steered: bool,
     rule: str | None = None,
     ignore_eos: bool = False,
+    texts: list[str] | None = None,
 ) -> tuple[float, float, float, float]:
     """(tokens per wall second, median latency in seconds, tokens per process CPU second,
-    tokens generated) of one round."""
+    tokens generated) of one round; client ``i``'s ``k``-th request sends
+    ``texts[i * requests + k]`` (default: the everyday prompts in turn)."""
+    if texts is None:
+        texts = [PROMPTS[(i + k) % len(PROMPTS)] for i in range(clients) for k in range(requests)]
     latencies: list[float] = []
     tokens = [0]
     lock = threading.Lock()
@@ -82,7 +94,7 @@ def one_round(
             start = time.perf_counter()
             reply = api.chat.completions.create(
                 model=name,
-                messages=[{"role": "user", "content": PROMPTS[(i + k) % len(PROMPTS)]}],
+                messages=[{"role": "user", "content": texts[i * requests + k]}],
                 max_tokens=max_tokens,
                 temperature=0,
                 extra_body=body or None,
@@ -153,6 +165,12 @@ def main() -> None:
     parser.add_argument(
         "--ignore-eos", action="store_true", help="every answer runs to --max-tokens"
     )
+    parser.add_argument(
+        "--prompts",
+        choices=["situations", "everyday"],
+        default="situations",
+        help="a distinct situational prompt per request (default) or eight everyday ones",
+    )
     args = parser.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -174,7 +192,13 @@ def main() -> None:
         for label, rule, dims in configs:
             for clients in args.clients:
                 results: dict[bool, list[tuple[float, ...]]] = {False: [], True: []}
-                for _ in range(args.repeats):
+                for repeat in range(args.repeats):
+                    n = clients * args.requests
+                    texts = (
+                        situation_texts(n, skip=repeat * -(-n // 4))
+                        if args.prompts == "situations"
+                        else None
+                    )
                     for steered in (False, True):
                         # Near-tie re-runs are solo generations: count them per round, so that
                         # a ratio can be told apart from the re-runs that fell in its rounds.
@@ -191,12 +215,17 @@ def main() -> None:
                                 steered,
                                 rule,
                                 args.ignore_eos,
+                                texts,
                             )
                             + (stats.solo_retries - before[0], stats.solo_seconds - before[1])
                         )
+                # Medians of the rounds, then what a rare event (a near-tie re-run) weighs in
+                # sustained serving: the re-runs' mean seconds a round, and the throughput
+                # pooled over every round (all their tokens over all their seconds).
                 med = {
                     s: tuple(statistics.median(r[i] for r in results[s]) for i in range(4))
-                    + (sum(r[4] for r in results[s]), statistics.median(r[5] for r in results[s]))
+                    + (sum(r[4] for r in results[s]), statistics.mean(r[5] for r in results[s]))
+                    + (sum(r[3] for r in results[s]) / sum(r[3] / r[0] for r in results[s]),)
                     for s in results
                 }
                 rows.append((label, ",".join(dims) or "-", clients, med[False], med[True]))
@@ -207,22 +236,23 @@ def main() -> None:
     print(
         f"\nmodel {args.model}, torch threads {torch.get_num_threads()}, "
         f"{args.max_tokens} tokens/request{' (ignore_eos)' if args.ignore_eos else ''}, "
-        f"tie margin {args.tie_margin:g}, "
+        f"tie margin {args.tie_margin:g}, {args.prompts} prompts, "
         f"{args.requests} requests/"
         f"client, median of {args.repeats} repeats; largest batch {stats.largest_batch}, "
         f"near-tie solo retries {stats.solo_retries}\n"
     )
     print(
         "| steering | dimensions | clients | unsteered tok/s | steered tok/s | "
-        "steered/unsteered | same, in CPU time | unsteered latency s | steered latency s | "
-        "tokens per round, unsteered / steered | near-tie re-runs, unsteered / steered | "
-        "seconds of re-runs per round, unsteered / steered |"
+        "steered/unsteered | pooled | same, in CPU time | unsteered latency s | "
+        "steered latency s | tokens per round, unsteered / steered | near-tie re-runs, "
+        "unsteered / steered | mean seconds of re-runs per round, unsteered / steered |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label, dims_text, clients, plain, steer in rows:
         print(
             f"| {label} | {dims_text} | {clients} | {plain[0]:.1f} | {steer[0]:.1f} | "
-            f"{steer[0] / plain[0]:.3f} | {steer[2] / plain[2]:.3f} | {plain[1]:.2f} | "
+            f"{steer[0] / plain[0]:.3f} | {steer[6] / plain[6]:.3f} | "
+            f"{steer[2] / plain[2]:.3f} | {plain[1]:.2f} | "
             f"{steer[1]:.2f} | {plain[3]:.0f} / {steer[3]:.0f} | {plain[4]:.0f} / {steer[4]:.0f} | "
             f"{plain[5]:.2f} / {steer[5]:.2f} |"
         )

@@ -1,6 +1,7 @@
-"""What the serving benchmarks share: the chat prompts they send, each client's or row's
-steering, and a small located run to steer with when none is given (``bench_serve.py``,
-``profile_serve.py``, ``bench_decode.py``, ``soak_serve.py``; each is run as a script from the
+"""What the serving benchmarks share: the chat prompts they send (a few everyday ones, or
+many distinct situational prompts), each client's or row's steering, and a small located run
+to steer with when none is given (``bench_serve.py``, ``profile_serve.py``, ``bench_decode.py``,
+``soak_serve.py``, ``tie_gap.py``, ``tie_rate.py``; each is run as a script from the
 repository root, so this folder is on ``sys.path``)."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from valuelocate.data import DIMENSION_NAMES, load_prompts
 from valuelocate.locating import LocateOptions, locate
 from valuelocate.models import LoadedModel
 
@@ -26,9 +28,31 @@ PROMPTS = [
 def prompt_ids(lm: LoadedModel, count: int) -> list[list[int]]:
     """The token ids of ``count`` prompts (cycling through :data:`PROMPTS`) as the server's
     chat endpoint formats them; raw text for a model without a chat template."""
+    return chat_ids(lm, [PROMPTS[i % len(PROMPTS)] for i in range(count)])
+
+
+def situation_texts(count: int, skip: int = 0) -> list[str]:
+    """``count`` distinct ValueInsight situational prompts (the ``search`` split, the four
+    dimensions in turn, from the ``skip``-th of each turn on): many different requests, where
+    :data:`PROMPTS` repeats eight (so a few answers decide how often a round meets a near tie)."""
+    by_dim = [load_prompts(dimension=d, split="search") for d in DIMENSION_NAMES]
+    turns = min(len(p) for p in by_dim)
+    if skip + -(-count // len(by_dim)) > turns:
+        raise ValueError(f"only {turns * len(by_dim)} situational prompts in the search split")
+    texts = [by_dim[i % len(by_dim)][skip + i // len(by_dim)].text for i in range(count)]
+    return texts
+
+
+def situation_prompts(lm: LoadedModel, count: int) -> list[list[int]]:
+    """The token ids of :func:`situation_texts` as the server's chat endpoint formats them."""
+    return chat_ids(lm, situation_texts(count))
+
+
+def chat_ids(lm: LoadedModel, texts: list[str]) -> list[list[int]]:
+    """Each text as one user turn with the generation prompt, as the server's chat endpoint
+    formats it; raw text for a model without a chat template."""
     out = []
-    for i in range(count):
-        text = PROMPTS[i % len(PROMPTS)]
+    for text in texts:
         if getattr(lm.tokenizer, "chat_template", None):
             text = lm.tokenizer.apply_chat_template(
                 [{"role": "user", "content": text}], add_generation_prompt=True, tokenize=False
