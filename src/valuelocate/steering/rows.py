@@ -63,6 +63,7 @@ from valuelocate.steering.row_ops import (
     add_ops,
     apply_dynamic,
     apply_other,
+    draw,
     dynamic_op,
 )
 from valuelocate.vocab import Site
@@ -201,7 +202,20 @@ class RowSteering:
         active = tuple(r for r in self.steered if live[r] and phase in SCOPE_PHASES[self.scopes[r]])
         seq = int(mask.shape[1])
         positions = {r: r * seq + mask[r].nonzero().flatten() for r in active} if seq > 1 else {}
-        self._call = Call(active, seq, mask, positions)
+        self._call = Call(active, seq, mask, positions, drawn=self._draw(active))
+
+    def _draw(self, active: tuple[int, ...]) -> dict[tuple[int, int], Tensor]:
+        """This call's draws of every active dynamic edit, layer by layer in the order the
+        forward visits the layers (each edit draws from its own generator, so each gets the
+        sequence it gets alone): made here in one loop, not in each layer's hook, where every
+        small operation runs after the layer's matrix products have swept the caches."""
+        live, drawn = set(active), {}
+        for layer in self.layers:
+            for depth, stage in enumerate(self._stages[layer]):
+                edits = [e for r, e in stage.dynamic.items() if r in live]
+                if edits:
+                    drawn[(layer, depth)] = draw(layer, edits)
+        return drawn
 
     def on_layer(self, layer: int, values: Tensor) -> Tensor | None:
         """A site hook: edit ``values`` ``[batch, seq, neurons]`` in place (or a copy of it
@@ -222,7 +236,7 @@ class RowSteering:
             elif isinstance(op, AddOp):
                 flat.index_put_((op.rows, op.cols), op.delta, accumulate=True)
             elif isinstance(op, DynamicOp):
-                apply_dynamic(op, flat)
+                apply_dynamic(op, flat, call.drawn[(layer, op.depth)])
             else:
                 apply_other(op, layer, out, call)
         return None if out is values else out
@@ -251,12 +265,12 @@ class RowSteering:
             return call.positions[row].to(device)
 
         ops: list[Op] = []
-        for stage in self._stages.get(layer, []):
+        for depth, stage in enumerate(self._stages.get(layer, [])):
             added = [(r, part) for r, part in stage.add.items() if r in active]
             ops.extend(add_ops(layer, added, call, values))
             dynamic = [(r, e) for r, e in stage.dynamic.items() if r in active]
             if dynamic:
-                ops.append(dynamic_op(layer, dynamic, where, call.seq, device))
+                ops.append(dynamic_op(layer, depth, dynamic, where, values))
             ops.extend(OtherOp(r, e) for r, e in stage.other.items() if r in active)
         return ops
 
