@@ -19,8 +19,9 @@ operation that gives its exact result:
   edit covers the whole layer (a band: several times faster than adding every coordinate);
 - the study's dynamic rule (:class:`~valuelocate.steering.dynamic.DynamicEdit`): each row draws
   from its own generator as it would alone (once per call and layer it edits, never out of
-  scope), then one indexed add for all rows' pushes, one gather, clamp and scatter for their
-  clamps;
+  scope; all of a call's draws in the root pre-hook, in layer order, since a small operation
+  costs several times more between a layer's matrix products), then one indexed add for all
+  rows' pushes and one ``scatter_reduce_`` (``amin`` with zeros) for all their clamps;
 - any other edit: called with its row's values alone, its new values written back on its
   neurons at the row's in-scope positions.
 
@@ -35,8 +36,10 @@ never the unsteered rows.
 Exactness: the same floating-point operations as the reference, ``EditStack``'s row-by-row path
 (what ``edit_neurons`` does for the row alone): ``a + delta`` is one IEEE addition of the same
 two values whichever operation adds them; the dynamic delta is the same ``(gamma * w *
-keep).to(dtype)``, its clamp ``min(a, 0)``. So the results are equal bit for bit
-(tests/steering/test_rows.py). Parts whose indices repeat take the general path.
+keep).to(dtype)`` (in a decoding call only the drawn neurons' are added: the others' is a zero,
+which leaves every value equal), its clamp ``min(a, 0)``. So the results are equal
+(tests/steering/test_rows.py: ``torch.equal``, bit for bit but for the sign of an exact zero).
+Parts whose indices repeat take the general path.
 """
 
 from __future__ import annotations
