@@ -194,11 +194,7 @@ def main() -> None:
                 results: dict[bool, list[tuple[float, ...]]] = {False: [], True: []}
                 for repeat in range(args.repeats):
                     n = clients * args.requests
-                    texts = (
-                        situation_texts(n, skip=repeat * -(-n // 4))
-                        if args.prompts == "situations"
-                        else None
-                    )
+                    texts = situation_texts(n, repeat) if args.prompts == "situations" else None
                     for steered in (False, True):
                         # Near-tie re-runs are solo generations: count them per round, so that
                         # a ratio can be told apart from the re-runs that fell in its rounds.

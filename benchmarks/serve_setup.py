@@ -31,16 +31,18 @@ def prompt_ids(lm: LoadedModel, count: int) -> list[list[int]]:
     return chat_ids(lm, [PROMPTS[i % len(PROMPTS)] for i in range(count)])
 
 
-def situation_texts(count: int, skip: int = 0) -> list[str]:
+def situation_texts(count: int, repeat: int = 0) -> list[str]:
     """``count`` distinct ValueInsight situational prompts (the ``search`` split, the four
-    dimensions in turn, from the ``skip``-th of each turn on): many different requests, where
-    :data:`PROMPTS` repeats eight (so a few answers decide how often a round meets a near tie)."""
+    dimensions in turn), the ``repeat``-th such set (each starts a new turn of the dimensions,
+    so no two overlap): many different requests, where :data:`PROMPTS` repeats eight (so a few
+    answers decide how often a round meets a near tie)."""
     by_dim = [load_prompts(dimension=d, split="search") for d in DIMENSION_NAMES]
     turns = min(len(p) for p in by_dim)
-    if skip + -(-count // len(by_dim)) > turns:
+    per_set = -(-count // len(by_dim))  # turns each set takes
+    if (repeat + 1) * per_set > turns:
         raise ValueError(f"only {turns * len(by_dim)} situational prompts in the search split")
-    texts = [by_dim[i % len(by_dim)][skip + i // len(by_dim)].text for i in range(count)]
-    return texts
+    skip = repeat * per_set
+    return [by_dim[i % len(by_dim)][skip + i // len(by_dim)].text for i in range(count)]
 
 
 def situation_prompts(lm: LoadedModel, count: int) -> list[list[int]]:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from serve_setup import PROMPTS, row_values
+from serve_setup import PROMPTS, chat_ids, row_values
 from transformers import DynamicCache
 
 from valuelocate.models import LoadedModel, load_model
@@ -84,17 +84,10 @@ def main() -> None:
     catalog = None
     if args.neurons is not None:
         catalog = build_catalog(lm, args.neurons, name="t", max_gamma=4.0, alias_gamma=1.0)
-    tok = lm.tokenizer
     texts = [PROMPTS[i % len(PROMPTS)] for i in range(args.rows)]
     # Vary repeated prompts a little, so a batch of 16 has 16 different rows.
     texts = [t if i < len(PROMPTS) else t + " Please be brief." for i, t in enumerate(texts)]
-    prompts = [
-        tok.apply_chat_template(
-            [{"role": "user", "content": t}], add_generation_prompt=True, tokenize=True
-        )
-        for t in texts
-    ]
-    prompts = [list(p["input_ids"]) if hasattr(p, "keys") else list(p) for p in prompts]
+    prompts = chat_ids(lm, texts)
     rows = range(len(prompts))
     batched = decode(lm, prompts, args.steps, steering=_steering(catalog, rows, args))
     tokens = batched.argmax(-1)

@@ -52,7 +52,6 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=256)
     parser.add_argument("--steps", type=int, default=32)
     parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--tie-margin", type=float, default=1e-3, help="the margin tested")
     args = parser.parse_args()
     lm = load_model(args.model)
     catalog = build_catalog(lm, args.neurons, name="t", max_gamma=4.0, alias_gamma=1.0)

@@ -26,7 +26,7 @@ def _setup() -> ModuleType:
 def test_situation_texts_are_distinct_and_repeats_do_not_overlap() -> None:
     setup = _setup()
     n = 32  # 16 clients x 2 requests, as bench_serve.py's largest round
-    rounds = [setup.situation_texts(n, skip=r * -(-n // 4)) for r in range(3)]
+    rounds = [setup.situation_texts(n, repeat=r) for r in range(3)]
     for texts in rounds:
         assert len(texts) == n and len(set(texts)) == n
     assert not set(rounds[0]) & set(rounds[1]) and not set(rounds[1]) & set(rounds[2])
@@ -40,4 +40,4 @@ def test_situation_texts_are_distinct_and_repeats_do_not_overlap() -> None:
 def test_situation_texts_says_when_the_split_runs_out() -> None:
     setup = _setup()
     with pytest.raises(ValueError, match="situational prompts"):
-        setup.situation_texts(8, skip=10**6)
+        setup.situation_texts(8, repeat=10**6)

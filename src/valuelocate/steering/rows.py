@@ -167,6 +167,13 @@ class RowSteering:
                         stages.append(_Stage())
                     self._sort(stages[depth], row, part, int(layer))
         self.layers = sorted(self._stages)
+        # the stages a call draws for, in the order the forward visits their layers
+        self._dynamic = [
+            (layer, depth, stage)
+            for layer in self.layers
+            for depth, stage in enumerate(self._stages[layer])
+            if stage.dynamic
+        ]
         self._call: Call | None = None
         self._decode_ops: dict[tuple[int, tuple[int, ...], torch.dtype], list[Op]] = {}
 
@@ -213,11 +220,10 @@ class RowSteering:
         sequence it gets alone): made here in one loop, not in each layer's hook, where every
         small operation runs after the layer's matrix products have swept the caches."""
         live, drawn = set(active), {}
-        for layer in self.layers:
-            for depth, stage in enumerate(self._stages[layer]):
-                edits = [e for r, e in stage.dynamic.items() if r in live]
-                if edits:
-                    drawn[(layer, depth)] = draw(layer, edits)
+        for layer, depth, stage in self._dynamic:
+            edits = [e for r, e in stage.dynamic.items() if r in live]
+            if edits:
+                drawn[(layer, depth)] = draw(layer, edits)
         return drawn
 
     def on_layer(self, layer: int, values: Tensor) -> Tensor | None:
