@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 import torch
@@ -181,8 +181,7 @@ def head_deferred(model: nn.Module) -> Iterator[list[Tensor]]:
     :func:`head_logits`, never holding a batch's ``[rows, seq, vocab]`` (5 MB a row on
     SmolLM2's 49k vocabulary, 27 MB on Gemma's 262k)."""
     head = output_module(model)
-    get_input = getattr(model, "get_input_embeddings", None)
-    if callable(get_input) and get_input() is head:
+    if _head_is_input(model):
         raise ValueError(f"{type(model).__name__} reads its input through its output head")
     seen: list[Tensor] = []
 
@@ -195,6 +194,18 @@ def head_deferred(model: nn.Module) -> Iterator[list[Tensor]]:
         yield seen
     finally:
         del head.forward
+
+
+def without_head(model: nn.Module) -> AbstractContextManager[Any]:
+    """The output head skipped while the block runs (:func:`head_deferred`: the outputs'
+    ``logits`` are meaningless inside), for forwards whose logits nobody reads; a model whose
+    output head is its input embedding runs it all the same."""
+    return nullcontext() if _head_is_input(model) else head_deferred(model)
+
+
+def _head_is_input(model: nn.Module) -> bool:
+    get_input = getattr(model, "get_input_embeddings", None)
+    return callable(get_input) and get_input() is output_module(model)
 
 
 def head_logits(model: nn.Module, hidden: Tensor) -> Tensor:

@@ -8,10 +8,12 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
 import torch
 
 import serve_fixtures as fx
 from valuelocate.artifacts import load_neuron_sets
+from valuelocate.forward import output_module
 from valuelocate.hooks import edit_neurons
 from valuelocate.prompting import stop_token_ids
 from valuelocate.serve import batch as batching
@@ -186,15 +188,26 @@ def test_rows_that_tie_go_alone_to_the_tie_and_come_back(lm, run_dir) -> None:  
     # With a margin no step can clear, every batched step is a near tie: each row is served
     # alone up to that token, rejoins, and ties again. So every token a row reports comes from
     # its solo computation: tokens, texts and log-probabilities equal its solo run exactly.
+    # A row's tokens before its tie are fed to the solo run, the output head skipped: its
+    # r-th run alone (r - 1 tokens known) computes the head once, for the tied token.
     rows = _rows(lm, run_dir)
     events: list[list[TokenEvent]] = [[] for _ in rows]
     for i, row in enumerate(rows):
         row.on_token = events[i].append
     stops = stop_token_ids(lm.model, lm.tokenizer)
-    decode_batch(lm, rows, stop_ids=stops, site="act", tie_margin=1e9)
+    widths: list[int] = []
+    head = output_module(lm.model).register_forward_hook(
+        lambda m, i, out: widths.append(out.shape[-1])
+    )
+    try:
+        decode_batch(lm, rows, stop_ids=stops, site="act", tie_margin=1e9)
+    finally:
+        head.remove()
     for k, row in enumerate(rows):
         assert _decode(lm, [_rows(lm, run_dir)[k]])[0] == events[k], k
         assert row.retries >= 1 and not row.retry_solo and row.done and row.retry_seconds > 0
+    skipped = sum(r.retries * (r.retries - 1) // 2 for r in rows)
+    assert skipped > 0 and widths.count(1) == skipped
     assert fx.settled_hooks(lm.model) == 0
 
 
@@ -220,13 +233,18 @@ def test_steering_goes_on_after_the_longest_row_leaves(lm, run_dir) -> None:  # 
     assert [e.token_id for e in alone] != [e.token_id for e in _decode(lm, [plain])[0]]
 
 
-def test_a_row_that_ignores_its_stop_token_is_fed_it_and_stays_steered(lm, run_dir) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("tie_margin", [1e-3, 1e9])
+def test_a_row_that_ignores_its_stop_token_is_fed_it_and_stays_steered(  # type: ignore[no-untyped-def]
+    lm, run_dir, tie_margin: float
+) -> None:
     # The stories model does not end its stories within these budgets: its period stands in
     # for the stop token. A row ends at its first period; the same row with ``ignore_eos``
     # goes on to its budget, fed the periods like any token and steered at every position:
     # its tokens and log-probabilities are those of one forward of its whole text under the
     # edit, where the edit changes them after the first period (so a row left unsteered
-    # there would not match). In a batch with an unsteered row.
+    # there would not match). In a batch with an unsteered row; with a margin no step
+    # clears, also when every token is chosen alone after the tokens before it were fed
+    # (the periods among them end nothing).
     edit = add_edit(load_neuron_sets(run_dir)["conservation"].affirm, 2.0)
     ids = _ids(lm, "Once upon a time")
     period = fx.period_id(lm)
@@ -241,7 +259,7 @@ def test_a_row_that_ignores_its_stop_token_is_fed_it_and_stays_steered(lm, run_d
     events: list[list[TokenEvent]] = [[] for _ in rows]
     for i, r in enumerate(rows):
         r.on_token = events[i].append
-    decode_batch(lm, rows, stop_ids=[period], site="act")
+    decode_batch(lm, rows, stop_ids=[period], site="act", tie_margin=tie_margin)
     stopped, going = rows[0].generated, rows[1].generated
     assert period not in stopped and going[: len(stopped) + 1] == stopped + [period]
     assert len(going) == 40

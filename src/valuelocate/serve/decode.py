@@ -26,7 +26,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,7 @@ import torch
 from torch import Tensor
 
 from valuelocate.architectures import Site
+from valuelocate.forward import without_head
 from valuelocate.hooks import Edit, edit_neurons
 from valuelocate.models import LoadedModel
 from valuelocate.serve import batch as batching
@@ -226,11 +227,15 @@ class _Slot:
     def advance(self, logits: Tensor, batched: bool, tie_margin: float, stops: set[int]) -> int:
         """Choose and report the row's next token (-1 when it is over)."""
         token = _step_row(self.row, logits, self.generator, batched, tie_margin)
-        if self.row.ignore_eos:
-            stops = set()
         if not self.row.done:
-            _report(self.row, token, logits, self.detok, self.detok.tokenizer, stops)
+            self.feed(token, logits, stops)
         return token
+
+    def feed(self, token: int, logits: Tensor, stops: set[int]) -> None:
+        """Report ``token`` as the row's next one (``logits``, its step's, are read only for
+        the log-probabilities of a token that is sent)."""
+        stops = set() if self.row.ignore_eos else stops
+        _report(self.row, token, logits, self.detok, self.detok.tokenizer, stops)
 
 
 Piece = tuple[batching.Batch, list[_Slot], list[int]]  # a batch, its rows, their next tokens
@@ -278,9 +283,14 @@ def _alone_to_the_tie(
     """``row``, which left the batch on a near tie, served again alone from its start (the
     batch's hooks paused) until it has chosen, alone, the token it tied on: its solo cache
     and that token, to go on in the batch; ``None`` when it ends on the way. Only the tokens
-    after those already sent are reported."""
-    tie = len(row.generated)  # the tied token is the next one
-    row.skip, row.generated, row.text = tie, [], ""
+    after those already sent are reported.
+
+    The tokens before the tie are fed, not chosen again: each was chosen alone or in the
+    batch by more than the margin, so under the same bound it is the solo choice. The forwards
+    that feed them therefore skip the output head (about a ninth of a solo step on SmolLM2);
+    only the tied token's logits are computed."""
+    known = row.generated  # the tied token is the next one
+    row.skip, row.generated, row.text = len(known), [], ""
     row.done = row.retry_solo = False
     row.retries += 1
     reset = getattr(row.edit, "reset", None)
@@ -293,10 +303,15 @@ def _alone_to_the_tie(
     try:
         with steer_rows(model, alone):  # no stop tokens: see _row_edits
             device = next(model.parameters()).device
-            state, logits = batching.prefill(model, [row.ids], pad, device)
-            token = slot.advance(logits[0], False, 0.0, stops)
-            while not row.done and len(row.generated) <= tie:
-                token = slot.advance(batching.step(model, state, [token])[0], False, 0.0, stops)
+            with without_head(model) if known else nullcontext():
+                state, logits = batching.prefill(model, [row.ids], pad, device)
+                for token in known[:-1]:
+                    slot.feed(token, logits, stops)  # not sent again
+                    batching.step(model, state, [token])
+            if known:
+                slot.feed(known[-1], logits, stops)
+                logits = batching.step(model, state, known[-1:])
+            token = slot.advance(logits[0], False, 0.0, stops)  # the tied token, alone
     finally:
         steering.paused = False
         row.retry_seconds += time.perf_counter() - start
