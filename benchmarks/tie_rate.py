@@ -11,7 +11,11 @@ unsteered and once with each row steered as the serving benchmarks steer it (row
 ``--dims`` at size +-1 under ``--rule``); every step's top-2 margin is counted.
 
 Prints, per side, the steps whose margin is below each candidate margin and the answers with at
-least one such step (each costs one re-run), with 95% Wilson intervals.
+least one such step (each costs one re-run), with 95% Wilson intervals. ``--server-loop`` then
+runs the server's decoding loop itself (``decode_batch``: the fast path, ``--tie-margin``,
+``ignore_eos``) on the same prompts in the same fixed batches, each side steered as above, and
+prints its re-runs, the rows re-run and the re-runs' seconds (the loop's own count, which the
+margins above predict, and what a re-run costs).
 
     PYTHONPATH=src python benchmarks/tie_rate.py --neurons RUN --dims self_enhancement \
         self_transcendence --prompts 256 --steps 32
@@ -21,14 +25,18 @@ from __future__ import annotations
 
 import argparse
 import math
+import time
 from pathlib import Path
 
 import torch
-from serve_setup import situation_prompts
+from serve_setup import row_values, situation_prompts
 from tie_gap import _steering, decode, margin
 
-from valuelocate.models import load_model
+from valuelocate.models import LoadedModel, load_model
+from valuelocate.prompting import stop_token_ids
+from valuelocate.serve.decode import Row, decode_batch
 from valuelocate.serve.server import build_catalog
+from valuelocate.serve.steering import SteeringCatalog
 
 MARGINS = (1e-2, 3e-3, 1e-3, 3e-4, 1e-4)
 
@@ -52,6 +60,8 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=256)
     parser.add_argument("--steps", type=int, default=32)
     parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--server-loop", action="store_true", help="also run decode_batch")
+    parser.add_argument("--tie-margin", type=float, default=1e-3, help="the server loop's")
     args = parser.parse_args()
     lm = load_model(args.model)
     catalog = build_catalog(lm, args.neurons, name="t", max_gamma=4.0, alias_gamma=1.0)
@@ -86,6 +96,45 @@ def main() -> None:
                 f"| {side} | {m:g} | {steps} of {below.numel()} | {steps / below.numel():.4%} "
                 f"({low:.4%}-{high:.4%}) | {answers} of {len(gaps)} |"
             )
+    if args.server_loop:
+        server_loop(lm, catalog, prompts, args)
+
+
+def server_loop(
+    lm: LoadedModel, catalog: SteeringCatalog, prompts: list[list[int]], args: argparse.Namespace
+) -> None:
+    """The server's decoding loop on ``prompts`` in fixed batches, unsteered then steered:
+    per side its re-runs, the rows re-run and their seconds."""
+    stops = stop_token_ids(lm.model, lm.tokenizer)
+    print(f"\nThe server's decoding loop (fast path, margin {args.tie_margin:g}, ignore_eos):\n")
+    print("| side | re-runs | rows re-run | seconds of re-runs | seconds a re-run | seconds |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for side in ("unsteered", "steered"):
+        reruns = rerun_rows = 0
+        seconds, began = 0.0, time.perf_counter()
+        for start in range(0, len(prompts), args.batch):
+            chunk = prompts[start : start + args.batch]
+            rows = [
+                _row(catalog, i, ids, args, side == "steered") for i, ids in enumerate(chunk, start)
+            ]
+            decode_batch(lm, rows, stop_ids=stops, site=catalog.site, tie_margin=args.tie_margin)
+            reruns += sum(r.retries for r in rows)
+            rerun_rows += sum(r.retries > 0 for r in rows)
+            seconds += sum(r.retry_seconds for r in rows)
+        print(
+            f"| {side} | {reruns} | {rerun_rows} of {len(prompts)} | {seconds:.2f} | "
+            f"{seconds / max(reruns, 1):.3f} | {time.perf_counter() - began:.0f} |"
+        )
+
+
+def _row(
+    catalog: SteeringCatalog, i: int, ids: list[int], args: argparse.Namespace, steered: bool
+) -> Row:
+    """Prompt ``i`` as the server's row, steered as ``_steering`` steers it, or unsteered."""
+    values = row_values(i, args.dims or list(catalog.sets)) if steered else None
+    built = catalog.steering("t", values, args.rule if steered else None, None, None)
+    edit = catalog.build(built)
+    return Row(ids=ids, edit=edit, scope=built.scope, max_tokens=args.steps, ignore_eos=True)
 
 
 if __name__ == "__main__":

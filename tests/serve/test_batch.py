@@ -10,11 +10,13 @@ import time
 
 import pytest
 import torch
+import transformers
 
 import serve_fixtures as fx
 from valuelocate.artifacts import load_neuron_sets
 from valuelocate.forward import output_module
 from valuelocate.hooks import edit_neurons
+from valuelocate.models import LoadedModel
 from valuelocate.prompting import stop_token_ids
 from valuelocate.serve import batch as batching
 from valuelocate.serve.decode import Row, TokenEvent, decode_batch
@@ -275,3 +277,45 @@ def test_a_row_that_ignores_its_stop_token_is_fed_it_and_stays_steered(  # type:
     after = len(stopped) + 1
     assert (edited[after:] - plain[after:]).abs().max() > 0.1  # the edit matters there
     assert fx.settled_hooks(lm.model) == 0
+
+
+def test_a_row_served_alone_again_is_fed_what_it_sent(lm) -> None:  # type: ignore[no-untyped-def]
+    # A sliding-window model (a tiny Gemma 3 whose window the prompt outgrows): its near-tie
+    # rows cannot rejoin a batch, so the engine serves each alone again after the batch, with
+    # the tokens it had sent (``Row.sent``). They are fed, not chosen or reported again, their
+    # forwards without the output head; the rest equals the row's solo run, to the bit.
+    config = transformers.Gemma3TextConfig(
+        vocab_size=len(lm.tokenizer), hidden_size=64, intermediate_size=96, num_hidden_layers=3,
+        num_attention_heads=4, num_key_value_heads=2, head_dim=16, sliding_window=4,
+        pad_token_id=lm.tokenizer.pad_token_id,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    tiny = LoadedModel(
+        transformers.Gemma3ForCausalLM(config).eval(), lm.tokenizer, "tiny-gemma3", "the test",
+        None, "tiny-gemma3",
+    )  # fmt: skip
+    ids = _ids(lm, PROMPTS[2])
+    with torch.no_grad():
+        state, _ = batching.prefill(tiny.model, [ids], 0, torch.device("cpu"))
+    assert not batching.can_join(state)
+
+    def served(sent: list[int]) -> tuple[Row, list[TokenEvent], list[int]]:
+        row = Row(ids=ids, edit=None, scope="all", max_tokens=8, logprobs=2, sent=list(sent))
+        events: list[TokenEvent] = []
+        row.on_token = events.append
+        widths: list[int] = []
+        head = output_module(tiny.model).register_forward_hook(
+            lambda m, i, out: widths.append(out.shape[-1])
+        )
+        try:
+            decode_batch(tiny, [row], stop_ids=[], site="act")
+        finally:
+            head.remove()
+        return row, events, widths
+
+    alone, events, widths = served([])
+    again, resumed, fed_widths = served(alone.generated[:3])
+    assert again.generated == alone.generated and len(alone.generated) == 8
+    assert resumed == events[3:]
+    assert widths.count(1) == 0 and fed_widths.count(1) == 3  # prefill and two fed steps
+    assert len(fed_widths) == len(widths)  # the same forwards

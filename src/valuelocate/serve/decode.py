@@ -57,7 +57,8 @@ class Row:
     """One request's generation inside a batch.
 
     ``on_token(event)`` and ``on_done(finish_reason)`` are called from the engine thread.
-    ``skip`` tokens are computed but not reported (a row resumed alone after a near tie).
+    ``sent``: the tokens a row served again alone after a near tie has already sent; they
+    are fed to the model after its prompt, not chosen or reported again.
     ``ignore_eos``: the model's stop tokens do not end the row (it generates ``max_tokens``
     unless a stop string ends it); they are fed back like any token and the row stays steered.
     """
@@ -75,7 +76,7 @@ class Row:
     on_token: Callable[[TokenEvent], None] = lambda e: None
     on_done: Callable[[str], None] = lambda r: None
     cancelled: threading.Event = field(default_factory=threading.Event)
-    skip: int = 0
+    sent: list[int] = field(default_factory=list)
     retry_solo: bool = False
     retries: int = 0
     retry_seconds: float = 0.0  # spent serving it alone to its near ties
@@ -168,6 +169,8 @@ def decode_batch(
         raise ValueError("Rows join a running batch on the fast path only")
     if any(r.max_tokens < 1 for r in rows):
         raise ValueError("Every row needs max_tokens >= 1")
+    if any(r.sent for r in rows) and (len(rows) > 1 or not fast):
+        raise ValueError("A row with tokens already sent is served alone, on the fast path")
     model, tokenizer = lm.model, lm.tokenizer
     device = next(model.parameters()).device
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_ids[0]
@@ -175,7 +178,10 @@ def decode_batch(
     batched = len(rows) > 1  # a batch that shrinks to one row still checks its near ties
     slots = [_Slot.of(row, tokenizer) for row in rows]  # the rows still generating
     with torch.no_grad(), _row_edits(model, rows, site, fast) as row_edits:
-        state, logits = batching.prefill(model, [r.ids for r in rows], pad, device)
+        if rows[0].sent:  # served alone again after a near tie: what it sent is fed
+            state, logits = _prefill_fed(model, slots[0], pad, device, stops)
+        else:
+            state, logits = batching.prefill(model, [r.ids for r in rows], pad, device)
         joinable = fast and batching.can_join(state)
         while True:
             tokens = [s.advance(logits[i], batched, tie_margin, stops) for i, s in enumerate(slots)]
@@ -285,12 +291,8 @@ def _alone_to_the_tie(
     and that token, to go on in the batch; ``None`` when it ends on the way. Only the tokens
     after those already sent are reported.
 
-    The tokens before the tie are fed, not chosen again: each was chosen alone or in the
-    batch by more than the margin, so under the same bound it is the solo choice. The forwards
-    that feed them therefore skip the output head (about a ninth of a solo step on SmolLM2);
-    only the tied token's logits are computed."""
-    known = row.generated  # the tied token is the next one
-    row.skip, row.generated, row.text = len(known), [], ""
+    The tokens before the tie are fed, not chosen again (:func:`_prefill_fed`)."""
+    row.sent, row.generated, row.text = row.generated, [], ""  # the tied token is the next
     row.done = row.retry_solo = False
     row.retries += 1
     reset = getattr(row.edit, "reset", None)
@@ -303,19 +305,35 @@ def _alone_to_the_tie(
     try:
         with steer_rows(model, alone):  # no stop tokens: see _row_edits
             device = next(model.parameters()).device
-            with without_head(model) if known else nullcontext():
-                state, logits = batching.prefill(model, [row.ids], pad, device)
-                for token in known[:-1]:
-                    slot.feed(token, logits, stops)  # not sent again
-                    batching.step(model, state, [token])
-            if known:
-                slot.feed(known[-1], logits, stops)
-                logits = batching.step(model, state, known[-1:])
+            state, logits = _prefill_fed(model, slot, pad, device, stops)
             token = slot.advance(logits[0], False, 0.0, stops)  # the tied token, alone
     finally:
         steering.paused = False
         row.retry_seconds += time.perf_counter() - start
     return None if row.done else (state, [slot], [token])
+
+
+def _prefill_fed(
+    model: Any, slot: _Slot, pad: int, device: torch.device, stops: set[int]
+) -> tuple[batching.Batch, Tensor]:
+    """The row's prompt prefilled alone and the tokens it has sent (``Row.sent``) fed after
+    it, reported to the slot but not sent again: the row's solo cache and the logits of its
+    next token.
+
+    Each sent token was chosen alone or in a batch by more than the near-tie margin, so under
+    the same bound it is the solo choice: it is fed, not chosen again, and the forwards whose
+    logits nobody reads skip the output head (a ninth of a solo step on SmolLM2, most of one on
+    Gemma's 262k vocabulary)."""
+    known = slot.row.sent
+    with without_head(model) if known else nullcontext():
+        state, logits = batching.prefill(model, [slot.row.ids], pad, device)
+        for token in known[:-1]:
+            slot.feed(token, logits, stops)
+            batching.step(model, state, [token])
+    if known:
+        slot.feed(known[-1], logits, stops)
+        logits = batching.step(model, state, known[-1:])
+    return state, logits
 
 
 @contextmanager
@@ -369,7 +387,7 @@ def _report(
 ) -> None:
     if token in stops:
         row.done = True
-        if row.logprobs is not None and len(row.generated) >= row.skip:
+        if row.logprobs is not None and len(row.generated) >= len(row.sent):
             # Log-likelihood clients count on the ending token's entry, as OpenAI gives it.
             logp = torch.log_softmax(logits.double(), dim=-1)
             top = top_logprobs(tokenizer, logp, row.logprobs) if row.logprobs > 0 else None
@@ -378,7 +396,7 @@ def _report(
         return
     row.generated.append(token)
     delta, hit_stop = detok.push(row)
-    if len(row.generated) > row.skip:
+    if len(row.generated) > len(row.sent):
         logprob, top = 0.0, None
         if row.logprobs is not None:
             logp = torch.log_softmax(logits.double(), dim=-1)

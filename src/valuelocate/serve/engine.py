@@ -55,7 +55,7 @@ class GenerateJob:
     ignore_eos: bool = False
     logprobs: int | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
-    skip: int = 0
+    sent: list[int] = field(default_factory=list)
     solo: bool = False
     edit: Edit | None = None
     admitted: bool = False
@@ -259,7 +259,7 @@ class Engine:
                 job.on_done("error", exc)
             return
         retries = [
-            replace(job, skip=len(row.generated), solo=True)
+            replace(job, sent=list(row.generated), solo=True)
             for job, row in served
             if row.retry_solo
         ]
@@ -328,6 +328,6 @@ class Engine:
             on_token=job.on_token,
             on_done=on_done,
             cancelled=job.cancelled,
-            skip=job.skip,
+            sent=job.sent,
         )
         return row
