@@ -18,8 +18,10 @@ from valuelocate.forward import (
     layer_output,
     layers_from,
     output_cache,
+    output_module,
     position_ids,
     stop_after,
+    without_head,
 )
 from valuelocate.hooks import NeuronEdit, edit_neurons, trace_neurons
 
@@ -141,3 +143,27 @@ def test_deferred_head_gives_the_forwards_own_logits(family) -> None:
         again = forward_logits(model, batch, last_only=False)
     torch.testing.assert_close(torch.cat(rows), full, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(again, full, rtol=0, atol=0)  # the real head is back
+
+
+def test_without_head_skips_the_head_where_it_can() -> None:
+    """Inside ``without_head`` the logits are a one-wide stand-in and the head is back after;
+    a model whose head is its input embedding (which ``head_deferred`` refuses) runs its head
+    all the same."""
+    model = build("llama")
+    batch = left_padded_batch([[5, 17, 33], [12, 60, 7]])
+    with torch.no_grad():
+        full = forward_logits(model, batch, last_only=True)
+        with without_head(model):
+            assert forward_logits(model, batch, last_only=True).shape[-1] == 1
+        torch.testing.assert_close(
+            forward_logits(model, batch, last_only=True), full, rtol=0, atol=0
+        )
+        head = output_module(model)
+        model.get_input_embeddings = lambda: head  # type: ignore[method-assign]
+        with pytest.raises(ValueError, match="through its output head"):
+            with head_deferred(model):
+                pass
+        with without_head(model):
+            torch.testing.assert_close(
+                forward_logits(model, batch, last_only=True), full, rtol=0, atol=0
+            )
