@@ -27,7 +27,8 @@ from serve_setup import prompt_ids, row_values
 
 from valuelocate.models import load_model
 from valuelocate.prompting import stop_token_ids
-from valuelocate.serve.decode import Row, decode_batch
+from valuelocate.serve.decode import decode_batch
+from valuelocate.serve.row import Row
 from valuelocate.serve.server import build_catalog
 
 

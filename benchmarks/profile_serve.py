@@ -37,7 +37,8 @@ from torch.profiler import ProfilerActivity, profile
 
 from valuelocate.models import load_model
 from valuelocate.prompting import stop_token_ids
-from valuelocate.serve.decode import Row, decode_batch
+from valuelocate.serve.decode import decode_batch
+from valuelocate.serve.row import Row
 from valuelocate.serve.server import build_catalog
 
 HOOK_SECONDS = [0.0]

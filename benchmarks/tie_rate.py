@@ -34,7 +34,8 @@ from tie_gap import _steering, decode, margin
 
 from valuelocate.models import LoadedModel, load_model
 from valuelocate.prompting import stop_token_ids
-from valuelocate.serve.decode import Row, decode_batch
+from valuelocate.serve.decode import decode_batch
+from valuelocate.serve.row import Row
 from valuelocate.serve.server import build_catalog
 from valuelocate.serve.steering import SteeringCatalog
 

@@ -19,8 +19,9 @@ from valuelocate.hooks import edit_neurons
 from valuelocate.models import LoadedModel
 from valuelocate.prompting import stop_token_ids
 from valuelocate.serve import batch as batching
-from valuelocate.serve.decode import Row, TokenEvent, decode_batch
+from valuelocate.serve.decode import decode_batch
 from valuelocate.serve.engine import Engine, GenerateJob
+from valuelocate.serve.row import Row, TokenEvent
 from valuelocate.serve.server import build_catalog
 from valuelocate.serve.steering import Steering
 from valuelocate.steering.dynamic import steering_edit

@@ -12,7 +12,8 @@ from valuelocate.architectures import model_shape
 from valuelocate.artifacts import load_neuron_sets
 from valuelocate.comparison.linear import vector_edit
 from valuelocate.prompting import stop_token_ids
-from valuelocate.serve.decode import Row, TokenEvent, decode_batch
+from valuelocate.serve.decode import decode_batch
+from valuelocate.serve.row import Row, TokenEvent
 from valuelocate.steering.compose import compose
 from valuelocate.steering.dynamic import steering_edit
 from valuelocate.steering.mean_diff import band_edit

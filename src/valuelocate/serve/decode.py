@@ -12,8 +12,11 @@ differently for different M, so batched logits can differ from solo ones in the 
 batch, that its best token leads the runner-up by more than ``tie_margin``; if not, the row is
 served again alone from its start until it has chosen that token alone, then goes on in the
 batch with its solo cache (where rows cannot join a batch, it is marked ``Row.retry_solo`` and
-left for the caller to serve alone). Under the documented bound (batch/solo differences below
-the margin) each greedy row gets exactly its solo tokens.
+left for the caller to serve alone, with the tokens it has sent: ``Row.sent``). Either way the
+tokens it had sent are fed, not chosen again. Under the documented bound (batch/solo
+differences below half the margin) each greedy row gets exactly its solo tokens. A row's state,
+the choice of its next token and how its tokens are reported are in
+:mod:`valuelocate.serve.row`.
 
 A row that ends (a stop, its token budget, a cancelled request, a near tie) leaves the batch at
 once: its rows of the KV cache, the mask and the edits are dropped, so the rows still
@@ -22,12 +25,9 @@ generating do not pay for it (before, a batch ran every row until its longest on
 
 from __future__ import annotations
 
-import math
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -35,109 +35,12 @@ from torch import Tensor
 
 from valuelocate.architectures import Site
 from valuelocate.forward import without_head
-from valuelocate.hooks import Edit, edit_neurons
+from valuelocate.hooks import edit_neurons
 from valuelocate.models import LoadedModel
 from valuelocate.serve import batch as batching
+from valuelocate.serve.row import Row, Slot
 from valuelocate.steering.compose import EditStack
 from valuelocate.steering.rows import RowSteering, steer_rows
-
-
-@dataclass
-class TokenEvent:
-    """One generated token: its id, the text it adds, its log-probability and the top ones."""
-
-    token_id: int
-    text: str
-    logprob: float
-    top: dict[str, float] | None
-
-
-@dataclass
-class Row:
-    """One request's generation inside a batch.
-
-    ``on_token(event)`` and ``on_done(finish_reason)`` are called from the engine thread.
-    ``sent``: the tokens a row served again alone after a near tie has already sent; they
-    are fed to the model after its prompt, not chosen or reported again.
-    ``ignore_eos``: the model's stop tokens do not end the row (it generates ``max_tokens``
-    unless a stop string ends it); they are fed back like any token and the row stays steered.
-    """
-
-    ids: list[int]
-    edit: Edit | None
-    scope: str
-    max_tokens: int
-    temperature: float = 0.0
-    top_p: float = 1.0
-    seed: int | None = None
-    stop: list[str] = field(default_factory=list)
-    ignore_eos: bool = False
-    logprobs: int | None = None
-    on_token: Callable[[TokenEvent], None] = lambda e: None
-    on_done: Callable[[str], None] = lambda r: None
-    cancelled: threading.Event = field(default_factory=threading.Event)
-    sent: list[int] = field(default_factory=list)
-    retry_solo: bool = False
-    retries: int = 0
-    retry_seconds: float = 0.0  # spent serving it alone to its near ties
-    generated: list[int] = field(default_factory=list)
-    text: str = ""
-    done: bool = False
-
-    @property
-    def greedy(self) -> bool:
-        return self.temperature <= 0.0
-
-
-def _choose(row: Row, logits: Tensor, generator: torch.Generator | None) -> int:
-    if row.greedy:
-        return int(logits.argmax())
-    scaled = logits / row.temperature
-    probs = torch.softmax(scaled, dim=-1)
-    if row.top_p < 1.0:
-        sorted_p, order = probs.sort(descending=True)
-        keep = sorted_p.cumsum(-1) - sorted_p < row.top_p  # always keeps the best token
-        probs = torch.zeros_like(probs).scatter(0, order[keep], sorted_p[keep])
-    return int(torch.multinomial(probs, 1, generator=generator))
-
-
-def top_logprobs(tokenizer: Any, logprobs: Tensor, k: int) -> dict[str, float]:
-    """The ``k`` most likely tokens' texts and log-probabilities."""
-    values, ids = logprobs.topk(k)
-    return {tokenizer.decode([int(i)]): float(v) for v, i in zip(values, ids, strict=True)}
-
-
-class _Detok:
-    """Incremental detokenisation that holds back incomplete characters and stop prefixes."""
-
-    def __init__(self, tokenizer: Any, stops: list[str]) -> None:
-        self.tokenizer = tokenizer
-        self.stops = stops
-        self.hold = max((len(s) for s in stops), default=1) - 1
-        self.sent = 0
-
-    def push(self, row: Row) -> tuple[str, bool]:
-        """New text to report for ``row`` and whether a stop string ended it."""
-        text = self.tokenizer.decode(row.generated, skip_special_tokens=True)
-        for stop in self.stops:
-            at = text.find(stop)
-            if at >= 0:
-                row.text = text[:at]
-                return self._emit(row.text, final=True), True
-        row.text = text
-        return self._emit(text, final=False), False
-
-    def _emit(self, text: str, *, final: bool) -> str:
-        end = len(text) if final else len(text) - self.hold
-        if not final and text.endswith("\ufffd"):
-            end = min(end, len(text) - 1)
-        if end <= self.sent:
-            return ""
-        out, self.sent = text[self.sent : end], end
-        return out
-
-    def flush(self, row: Row) -> str:
-        return self._emit(row.text, final=True)
 
 
 def decode_batch(
@@ -176,7 +79,7 @@ def decode_batch(
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_ids[0]
     stops = set(stop_ids)
     batched = len(rows) > 1  # a batch that shrinks to one row still checks its near ties
-    slots = [_Slot.of(row, tokenizer) for row in rows]  # the rows still generating
+    slots = [Slot.of(row, tokenizer) for row in rows]  # the rows still generating
     with torch.no_grad(), _row_edits(model, rows, site, fast) as row_edits:
         if rows[0].sent:  # served alone again after a near tie: what it sent is fed
             state, logits = _prefill_fed(model, slots[0], pad, device, stops)
@@ -213,38 +116,10 @@ def decode_batch(
     for slot in slots:
         if not slot.row.done:
             slot.row.done = True
-            _finish(slot.row, slot.detok, "length")
+            slot.finish("length")
 
 
-@dataclass
-class _Slot:
-    """A row in the decoding loop, with its sampling generator and detokeniser."""
-
-    row: Row
-    generator: torch.Generator | None
-    detok: _Detok
-
-    @classmethod
-    def of(cls, row: Row, tokenizer: Any) -> _Slot:
-        seeded = row.seed is not None and not row.greedy
-        generator = torch.Generator().manual_seed(row.seed) if seeded else None  # type: ignore[arg-type]
-        return cls(row, generator, _Detok(tokenizer, row.stop))
-
-    def advance(self, logits: Tensor, batched: bool, tie_margin: float, stops: set[int]) -> int:
-        """Choose and report the row's next token (-1 when it is over)."""
-        token = _step_row(self.row, logits, self.generator, batched, tie_margin)
-        if not self.row.done:
-            self.feed(token, logits, stops)
-        return token
-
-    def feed(self, token: int, logits: Tensor, stops: set[int]) -> None:
-        """Report ``token`` as the row's next one (``logits``, its step's, are read only for
-        the log-probabilities of a token that is sent)."""
-        stops = set() if self.row.ignore_eos else stops
-        _report(self.row, token, logits, self.detok, self.detok.tokenizer, stops)
-
-
-Piece = tuple[batching.Batch, list[_Slot], list[int]]  # a batch, its rows, their next tokens
+Piece = tuple[batching.Batch, list[Slot], list[int]]  # a batch, its rows, their next tokens
 
 
 def _append(steering: RowSteering, current: Piece, piece: Piece) -> Piece:
@@ -275,7 +150,7 @@ def _join(
     steering.replan([r.edit for r in rows], [r.scope for r in rows])  # the prefill's rows
     device = current[0].mask.device
     added, logits = batching.prefill(model, [r.ids for r in rows], pad, device)
-    new = [_Slot.of(r, tokenizer) for r in rows]
+    new = [Slot.of(r, tokenizer) for r in rows]
     first = [s.advance(logits[i], True, tie_margin, stops) for i, s in enumerate(new)]
     live = [i for i, s in enumerate(new) if not s.row.done]
     if live and len(live) < len(new):
@@ -298,7 +173,7 @@ def _alone_to_the_tie(
     reset = getattr(row.edit, "reset", None)
     if callable(reset):
         reset()  # its draws start from the seed again, as alone
-    slot, stops = _Slot.of(row, tokenizer), set(stop_ids)
+    slot, stops = Slot.of(row, tokenizer), set(stop_ids)
     alone = RowSteering([row.edit], [row.scope], site=steering.site)
     steering.paused = True
     start = time.perf_counter()
@@ -314,7 +189,7 @@ def _alone_to_the_tie(
 
 
 def _prefill_fed(
-    model: Any, slot: _Slot, pad: int, device: torch.device, stops: set[int]
+    model: Any, slot: Slot, pad: int, device: torch.device, stops: set[int]
 ) -> tuple[batching.Batch, Tensor]:
     """The row's prompt prefilled alone and the tokens it has sent (``Row.sent``) fed after
     it, reported to the slot but not sent again: the row's solo cache and the logits of its
@@ -357,64 +232,3 @@ def _row_edits(
     with edit_neurons(model, stack, scope="all", site=site) as tracker:
         stack.tracker = tracker
         yield stack
-
-
-def _step_row(
-    row: Row,
-    logits: Tensor,
-    generator: torch.Generator | None,
-    batched: bool,
-    tie_margin: float,
-) -> int:
-    """The row's next token, or -1 when the row is over (cancelled, or left on a near tie)."""
-    if row.done:
-        return -1
-    if row.cancelled.is_set():
-        row.done = True
-        row.on_done("cancelled")
-        return -1
-    if batched and row.greedy:
-        best = logits.topk(2).values
-        if float(best[0] - best[1]) < tie_margin:
-            row.done = True
-            row.retry_solo = True
-            return -1
-    return _choose(row, logits, generator)
-
-
-def _report(
-    row: Row, token: int, logits: Tensor, detok: _Detok, tokenizer: Any, stops: set[int]
-) -> None:
-    if token in stops:
-        row.done = True
-        if row.logprobs is not None and len(row.generated) >= len(row.sent):
-            # Log-likelihood clients count on the ending token's entry, as OpenAI gives it.
-            logp = torch.log_softmax(logits.double(), dim=-1)
-            top = top_logprobs(tokenizer, logp, row.logprobs) if row.logprobs > 0 else None
-            row.on_token(TokenEvent(token, "", float(logp[token]), top))
-        _finish(row, detok, "stop")
-        return
-    row.generated.append(token)
-    delta, hit_stop = detok.push(row)
-    if len(row.generated) > len(row.sent):
-        logprob, top = 0.0, None
-        if row.logprobs is not None:
-            logp = torch.log_softmax(logits.double(), dim=-1)
-            logprob = float(logp[token])
-            top = top_logprobs(tokenizer, logp, row.logprobs) if row.logprobs > 0 else None
-        row.on_token(TokenEvent(token, delta, logprob, top))
-    # else: the batch this row left already reported this token and its text; the detokeniser
-    # advanced its offset all the same, so the resumed row reports only what follows.
-    if hit_stop:
-        row.done = True
-        _finish(row, detok, "stop")
-    elif len(row.generated) >= row.max_tokens:
-        row.done = True
-        _finish(row, detok, "length")
-
-
-def _finish(row: Row, detok: _Detok, reason: str) -> None:
-    tail = detok.flush(row)
-    if tail:
-        row.on_token(TokenEvent(-1, tail, math.nan, None))
-    row.on_done(reason)

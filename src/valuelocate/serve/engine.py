@@ -24,7 +24,8 @@ from dataclasses import dataclass, field, replace
 from valuelocate.hooks import Edit
 from valuelocate.models import LoadedModel
 from valuelocate.prompting import stop_token_ids
-from valuelocate.serve.decode import Row, TokenEvent, decode_batch
+from valuelocate.serve.decode import decode_batch
+from valuelocate.serve.row import Row, TokenEvent
 from valuelocate.serve.scoring import Scored, score
 from valuelocate.serve.steering import Admission, Steering, SteeringCatalog
 

@@ -12,7 +12,7 @@ import json
 import time
 from typing import Any, TypedDict
 
-from valuelocate.serve.decode import TokenEvent
+from valuelocate.serve.row import TokenEvent
 from valuelocate.serve.scoring import Scored
 from valuelocate.serve.steering import Steering
 

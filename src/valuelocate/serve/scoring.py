@@ -10,7 +10,7 @@ import torch
 from valuelocate.architectures import Site
 from valuelocate.hooks import Edit, edit_neurons
 from valuelocate.models import LoadedModel
-from valuelocate.serve.decode import top_logprobs
+from valuelocate.serve.row import top_logprobs
 
 
 @dataclass

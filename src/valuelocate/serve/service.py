@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from valuelocate.serve import responses
-from valuelocate.serve.decode import TokenEvent
 from valuelocate.serve.engine import Engine, GenerateJob, QueueFull, ScoreJob
 from valuelocate.serve.responses import CompletionChoice, sse
+from valuelocate.serve.row import TokenEvent
 from valuelocate.serve.schema import ApiError, ChatRequest, CompletionRequest, Sampling, bad
 from valuelocate.serve.scoring import Scored
 from valuelocate.serve.steering import Admission, Steering
