@@ -30,7 +30,7 @@ from transformers import DynamicCache
 from valuelocate.models import LoadedModel, load_model
 from valuelocate.prompting import left_pad, pad_token_id
 from valuelocate.serve.server import build_catalog
-from valuelocate.serve.steering import SteeringCatalog
+from valuelocate.serve.steering import Steering, SteeringCatalog
 from valuelocate.steering.rows import RowSteering, steer_rows
 
 
@@ -122,10 +122,17 @@ def _steering(
     them; None unsteered."""
     if catalog is None:
         return None
-    dims = args.dims or list(catalog.sets)
-    built = [catalog.steering("t", row_values(i, dims), args.rule, None, None) for i in rows]
+    built = [row_steering(catalog, i, args) for i in rows]
     return RowSteering(
         [catalog.build(b) for b in built], [b.scope for b in built], site=catalog.site
+    )
+
+
+def row_steering(catalog: SteeringCatalog, i: int, args: argparse.Namespace) -> Steering:
+    """Row ``i``'s steering as the serving benchmarks ask for it: one of ``--dims`` (default:
+    every dimension) at size +-1 under ``--rule``."""
+    return catalog.steering(
+        "t", row_values(i, args.dims or list(catalog.sets)), args.rule, None, None
     )
 
 

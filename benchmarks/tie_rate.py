@@ -29,8 +29,8 @@ import time
 from pathlib import Path
 
 import torch
-from serve_setup import row_values, situation_prompts
-from tie_gap import _steering, decode, margin
+from serve_setup import situation_prompts
+from tie_gap import _steering, decode, margin, row_steering
 
 from valuelocate.models import LoadedModel, load_model
 from valuelocate.prompting import stop_token_ids
@@ -132,8 +132,10 @@ def _row(
     catalog: SteeringCatalog, i: int, ids: list[int], args: argparse.Namespace, steered: bool
 ) -> Row:
     """Prompt ``i`` as the server's row, steered as ``_steering`` steers it, or unsteered."""
-    values = row_values(i, args.dims or list(catalog.sets)) if steered else None
-    built = catalog.steering("t", values, args.rule if steered else None, None, None)
+    if steered:
+        built = row_steering(catalog, i, args)
+    else:
+        built = catalog.steering("t", None, None, None, None)
     edit = catalog.build(built)
     return Row(ids=ids, edit=edit, scope=built.scope, max_tokens=args.steps, ignore_eos=True)
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import torch
@@ -79,6 +81,19 @@ def _rows(lm, run_dir) -> list[Row]:  # type: ignore[no-untyped-def]
         Row(ids=_ids(lm, p), edit=e, scope="generated", max_tokens=m, logprobs=0)
         for p, e, m in zip(PROMPTS, edits, [10, 4, 8, 6], strict=True)
     ]
+
+
+@contextmanager
+def _head_widths(model: torch.nn.Module) -> Iterator[list[int]]:
+    """The width of every output the model's head gives while the block runs (1: skipped)."""
+    widths: list[int] = []
+    head = output_module(model).register_forward_hook(
+        lambda m, i, out: widths.append(out.shape[-1])
+    )
+    try:
+        yield widths
+    finally:
+        head.remove()
 
 
 def _decode(lm, rows: list[Row], admit=None) -> list[list[TokenEvent]]:  # type: ignore[no-untyped-def]
@@ -198,14 +213,8 @@ def test_rows_that_tie_go_alone_to_the_tie_and_come_back(lm, run_dir) -> None:  
     for i, row in enumerate(rows):
         row.on_token = events[i].append
     stops = stop_token_ids(lm.model, lm.tokenizer)
-    widths: list[int] = []
-    head = output_module(lm.model).register_forward_hook(
-        lambda m, i, out: widths.append(out.shape[-1])
-    )
-    try:
+    with _head_widths(lm.model) as widths:
         decode_batch(lm, rows, stop_ids=stops, site="act", tie_margin=1e9)
-    finally:
-        head.remove()
     for k, row in enumerate(rows):
         assert _decode(lm, [_rows(lm, run_dir)[k]])[0] == events[k], k
         assert row.retries >= 1 and not row.retry_solo and row.done and row.retry_seconds > 0
@@ -304,14 +313,8 @@ def test_a_row_served_alone_again_is_fed_what_it_sent(lm) -> None:  # type: igno
         row = Row(ids=ids, edit=None, scope="all", max_tokens=8, logprobs=2, sent=list(sent))
         events: list[TokenEvent] = []
         row.on_token = events.append
-        widths: list[int] = []
-        head = output_module(tiny.model).register_forward_hook(
-            lambda m, i, out: widths.append(out.shape[-1])
-        )
-        try:
+        with _head_widths(tiny.model) as widths:
             decode_batch(tiny, [row], stop_ids=[], site="act")
-        finally:
-            head.remove()
         return row, events, widths
 
     alone, events, widths = served([])
