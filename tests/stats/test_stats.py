@@ -9,7 +9,9 @@ import pytest
 import torch
 from torch import Tensor
 
-from valuelocate.stats import NeuronStats, accumulator, constants
+from valuelocate.stats import NeuronStats, accumulator, constants, kernels
+from valuelocate.stats.moments import OpenBatch
+from valuelocate.stats.update import Workspace, hist_update
 
 L, N = 3, 7  # layers, neurons of the synthetic data
 BINS, WIDTH = 301, 0.01
@@ -472,17 +474,80 @@ def test_kept_statistics_give_the_same_results_and_others_raise(tmp_path: Path) 
         NeuronStats(L, N, statistics={"kurtosis"})
 
 
-def test_chunked_cpu_update_equals_brute_force(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Calls with more tokens than one chunk are split; the result still matches brute force
-    and the histogram equals the unchunked one."""
-    batches = make_batches(seed=2)
-    whole = NeuronStats(L, N)
-    feed(whole, batches, decode=False)
-    monkeypatch.setattr(accumulator, "_CHUNK_VALUES", 3 * N)  # 3 tokens per chunk
-    chunked = NeuronStats(L, N)
-    feed(chunked, batches, decode=False)
-    assert_matches_brute(chunked, batches)
-    assert torch.equal(chunked.state_dict()["hist"], whole.state_dict()["hist"])
+def _wide_batches(neurons: int, seq: int, seed: int) -> list[tuple[list[Tensor], Tensor]]:
+    """Batches with more tokens a call than the compiled loop's block and a neuron count
+    that ends in a partial tile."""
+    gen = torch.Generator().manual_seed(seed)
+    batches = []
+    for batch in (3, 2):
+        values = [torch.randn(batch, seq, neurons, generator=gen) * 1.3 + 0.4 for _ in range(L)]
+        mask = torch.rand(batch, seq, generator=gen) > 0.2
+        mask[0, :5] = False
+        batches.append((values, mask))
+    return batches
+
+
+def test_compiled_loop_over_blocks_and_partial_tiles_equals_brute_force(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Calls of several blocks of tokens and tiles of neurons (the last one partial): the
+    CPU's compiled loop matches brute force, and the torch formulation (the accelerators'
+    path, run on the CPU) counts the same histogram."""
+    neurons = 2 * kernels.TILE + 5
+    batches = _wide_batches(neurons, 2 * kernels.BLOCK + 17, seed=3)
+    compiled = NeuronStats(L, neurons)
+    feed(compiled, batches, decode=False)
+    assert_matches_brute(compiled, batches)
+    monkeypatch.setattr(accumulator, "gathers_tokens", lambda device: False)
+    weighted = NeuronStats(L, neurons)
+    feed(weighted, batches, decode=False)
+    assert torch.equal(compiled.state_dict()["hist"], weighted.state_dict()["hist"])
+
+
+def test_compiled_loop_bins_edge_values_as_torch_does() -> None:
+    """Values on bin edges, signed zeros, NaN, infinities, past the range and in half
+    precision land in the bins the torch formulation gives them."""
+    width = 0.01
+    edges = torch.arange(-3, 305, dtype=torch.float32) * width  # k * w, rounded as float32
+    special = torch.tensor(
+        [0.0, -0.0, 1e-30, -1e-30, float("nan"), float("inf"), -float("inf"), 1e30, 2.985,
+         2.995, 3.0, 0.005, 0.015, 0.0099999, 0.0100001],
+    )  # fmt: skip
+    for dtype in (torch.float32, torch.float64, torch.bfloat16, torch.float16):
+        column = torch.cat([edges, special, torch.randn(200) * 2]).to(dtype)
+        x = torch.stack([column, column.flip(0), -column], dim=1)  # [tokens, 3]
+        tokens, neurons = x.shape
+        opened = OpenBatch(
+            torch.zeros(neurons, dtype=torch.float64),
+            torch.zeros(1, neurons, dtype=torch.float64),
+            None,
+            torch.zeros(1, dtype=torch.int64),
+        )
+        got = torch.zeros(neurons * BINS, dtype=constants.HIST_DTYPE)
+        picked = torch.arange(tokens)
+        kernels.add_tokens(opened, x, picked, picked * 0, got, width, BINS)
+        want = torch.zeros_like(got)
+        want.scatter_add_(0, *hist_update(x, None, width, Workspace(neurons, BINS)))
+        assert torch.equal(got, want), dtype
+        assert int(opened.count[0]) == tokens
+
+
+def test_compiled_loop_does_not_depend_on_the_thread_count() -> None:
+    """Each sum and bin is written by one thread, in token order: one thread and two give
+    the same state to the bit."""
+    batches = _wide_batches(2 * kernels.TILE + 5, kernels.BLOCK + 9, seed=4)
+    threads = torch.get_num_threads()
+    states = []
+    try:
+        for count in (1, 2):
+            torch.set_num_threads(count)
+            stats = NeuronStats(L, 2 * kernels.TILE + 5)
+            feed(stats, batches, decode=False)
+            states.append(stats.state_dict())
+    finally:
+        torch.set_num_threads(threads)
+    for key, value in states[0].items():
+        assert torch.equal(value, states[1][key]), key
 
 
 def _write_v2(stats: NeuronStats, path: Path) -> None:

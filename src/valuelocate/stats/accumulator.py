@@ -28,17 +28,7 @@ from valuelocate.stats.store import (
     validate_state,
     write_state,
 )
-from valuelocate.stats.update import (
-    Workspace,
-    add_gathered_rows,
-    add_rows,
-    hist_add_gathered,
-    hist_update,
-)
-
-# Gathered tokens are processed in chunks of about this many values, so that the float64
-# copy, its matrix product and the histogram's index passes stay in the CPU's cache.
-_CHUNK_VALUES = 2**18
+from valuelocate.stats.update import Workspace, add_rows, hist_update
 
 
 class NeuronStats(StatsReadout):
@@ -128,18 +118,15 @@ class NeuronStats(StatsReadout):
         x = values.reshape(batch * seq, neurons)  # [tokens, neurons]
         keep = None if mask is None else mask.reshape(batch * seq).to(device, torch.bool)
         if gathers_tokens(device):
-            if keep is None:
-                picked = torch.arange(batch * seq, device=device)
-            else:
-                picked = keep.nonzero().squeeze(1)  # [kept tokens]
-                x = x.index_select(0, picked)
-            rows = picked // seq
-            step = max(1, _CHUNK_VALUES // neurons)
-            for start in range(0, x.shape[0], step):
-                part = x[start : start + step]
-                add_gathered_rows(opened, part, rows[start : start + step], batch, self._work)
-                if self.keeps_histogram:
-                    hist_add_gathered(self._hist[layer], part, self.bin_width, self._work)
+            # the compiled loop (stats.kernels) reads the counted tokens in place; imported
+            # here so that what only reads statistics does not load numba
+            from valuelocate.stats.kernels import add_tokens
+
+            picked = (
+                torch.arange(batch * seq) if keep is None else keep.nonzero().squeeze(1)
+            )  # [counted tokens]
+            hist = self._hist[layer] if self.keeps_histogram else None
+            add_tokens(opened, x, picked, picked // seq, hist, self.bin_width, self.hist_bins)
             return
         add_rows(opened, x, keep, batch)
         if self.keeps_histogram:

@@ -1,12 +1,10 @@
-"""The arithmetic of one :meth:`~valuelocate.stats.NeuronStats.add` call: adding tokens to the
-open batch's per-row sums and counting them into a layer's histogram, in work buffers that
-are reused from call to call (:class:`Workspace`).
-
-Two paths, chosen by :func:`~valuelocate.stats.moments.gathers_tokens`: on the CPU the
-counted tokens are gathered first (:func:`add_gathered_rows`, :func:`hist_add_gathered`);
-elsewhere every token is added, weighted by the mask (:func:`add_rows`, :func:`hist_update`).
-Both give a value ``a`` the histogram bin ``ceil(a / bin_width)`` clipped to
-``[0, hist_bins - 1]``.
+"""The arithmetic of one :meth:`~valuelocate.stats.NeuronStats.add` call on an accelerator:
+every token added to the open batch's per-row sums, weighted by the mask (:func:`add_rows`),
+and counted into a layer's histogram (:func:`hist_update`), with work buffers reused from call
+to call (:class:`Workspace`). On the CPU, where reading the mask back is free, the counted
+tokens go through a compiled loop instead (:mod:`valuelocate.stats.kernels`, chosen by
+:func:`~valuelocate.stats.moments.gathers_tokens`); both give a value ``a`` the histogram bin
+``ceil(a / bin_width)`` clipped to ``[0, hist_bins - 1]``.
 """
 
 from __future__ import annotations
@@ -19,8 +17,7 @@ from valuelocate.stats.moments import OpenBatch
 
 
 class Workspace:
-    """Work buffers of one accumulator, per device: allocating tens of MB per call costs page
-    faults that are a large part of the update on the CPU.
+    """Work buffers of one accumulator, per device, kept from call to call.
 
     Args:
         neurons: neurons per layer ``N``.
@@ -32,15 +29,6 @@ class Workspace:
         self.hist_bins = hist_bins
         self._offsets: dict[torch.device, Tensor] = {}  # [neurons] int64: j * bins
         self._ones_buffer: dict[torch.device, Tensor] = {}  # [size] int32 ones
-        self._scratch: dict[tuple[torch.device, str], Tensor] = {}  # reused CPU work buffers
-
-    def buffer(self, device: torch.device, name: str, size: int, dtype: torch.dtype) -> Tensor:
-        """A reused ``[size]`` work buffer."""
-        buf = self._scratch.get((device, name))
-        if buf is None or buf.numel() < size or buf.dtype != dtype:
-            buf = torch.empty(size, dtype=dtype, device=device)
-            self._scratch[(device, name)] = buf
-        return buf[:size]
 
     def offsets(self, device: torch.device) -> Tensor:
         """``[neurons]`` int64 ``j * hist_bins``: where neuron j's bins start."""
@@ -52,50 +40,12 @@ class Workspace:
 
     def ones(self, size: int, device: torch.device) -> Tensor:
         """``[size]`` int32 ones, from a buffer kept per device (scatter_add_ is about twice
-        as fast on the CPU with a contiguous source as with an expanded scalar)."""
+        as fast with a contiguous source as with an expanded scalar)."""
         ones = self._ones_buffer.get(device)
         if ones is None or ones.shape[0] < size:
             ones = torch.ones(size, dtype=HIST_DTYPE, device=device)
             self._ones_buffer[device] = ones
         return ones[:size]
-
-
-def add_gathered_rows(
-    opened: OpenBatch, x: Tensor, rows: Tensor, batch: int, work: Workspace
-) -> None:
-    """Add gathered tokens ``x`` [tokens, neurons] of batch rows ``rows`` [tokens]."""
-    size = x.shape[0] * work.neurons
-    centred = work.buffer(x.device, "centred", size, torch.float64).view(x.shape)
-    torch.sub(x, opened.shift, out=centred)  # [tokens, neurons] float64
-    # A one-hot [batch, tokens] matmul sums each row's tokens: deterministic and much
-    # faster on the CPU than index_add_.
-    onehot = rows[None, :] == torch.arange(batch, device=x.device)[:, None]
-    weights = onehot.to(torch.float64)
-    opened.total.add_(weights @ centred)
-    if opened.squares is not None:
-        opened.squares.add_(weights @ centred.square_())
-    opened.count.add_(onehot.sum(1))
-
-
-def hist_add_gathered(hist: Tensor, x: Tensor, bin_width: float, work: Workspace) -> None:
-    """Count gathered tokens ``x`` [tokens, neurons] into the layer histogram ``hist``
-    [neurons * bins] (CPU).
-
-    The bins are computed in ``x``'s own token-major layout, in reused buffers, and counted
-    by one ``scatter_add_``; the bin of each value is the one :func:`hist_update` gives. (A
-    neuron-major layout, which puts one neuron's increments next to each other, was slower
-    overall: its transposed read costs more than the scatter's locality saves, 2026-12-04,
-    ``benchmarks/bench_hist.py``.)
-    """
-    size = x.shape[0] * work.neurons
-    device = x.device
-    y = work.buffer(device, "bins", size, torch.float32).view(x.shape)
-    torch.mul(x.to(torch.float32), 1.0 / bin_width, out=y)
-    y.ceil_().clamp_(0.0, work.hist_bins - 1).nan_to_num_(0.0)
-    flat = work.buffer(device, "flat", size, torch.int64).view(x.shape)
-    flat.copy_(y)
-    flat.add_(work.offsets(device)[None, :])
-    hist.scatter_add_(0, flat.view(-1), work.ones(size, device))
 
 
 def add_rows(opened: OpenBatch, x: Tensor, keep: Tensor | None, batch: int) -> None:
