@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -664,3 +667,21 @@ def test_gpu_check_runs_end_to_end_in_quick_mode(tmp_path: Path) -> None:
     assert forward["all"]["ratio"] > 0 and forward["off"]["ratio"] == 1.0
     if not report["torch_cuda"]:
         assert steps["vllm_tests"]["status"] == "skipped"
+
+
+def test_compiled_loop_leaves_torch_on_its_thread_count() -> None:
+    """numba's OpenMP layer starts its threads by setting the OpenMP runtime's thread count,
+    which torch reads too: a process started with ``OMP_NUM_THREADS=1`` must still run its
+    forwards on one thread after an update (they would round otherwise)."""
+    code = (
+        "import torch\n"
+        "from valuelocate.stats import NeuronStats\n"
+        "stats = NeuronStats(1, 40)\n"
+        "stats.add(0, torch.randn(2, 5, 40))\n"
+        "print(torch.get_num_threads())\n"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "1"
