@@ -100,4 +100,6 @@ def library_versions() -> dict[str, str]:
         "transformers": transformers.__version__,
         "safetensors": safetensors.__version__,
         "numpy": numpy.__version__,
+        # the statistics' CPU update is compiled by numba (read without importing it)
+        "numba": importlib.metadata.version("numba"),
     }

@@ -47,31 +47,32 @@ def _update(  # type: ignore[no-untyped-def]
     zero = np.float32(0.0)
     tiles = (neurons + TILE - 1) // TILE
     for part in prange(parts):
-        cells = np.empty(TILE, np.int64)
+        cells = np.empty(TILE, np.int32)  # a token's bins in the tile, from the tile's start
         for start in range(0, n, BLOCK):
             stop = min(n, start + BLOCK)
             for k in range(part * tiles // parts, (part + 1) * tiles // parts):
                 first = k * TILE
-                last = min(neurons, first + TILE)
+                width = min(neurons, first + TILE) - first
                 for i in range(start, stop):
                     values = x[picked[i]]
                     row = total[rows[i]]
-                    for j in range(first, last):
-                        row[j] += np.float64(values[j]) - shift[j]
+                    for q in range(width):
+                        row[first + q] += np.float64(values[first + q]) - shift[first + q]
                     if with_squares:
                         row2 = squares[rows[i]]
-                        for j in range(first, last):
-                            centred = np.float64(values[j]) - shift[j]
-                            row2[j] += centred * centred
+                        for q in range(width):
+                            centred = np.float64(values[first + q]) - shift[first + q]
+                            row2[first + q] += centred * centred
                     if with_hist:
-                        for j in range(first, last):  # the bins first (vectorised), then counted
-                            b = np.ceil(np.float32(values[j]) * scale)
+                        # the bins first, branch-free so that they vectorise (a NaN is bin 0)
+                        for q in range(width):
+                            b = np.ceil(np.float32(values[first + q]) * scale)
                             b = min(max(b, zero), top)
-                            if b != b:  # NaN
-                                b = zero
-                            cells[j - first] = j * bins + np.int64(b)
-                        for q in range(last - first):
-                            hist[cells[q]] += 1
+                            b = zero if b != b else b
+                            cells[q] = np.int32(b) + np.int32(q * bins)
+                        base = first * bins
+                        for q in range(width):
+                            hist[base + cells[q]] += 1
 
 
 def _array(t: Tensor) -> np.ndarray:
