@@ -5,16 +5,16 @@ Why compiled: in torch the same update is about ten passes over the values (the 
 gathered, a float64 copy, a one-hot matrix product, the bins' multiply, ceil, clamp, NaN check,
 int64 copy and offset, then a ``scatter_add_`` that runs on one thread), which cost about a
 fifth of the model's forward on 2 cores (docs/benchmarks.md). Here the counted tokens are read
-in place, in blocks of :data:`BLOCK` that stay in the L2 cache; within a block the threads
-share the neurons in tiles of :data:`TILE`, so no two threads write the same sum or bin and
-the result does not depend on the thread count.
+in place, in blocks of :data:`BLOCK` that stay in the L2 cache; each thread owns a fixed range
+of the neurons, taken in tiles of :data:`TILE`, so no two threads write the same sum or bin
+and each sum adds its tokens in order: the result does not depend on the thread count.
 
 The loop gives what the torch formulation gives (:func:`valuelocate.stats.update.add_rows` and
 :func:`~valuelocate.stats.update.hist_update`, which other devices run): the value ``a`` counts
 in bin ``ceil(float32(a) * float32(1 / bin_width))`` clipped to ``[0, bins - 1]``, NaN in bin
 0, so the histograms are equal; the sums of ``a - shift`` are float64 (of float64 values when
-given them), each row's tokens added in order (torch's matrix product adds them in an order of its own: the sums agree to float64
-rounding).
+given them), each row's tokens added in order (torch's matrix product adds them in an order of
+its own: the sums agree to float64 rounding).
 """
 
 from __future__ import annotations
@@ -26,10 +26,11 @@ from torch import Tensor
 
 from valuelocate.stats.moments import OpenBatch
 
-# Measured on the embedded model's activations (1,258 tokens x 1,536 neurons a layer, 2
-# cores, 2026-12-06): tiles of 32 neurons (a token's 32 values are two cache lines; their
-# 32 x 301 bins, 38 KB, stay in the L1 cache) over blocks of 128 tokens took 75-77 ms for 30
-# layers; tiles of 16 or 64, blocks of 64 or 256, or no blocks, 77-141 ms.
+# Measured on the embedded model's activations (1,258 tokens x 1,536 neurons a layer, 30
+# layers, 2 cores, 2026-12-06): tiles of 32 neurons (a token's 32 values are two cache lines;
+# their 32 x 301 bins, 38 KB, stay in the L1 cache) over blocks of 128 tokens (786 KB of
+# values, in the L2 cache) took 74-83 ms; tiles of 16 or 64, blocks of 64 or 256, or one
+# thread over half the neurons token by token, 81-141 ms.
 TILE = 32
 BLOCK = 128
 
