@@ -3,23 +3,17 @@ hand for a tiny Llama) and the profiled shares it reports."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from types import ModuleType
 
 import torch
 
-from tiny_models import build
+from benchmark_scripts import load
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "forward_peak.py"
+from tiny_models import build
 
 
 def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("forward_peak", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load("forward_peak")
 
 
 def test_linear_macs_per_token_by_hand() -> None:

@@ -4,23 +4,16 @@ meets a near tie."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
+from benchmark_scripts import load
 from valuelocate.data import DIMENSION_NAMES, load_prompts
-
-SETUP = Path(__file__).resolve().parents[2] / "benchmarks" / "serve_setup.py"
 
 
 def _setup() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("serve_setup", SETUP)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load("serve_setup")
 
 
 def test_situation_texts_are_distinct_and_repeats_do_not_overlap() -> None:

@@ -5,9 +5,7 @@ bad request gets its 4xx, nothing is left waiting and no hook is left on the mod
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -15,6 +13,7 @@ import pytest
 import torch
 
 import serve_fixtures as fx
+from benchmark_scripts import load
 from valuelocate.architectures import model_shape
 from valuelocate.artifacts.verdict import edit_tensors, write_verdict
 from valuelocate.comparison.linear import vector_edit
@@ -24,16 +23,9 @@ lm, run_dir = fx.lm, fx.run_dir  # the shared fixtures
 
 pytestmark = [fx.needs_stories, pytest.mark.slow]
 
-SOAK = Path(__file__).resolve().parents[2] / "benchmarks" / "soak_serve.py"
-
 
 def _soak() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("soak_serve", SOAK)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["soak_serve"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return load("soak_serve")
 
 
 def _with_verdict(lm, run_dir: Path, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
