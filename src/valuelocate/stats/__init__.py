@@ -28,7 +28,8 @@ What is kept per neuron (the histogram's bins, the moments) and the design notes
 no host syncs on accelerators, int32 counts) are in ``docs/statistics.md``.
 
 The modules: :mod:`~valuelocate.stats.accumulator` (:class:`NeuronStats`),
-:mod:`~valuelocate.stats.update` (the arithmetic of one ``add``),
+:mod:`~valuelocate.stats.kernels` (the arithmetic of one ``add`` on the CPU, compiled),
+:mod:`~valuelocate.stats.update` (the same on accelerators),
 :mod:`~valuelocate.stats.moments` (streaming moments), :mod:`~valuelocate.stats.readout` (the
 ``[layers, neurons]`` readings), :mod:`~valuelocate.stats.store` (the file format) and
 :mod:`~valuelocate.stats.constants` (what they share).

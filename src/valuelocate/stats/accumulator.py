@@ -1,7 +1,8 @@
 """The accumulator :class:`NeuronStats`: streaming, mergeable per-neuron statistics for one
 (dimension, pole). The usage recipe is in :mod:`valuelocate.stats`; the readings are in
 :mod:`~valuelocate.stats.readout`, the arithmetic of one update in
-:mod:`~valuelocate.stats.update` and the file format in :mod:`~valuelocate.stats.store`."""
+:mod:`~valuelocate.stats.kernels` (CPU) and :mod:`~valuelocate.stats.update` (accelerators),
+and the file format in :mod:`~valuelocate.stats.store`."""
 
 from __future__ import annotations
 
