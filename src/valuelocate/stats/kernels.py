@@ -24,6 +24,7 @@ import torch
 from numba import config, get_num_threads, njit, prange, set_num_threads
 from torch import Tensor
 
+from valuelocate.stats.constants import HIST_DTYPE
 from valuelocate.stats.moments import OpenBatch
 
 # Measured on the embedded model's activations (1,258 tokens x 1,536 neurons a layer, 30
@@ -104,7 +105,7 @@ def add_tokens(
     wide = x.detach() if x.dtype in (torch.float32, torch.float64) else x.detach().float()
     values = _array(wide.contiguous())
     squares = opened.squares if opened.squares is not None else opened.total[:0]
-    counts = hist if hist is not None else torch.zeros(0, dtype=torch.int32)
+    counts = hist if hist is not None else torch.zeros(0, dtype=HIST_DTYPE)
     torch_threads = torch.get_num_threads()
     threads = max(1, min(torch_threads, _most_threads()))
     before = get_num_threads()
