@@ -25,7 +25,7 @@ from valuelocate.hooks import Edit
 from valuelocate.models import LoadedModel
 from valuelocate.prompting import stop_token_ids
 from valuelocate.serve.decode import decode_batch
-from valuelocate.serve.row import Row, TokenEvent
+from valuelocate.serve.row import Decoding, Row, TokenEvent
 from valuelocate.serve.scoring import Scored, score
 from valuelocate.serve.steering import Admission, Steering, SteeringCatalog
 
@@ -36,8 +36,8 @@ class QueueFull(RuntimeError):
     """The server already holds ``max_queue`` requests."""
 
 
-@dataclass
-class GenerateJob:
+@dataclass(kw_only=True)
+class GenerateJob(Decoding):
     """A generation request. Callbacks run on the engine thread.
 
     ``edit`` is the request's edit when it was built at admission (``admitted``, see
@@ -49,12 +49,6 @@ class GenerateJob:
     max_tokens: int
     on_token: Callable[[TokenEvent], None]
     on_done: Callable[[str, Exception | None], None]
-    temperature: float = 0.0
-    top_p: float = 1.0
-    seed: int | None = None
-    stop: list[str] = field(default_factory=list)
-    ignore_eos: bool = False
-    logprobs: int | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
     sent: list[int] = field(default_factory=list)
     solo: bool = False
@@ -320,15 +314,10 @@ class Engine:
             edit=self._edit(job),
             scope=job.steering.scope,
             max_tokens=job.max_tokens,
-            temperature=job.temperature,
-            top_p=job.top_p,
-            seed=job.seed,
-            stop=job.stop,
-            ignore_eos=job.ignore_eos,
-            logprobs=job.logprobs,
             on_token=job.on_token,
             on_done=on_done,
             cancelled=job.cancelled,
             sent=job.sent,
+            **job.decoding(),
         )
         return row

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import torch
@@ -28,27 +28,45 @@ class TokenEvent:
     top: dict[str, float] | None
 
 
-@dataclass
-class Row:
-    """One request's generation inside a batch.
+@dataclass(kw_only=True)
+class Decoding:
+    """How a generation chooses, ends and reports its tokens, as its request asked: the
+    engine's job (:class:`~valuelocate.serve.engine.GenerateJob`) carries them to the
+    :class:`Row` that serves it.
 
-    ``on_token(event)`` and ``on_done(finish_reason)`` are called from the engine thread.
-    ``sent``: the tokens a row served again alone after a near tie has already sent; they
-    are fed to the model after its prompt, not chosen or reported again.
     ``ignore_eos``: the model's stop tokens do not end the row (it generates ``max_tokens``
     unless a stop string ends it); they are fed back like any token and the row stays steered.
     """
 
-    ids: list[int]
-    edit: Edit | None
-    scope: str
-    max_tokens: int
     temperature: float = 0.0
     top_p: float = 1.0
     seed: int | None = None
     stop: list[str] = field(default_factory=list)
     ignore_eos: bool = False
     logprobs: int | None = None
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature <= 0.0
+
+    def decoding(self) -> dict[str, Any]:
+        """These fields as keywords, for the row that serves this request."""
+        return {f.name: getattr(self, f.name) for f in fields(Decoding)}
+
+
+@dataclass(kw_only=True)
+class Row(Decoding):
+    """One request's generation inside a batch.
+
+    ``on_token(event)`` and ``on_done(finish_reason)`` are called from the engine thread.
+    ``sent``: the tokens a row served again alone after a near tie has already sent; they
+    are fed to the model after its prompt, not chosen or reported again.
+    """
+
+    ids: list[int]
+    edit: Edit | None
+    scope: str
+    max_tokens: int
     on_token: Callable[[TokenEvent], None] = lambda e: None
     on_done: Callable[[str], None] = lambda r: None
     cancelled: threading.Event = field(default_factory=threading.Event)
@@ -59,10 +77,6 @@ class Row:
     generated: list[int] = field(default_factory=list)
     text: str = ""
     done: bool = False
-
-    @property
-    def greedy(self) -> bool:
-        return self.temperature <= 0.0
 
 
 def _choose(row: Row, logits: Tensor, generator: torch.Generator | None) -> int:
